@@ -1,0 +1,46 @@
+"""``python -m py_sp_api.codegen [--out DIR] [--check]``: regenerate (or verify) the client."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from py_sp_api.codegen.generate import generate, generated_dirs, repo_root, write_files
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m py_sp_api.codegen", description=__doc__)
+    parser.add_argument("--out", type=Path, default=None, help="root to write into (default: repo)")
+    parser.add_argument("--check", action="store_true", help="fail if the committed files differ")
+    options = parser.parse_args()
+    root = options.out or repo_root()
+    files = generate()
+    if options.check:
+        stale = [f.path for f in files if _read(root / f.path) != f.text]
+        expected = {f.path for f in files}
+        for directory in generated_dirs():
+            for path in sorted((root / directory).rglob("*")):
+                rel = path.relative_to(root).as_posix()
+                if path.is_file() and "__pycache__" not in rel and rel not in expected:
+                    stale.append(rel + " (not produced by the generator)")
+        for path in stale:
+            print(f"out of date: {path}", file=sys.stderr)
+        return 1 if stale else 0
+    for directory in generated_dirs():
+        # Remove what the spec no longer defines, so a dropped model cannot linger.
+        for path in sorted((root / directory).rglob("*.py")) + sorted(
+            (root / directory).rglob("*.md")
+        ):
+            path.unlink()
+    write_files(files, root)
+    print(f"wrote {len(files)} files under {root}")
+    return 0
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,416 @@
+"""Renders the Python modules of a generated API package."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Dict, List
+
+from py_sp_api.codegen.ir import ApiDef, FieldDef, ModelDef, OperationDef, snake_case
+
+# Modules that only re-export the hand-written runtime, so the import paths documented for
+# the generated client (``<package>.rest``, ``<package>.configuration``...) keep working.
+_RUNTIME_SHIMS: Dict[str, List[str]] = {
+    "api_client": ["ApiClient"],
+    "api_response": ["ApiResponse"],
+    "configuration": ["Configuration"],
+    "exceptions": [
+        "ApiAttributeError",
+        "ApiConnectionError",
+        "ApiException",
+        "ApiKeyError",
+        "ApiResponseError",
+        "ApiTimeoutError",
+        "ApiTypeError",
+        "ApiValueError",
+        "BadRequestException",
+        "ConflictException",
+        "ForbiddenException",
+        "NotFoundException",
+        "OpenApiException",
+        "PayloadTooLargeException",
+        "ServiceException",
+        "TooManyRequestsException",
+        "UnauthorizedException",
+        "UnprocessableEntityException",
+        "UnsupportedMediaTypeException",
+    ],
+    "rest": ["ApiException", "RESTClientObject", "RESTResponse"],
+}
+
+
+def _q(text: str) -> str:
+    """A string literal quoted as ruff formats it: double quotes unless that needs more escapes."""
+    if text.count('"') > text.count("'"):
+        escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+        return f"'{escaped}'"
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _import(module: str, names: List[str], indent: str = "", reexport: bool = False) -> List[str]:
+    """``from module import names``, wrapped the way ruff formats it past 100 columns."""
+    items = [f"{n} as {n}" if reexport else n for n in names]
+    line = f"{indent}from {module} import {', '.join(items)}"
+    if len(line) <= 100:
+        return [line]
+    return [f"{indent}from {module} import (", *[f"{indent}    {i}," for i in items], f"{indent})"]
+
+
+def _doc(text: str, indent: str = "") -> str:
+    """A docstring body, wrapped, with characters that would end the string escaped."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    wrapped = [
+        textwrap.fill(" ".join(p.split()), width=96 - len(indent), break_long_words=False)
+        for p in paragraphs
+    ]
+    body = "\n\n".join(wrapped) or "(No description in the spec.)"
+    return textwrap.indent(body, indent).lstrip()
+
+
+def render_model(api_package: str, model: ModelDef, header: str) -> str:
+    typing_names = {"Optional"} if any(not f.required for f in model.fields) else set()
+    for f in model.fields:
+        if "List[" in f.type_expr:
+            typing_names.add("List")
+        if "Dict[" in f.type_expr:
+            typing_names.update({"Dict", "Any"})
+    lines = [header, f'"""{_doc(model.description or model.name)}"""', ""]
+    if typing_names:
+        lines.append(f"from typing import {', '.join(sorted(typing_names))}")
+        lines.append("")
+    lines.append("from pydantic import Field")
+    lines.append("")
+    runtime_names = ["SpApiModel"] + (["AwareDateTime"] if model.uses_datetime else [])
+    modules = {f"{api_package}.models.{snake_case(dep)}": [dep] for dep in model.model_imports}
+    modules["py_sp_api.runtime.model"] = sorted(runtime_names)
+    for module in sorted(modules):
+        lines.extend(_import(module, modules[module]))
+    lines += [
+        "",
+        "",
+        f"class {model.name}(SpApiModel):",
+        f'    """{_doc(model.description or model.name, "    ")}"""',
+        "",
+    ]
+    for f in model.fields:
+        lines.append(_render_field(f))
+    lines += ["", "", f'__all__ = ["{model.name}"]', ""]
+    return "\n".join(lines)
+
+
+def _render_field(f: FieldDef) -> str:
+    args: List[str] = [] if f.required else ["default=None"]
+    if f.name != f.wire_name:
+        args.append(f'alias="{f.wire_name}"')
+    for key in ("min_length", "max_length", "pattern"):
+        if key in f.constraints:
+            value = f.constraints[key]
+            args.append(f"{key}={_q(value) if isinstance(value, str) else value}")
+    if f.description:
+        args.append(f"description={_q(f.description)}")
+    annotation = f.type_expr if f.required else f"Optional[{f.type_expr}]"
+    one_line = f"    {f.name}: {annotation} = Field({', '.join(args)})"
+    if len(one_line) <= 100:
+        return one_line
+    return "\n".join(
+        [f"    {f.name}: {annotation} = Field(", *[f"        {a}," for a in args], "    )"]
+    )
+
+
+def render_models_init(api_package: str, api: ApiDef, header: str) -> str:
+    lines = [header, '"""Every model of the API, one module each."""', ""]
+    for model in api.models:
+        lines.extend(_import(f"{api_package}.models.{model.module}", [model.name]))
+    lines += ["", "__all__ = ["]
+    lines += [f'    "{model.name}",' for model in api.models]
+    lines += ["]", ""]
+    return "\n".join(lines)
+
+
+def render_operations(api_package: str, api: ApiDef, header: str) -> str:
+    models = sorted(
+        {op.response_model for op in api.operations}
+        | {op.body_model for op in api.operations if op.body_model}
+        | {op.error_model for op in api.operations if op.error_model}
+    )
+    lines = [
+        header,
+        '"""The operations of the API: paths, parameters, models and usage plans."""',
+        "",
+        "from types import MappingProxyType",
+        "from typing import Any, Mapping",
+        "",
+        f"from {api_package}.models import (",
+        *[f"    {name}," for name in models],
+        ")",
+        "from py_sp_api.runtime.operation import Operation, PathParam, QueryParam, RateLimit",
+        "",
+    ]
+    for i, op in enumerate(api.operations):
+        lines += ([] if i == 0 else [""]) + _render_operation(op) + [""]
+    lines += [
+        "OPERATIONS: Mapping[str, Operation[Any]] = MappingProxyType(",
+        "    {",
+        *[f"        {_q(op.python_name)}: {op.const_name}," for op in api.operations],
+        "    }",
+        ")",
+        '"""Every operation, keyed by the method name on the API class."""',
+        "",
+        "RATE_LIMITS: Mapping[str, RateLimit] = MappingProxyType(",
+        "    {name: operation.rate_limit for name, operation in OPERATIONS.items()}",
+        ")",
+        '"""Every operation\'s usage plan (rate in requests/second, burst), by method name."""',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _render_operation(op: OperationDef) -> List[str]:
+    path_params = [p for p in op.params if p.location == "path"]
+    query_params = [p for p in op.params if p.location == "query"]
+    lines = [f"{op.const_name}: Operation[{op.response_model}] = Operation("]
+    lines.append(f"    name={_q(op.python_name)},")
+    lines.append(f"    operation_id={_q(op.operation_id)},")
+    lines.append(f"    method={_q(op.method)},")
+    lines.append(f"    path={_q(op.path)},")
+    lines.append(
+        "    path_params=("
+        + "".join(f"PathParam({_q(p.name)}, {_q(p.python_name)}), " for p in path_params).rstrip()
+        + "),"
+    )
+    lines.append("    query_params=(")
+    for p in query_params:
+        extra = ""
+        if p.is_array:
+            extra += ", is_array=True"
+        if p.min_items:
+            extra += f", min_items={p.min_items}"
+        if p.max_items is not None:
+            extra += f", max_items={p.max_items}"
+        lines.append(
+            f"        QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra}),"
+        )
+    lines.append("    ),")
+    lines.append(f"    response_model={op.response_model},")
+    if op.body_model:
+        lines.append(f"    body_model={op.body_model},")
+        lines.append(f"    body_required={op.body is not None and op.body.required},")
+    if op.error_model:
+        lines.append(f"    error_model={op.error_model},")
+    lines.append(f"    success_status={op.success_status},")
+    lines.append(
+        f"    rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, "
+        f"documented={op.rate_documented}),"
+    )
+    lines.append(")")
+    return lines
+
+
+def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> str:
+    models = sorted(
+        {op.response_model for op in api.operations}
+        | {op.body_model for op in api.operations if op.body_model}
+    )
+    lines = [
+        header,
+        f'"""{_doc(module_doc)}"""',
+        "",
+        "from typing import Any, ClassVar, List, Mapping, Optional",
+        "",
+        "import urllib3",
+        "",
+        f"from {api_package} import operations as _ops",
+        f"from {api_package}.models import (",
+        *[f"    {name}," for name in models],
+        ")",
+        "from py_sp_api.runtime.api_response import ApiResponse",
+        "from py_sp_api.runtime.base_api import BaseApi",
+        "from py_sp_api.runtime.configuration import TimeoutValue",
+        "from py_sp_api.runtime.operation import Operation",
+        "",
+        "",
+        f"class {api.class_name}(BaseApi):",
+        f'    """{_doc(api.title + ". One method per operation; each also has a *_with_http_info variant returning an ApiResponse and a *_without_preload_content variant returning the unread urllib3 response. Usage plans: ``rate_limit(method_name)``.", "    ")}"""',
+        "",
+        "    operations: ClassVar[Mapping[str, Operation[Any]]] = _ops.OPERATIONS",
+    ]
+    for op in api.operations:
+        lines += _render_methods(op)
+    lines += ["", "", f'__all__ = ["{api.class_name}"]', ""]
+    return "\n".join(lines)
+
+
+def _render_methods(op: OperationDef) -> List[str]:
+    args = [p.python_name for p in op.params] + (["body"] if op.body else [])
+    params = [f"        {p.python_name}: {p.type_expr}," for p in op.params]
+    if op.body:
+        params.append(f"        body: {op.body.type_expr},")
+    signature = [
+        "        self,",
+        *params,
+        "        *,",
+        "        _request_timeout: TimeoutValue = None,",
+        "        _headers: Optional[Mapping[str, str]] = None,",
+    ]
+    path_and_query = [p.python_name for p in op.params]
+    call = [
+        f"            _ops.{op.const_name},",
+        f"            ({', '.join(path_and_query)}{',' if len(path_and_query) == 1 else ''}),",
+        f"            {'body' if op.body else 'None'},",
+        "            timeout=_request_timeout,",
+        "            headers=_headers,",
+        "        )",
+    ]
+    forward = [f"            {a}," for a in args] + [
+        "            _request_timeout=_request_timeout,",
+        "            _headers=_headers,",
+        "        ).data",
+    ]
+    rate = f"{op.rate:g} request(s)/second, burst {op.burst}"
+    if not op.rate_documented:
+        rate += " (not documented by Amazon for this operation; the API's default)"
+    summary = op.description.split("**Usage Plan:**")[0].strip() or op.operation_id
+    arg_docs = [
+        f"            {p.python_name}: {' '.join(p.description.split())}" for p in op.params
+    ]
+    if op.body:
+        arg_docs.append(f"            body: {' '.join(op.body.description.split())}")
+    name = op.python_name
+    return [
+        "",
+        f"    def {name}(",
+        *signature,
+        f"    ) -> {op.response_model}:",
+        f'        """{_doc(summary, "        ")}',
+        "",
+        f"        ``{op.method} {op.path}``",
+        "",
+        f"        Usage plan: {rate}.",
+        "",
+        "        Args:",
+        *arg_docs,
+        "",
+        "        Raises:",
+        "            ApiTypeError, ApiValueError: bad arguments; nothing was sent.",
+        "            ApiException: a non-2xx answer (one subclass per status).",
+        "            ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).",
+        '        """',
+        f"        return self.{name}_with_http_info(",
+        *forward,
+        "",
+        f"    def {name}_with_http_info(",
+        *signature,
+        f"    ) -> ApiResponse[{op.response_model}]:",
+        f'        """Like :meth:`{name}`, also returning status, headers and raw body."""',
+        "        return self.api_client.call(",
+        *call,
+        "",
+        f"    def {name}_without_preload_content(",
+        *signature,
+        "    ) -> urllib3.BaseHTTPResponse:",
+        f'        """Like :meth:`{name}`, returning the unread urllib3 response, any status."""',
+        "        return self.api_client.call_raw(",
+        *call,
+    ]
+
+
+def render_api_init(api_package: str, api: ApiDef, header: str) -> str:
+    module = f"{api_package}.api.{_snake(api.class_name)}"
+    return "\n".join(
+        [
+            header,
+            '"""The API classes."""',
+            "",
+            f"from {module} import {api.class_name}",
+            "",
+            f'__all__ = ["{api.class_name}"]',
+            "",
+        ]
+    )
+
+
+def render_shim(module: str, header: str) -> str:
+    names = _RUNTIME_SHIMS[module]
+    lines = [
+        header,
+        f'"""Re-exports :mod:`py_sp_api.runtime.{module}` under the generated package."""',
+        "",
+    ]
+    if module == "rest":
+        lines.append("from py_sp_api.runtime.exceptions import ApiException")
+        lines.append("from py_sp_api.runtime.rest import RESTClientObject, RESTResponse")
+    else:
+        lines.append(f"from py_sp_api.runtime.{module} import (")
+        lines += [f"    {name}," for name in names]
+        lines.append(")")
+    lines += ["", "__all__ = [", *[f'    "{n}",' for n in names], "]", ""]
+    return "\n".join(lines)
+
+
+def shim_modules() -> List[str]:
+    return sorted(_RUNTIME_SHIMS)
+
+
+def render_package_init(api_package: str, api: ApiDef, header: str) -> str:
+    """The package root: exports the client, the runtime names and every model, lazily.
+
+    Importing the package loads no model; ``from <package> import X`` loads X's module then.
+    """
+    exports: Dict[str, str] = {
+        "ApiClient": f"{api_package}.api_client",
+        "ApiResponse": f"{api_package}.api_response",
+        "Configuration": f"{api_package}.configuration",
+        api.class_name: f"{api_package}.api.{_snake(api.class_name)}",
+        "OPERATIONS": f"{api_package}.operations",
+        "RATE_LIMITS": f"{api_package}.operations",
+        "RateLimit": "py_sp_api.runtime.operation",
+    }
+    for name in _RUNTIME_SHIMS["exceptions"]:
+        exports[name] = f"{api_package}.exceptions"
+    for model in api.models:
+        exports[model.name] = f"{api_package}.models.{model.module}"
+    names = sorted(exports)
+    lines = [
+        header,
+        f'"""{_doc(api.title + " (" + api.version + "), generated from Amazon" + chr(39) + "s model. Every name below is importable from this package; modules load on first use.")}"""',
+        "",
+        "import importlib",
+        "from typing import TYPE_CHECKING, Any, Dict, List",
+        "",
+        "if TYPE_CHECKING:",
+    ]
+    by_module: Dict[str, List[str]] = {}
+    for name in names:
+        by_module.setdefault(exports[name], []).append(name)
+    for module in sorted(by_module):
+        lines.extend(_import(module, by_module[module], indent="    ", reexport=True))
+    lines += [
+        "",
+        "_EXPORTS: Dict[str, str] = {",
+        *[f'    "{name}": "{exports[name]}",' for name in names],
+        "}",
+        "",
+        "__all__ = [",
+        *[f'    "{name}",' for name in names],
+        "]",
+        "",
+        "",
+        "def __getattr__(name: str) -> Any:",
+        "    module = _EXPORTS.get(name)",
+        "    if module is None:",
+        '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
+        "    value = getattr(importlib.import_module(module), name)",
+        "    globals()[name] = value",
+        "    return value",
+        "",
+        "",
+        "def __dir__() -> List[str]:",
+        "    return sorted(set(globals()) | set(__all__))",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _snake(name: str) -> str:
+    return snake_case(name)

@@ -1,0 +1,48 @@
+"""The result of a ``*_with_http_info`` call: the parsed model plus what came with it."""
+
+from __future__ import annotations
+
+from typing import Generic, Mapping, Optional, TypeVar
+
+from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER
+
+T = TypeVar("T")
+
+RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+
+
+class ApiResponse(Generic[T]):
+    """An HTTP response with its body parsed into the operation's model.
+
+    Attributes:
+        status_code: the HTTP status.
+        headers: the response headers (case-insensitive).
+        data: the parsed response model.
+        raw_data: the body exactly as received.
+    """
+
+    __slots__ = ("data", "headers", "raw_data", "status_code")
+
+    def __init__(
+        self, *, status_code: int, headers: Mapping[str, str], data: T, raw_data: bytes
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.data = data
+        self.raw_data = raw_data
+
+    @property
+    def request_id(self) -> Optional[str]:
+        """Amazon's ``x-amzn-RequestId`` for this call."""
+        return self.headers.get(REQUEST_ID_HEADER)
+
+    @property
+    def rate_limit(self) -> Optional[str]:
+        """The ``x-amzn-RateLimit-Limit`` header as sent (requests per second), if any."""
+        return self.headers.get(RATE_LIMIT_HEADER)
+
+    def __repr__(self) -> str:
+        return (
+            f"ApiResponse(status_code={self.status_code}, request_id={self.request_id!r}, "
+            f"data={self.data!r})"
+        )

@@ -1,0 +1,32 @@
+"""What every generated API class shares."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping, Optional
+
+from py_sp_api.runtime.api_client import ApiClient
+from py_sp_api.runtime.exceptions import ApiValueError
+from py_sp_api.runtime.operation import Operation, RateLimit
+
+
+class BaseApi:
+    """Holds the :class:`ApiClient` and the operation table of a generated API class."""
+
+    operations: ClassVar[Mapping[str, Operation[Any]]] = {}
+
+    def __init__(self, api_client: Optional[ApiClient] = None) -> None:
+        self.api_client = api_client if api_client is not None else ApiClient()
+
+    @classmethod
+    def rate_limit(cls, method_name: str) -> RateLimit:
+        """The usage plan of the operation behind ``method_name`` (e.g. ``"get_attributes"``)."""
+        try:
+            return cls.operations[method_name].rate_limit
+        except KeyError:
+            known = ", ".join(sorted(cls.operations))
+            raise ApiValueError(f"unknown operation {method_name!r}; known: {known}") from None
+
+    @classmethod
+    def rate_limits(cls) -> Mapping[str, RateLimit]:
+        """Every operation's usage plan, keyed by method name."""
+        return {name: op.rate_limit for name, op in cls.operations.items()}

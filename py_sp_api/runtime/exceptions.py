@@ -1,0 +1,261 @@
+"""Every error the client raises, rooted at :class:`OpenApiException`.
+
+Three families:
+
+* argument errors (:class:`ApiTypeError`, :class:`ApiValueError`), raised before anything is sent;
+* HTTP errors (:class:`ApiException` and one subclass per status), raised for any non-2xx answer;
+* transport errors (:class:`ApiConnectionError`, :class:`ApiTimeoutError`), raised when no answer
+  arrived, with the urllib3 error chained as ``__cause__``.
+
+None of them ever holds a request header, so no token can reach a log through an exception.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Type, Union
+
+REQUEST_ID_HEADER = "x-amzn-RequestId"
+_BODY_PREVIEW = 2000
+
+
+class OpenApiException(Exception):
+    """Base class of every exception raised by py-sp-api."""
+
+
+class ApiTypeError(OpenApiException, TypeError):
+    """An argument has the wrong type; raised before any request is sent."""
+
+
+class ApiValueError(OpenApiException, ValueError):
+    """An argument has a bad value (too long, empty, too many items); nothing was sent."""
+
+
+class ApiKeyError(OpenApiException, KeyError):
+    """A lookup by name failed (kept for compatibility with generated clients)."""
+
+
+class ApiAttributeError(OpenApiException, AttributeError):
+    """An attribute lookup failed (kept for compatibility with generated clients)."""
+
+
+class ErrorLike(Protocol):
+    """The shape of Amazon's ``Error`` model, as the runtime sees it."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def details(self) -> Optional[str]: ...
+
+
+class ApiException(OpenApiException):
+    """The server answered with a status outside 2xx.
+
+    Attributes:
+        status: the HTTP status code.
+        reason: the HTTP reason phrase.
+        headers: the response headers (case-insensitive mapping).
+        body: the response body decoded as text (``None`` when empty).
+        request_id: Amazon's ``x-amzn-RequestId``, for support tickets.
+        errors: Amazon's ``errors`` list parsed into ``Error`` models (empty when the body has
+            none, e.g. an HTML page from a proxy).
+        data: the parsed JSON body, when it was JSON.
+    """
+
+    def __init__(
+        self,
+        status: Optional[int] = None,
+        reason: Optional[str] = None,
+        http_resp: Any = None,
+        *,
+        body: Optional[str] = None,
+        data: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+        errors: Optional[Sequence[ErrorLike]] = None,
+    ) -> None:
+        if http_resp is not None:
+            status = http_resp.status if status is None else status
+            reason = http_resp.reason if reason is None else reason
+            headers = http_resp.headers if headers is None else headers
+            if body is None and http_resp.data:
+                body = _decode(http_resp.data)
+        self.status = status
+        self.reason = reason
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.body = body
+        self.data = data
+        self.errors: List[ErrorLike] = list(errors or [])
+        self.request_id: Optional[str] = self.headers.get(REQUEST_ID_HEADER)
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        text = f"({self.status}) {self.reason or ''}".rstrip()
+        if self.request_id:
+            text += f"\nRequest id: {self.request_id}"
+        if self.errors:
+            for error in self.errors:
+                line = f"\n{error.code}: {error.message}"
+                if error.details:
+                    line += f" ({error.details})"
+                text += line
+        elif self.body:
+            preview = self.body[:_BODY_PREVIEW]
+            ellipsis = "..." if len(self.body) > _BODY_PREVIEW else ""
+            text += f"\nHTTP response body: {preview}{ellipsis}"
+        return text
+
+    def __str__(self) -> str:
+        return self._summary()
+
+    @classmethod
+    def from_response(
+        cls,
+        *,
+        status: int,
+        reason: Optional[str],
+        headers: Mapping[str, str],
+        body: bytes,
+        error_model: Optional[Type[Any]] = None,
+    ) -> ApiException:
+        """The typed exception for a non-2xx answer; never fails on a body that is not JSON."""
+        text = _decode(body) if body else None
+        data = _try_json(body)
+        errors = _parse_errors(data, error_model)
+        exc_class = exception_class_for_status(status)
+        return exc_class(status, reason, body=text, data=data, headers=headers, errors=errors)
+
+
+class BadRequestException(ApiException):
+    """400: the request has missing or invalid parameters."""
+
+
+class UnauthorizedException(ApiException):
+    """401: the request carried no valid credentials."""
+
+
+class ForbiddenException(ApiException):
+    """403: access denied, unauthorized, expired token or invalid signature."""
+
+
+class NotFoundException(ApiException):
+    """404: the resource (usually the order) does not exist."""
+
+
+class ConflictException(ApiException):
+    """409: the request conflicts with the resource's current state."""
+
+
+class PayloadTooLargeException(ApiException):
+    """413: the request body exceeded the maximum accepted size."""
+
+
+class UnsupportedMediaTypeException(ApiException):
+    """415: the request body is in an unsupported format."""
+
+
+class UnprocessableEntityException(ApiException):
+    """422: the request was well-formed but could not be processed."""
+
+
+class TooManyRequestsException(ApiException):
+    """429: the operation's rate limit was exceeded; the request was not processed."""
+
+
+class ServiceException(ApiException):
+    """5xx: Amazon failed or is overloaded; the request may or may not have been processed."""
+
+
+_EXCEPTION_BY_STATUS: Dict[int, Type[ApiException]] = {
+    400: BadRequestException,
+    401: UnauthorizedException,
+    403: ForbiddenException,
+    404: NotFoundException,
+    409: ConflictException,
+    413: PayloadTooLargeException,
+    415: UnsupportedMediaTypeException,
+    422: UnprocessableEntityException,
+    429: TooManyRequestsException,
+}
+
+
+def exception_class_for_status(status: int) -> Type[ApiException]:
+    """The :class:`ApiException` subclass raised for ``status``."""
+    if 500 <= status <= 599:
+        return ServiceException
+    return _EXCEPTION_BY_STATUS.get(status, ApiException)
+
+
+class ApiResponseError(OpenApiException):
+    """A 2xx answer whose body could not be read as the operation's response model.
+
+    The raw body is kept in :attr:`body` so nothing the server sent is lost.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.request_id: Optional[str] = headers.get(REQUEST_ID_HEADER)
+        detail = f"{message} (status {status}, request id {self.request_id or 'unknown'})"
+        super().__init__(detail)
+
+
+class ApiConnectionError(OpenApiException):
+    """No HTTP answer was received: the connection failed, dropped or timed out.
+
+    Attributes:
+        request_sent: ``False`` when the failure happened before any byte of the request was
+            sent (safe to resend), ``True`` or ``None`` when the server may have received it.
+        attempts: how many times the request was tried before giving up.
+    """
+
+    def __init__(
+        self, message: str, *, request_sent: Optional[bool] = None, attempts: int = 1
+    ) -> None:
+        self.request_sent = request_sent
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class ApiTimeoutError(ApiConnectionError):
+    """The connection or the read took longer than the configured timeout."""
+
+
+def _decode(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")
+
+
+def _try_json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _parse_errors(data: Any, error_model: Optional[Type[Any]]) -> List[Any]:
+    if not isinstance(data, dict):
+        return []
+    raw_errors: Union[Any, List[Any]] = data.get("errors")
+    if not isinstance(raw_errors, list) or error_model is None:
+        return []
+    parsed: List[Any] = []
+    for item in raw_errors:
+        try:
+            parsed.append(error_model.model_validate(item))
+        except ValueError:
+            # A malformed entry is still in ``body``; keep the well-formed ones.
+            continue
+    return parsed

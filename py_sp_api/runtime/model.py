@@ -1,0 +1,71 @@
+"""Base class for every generated model."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Dict, Optional, Type, TypeVar
+
+from dateutil.parser import isoparse
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from typing_extensions import Annotated
+
+ModelT = TypeVar("ModelT", bound="SpApiModel")
+
+
+class SpApiModel(BaseModel):
+    """A pydantic model that speaks both snake_case (Python) and the wire's camelCase.
+
+    Unknown fields are kept, so a field Amazon adds later survives a parse and a round trip.
+    Assignments are validated, so a too-long text set after construction still fails before
+    anything is sent.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="allow",
+        validate_assignment=True,
+        protected_namespaces=(),
+    )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The wire form as Python objects (aliases as keys, unset fields left out)."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def to_json(self) -> str:
+        """The wire form as a JSON string; date-times are ISO 8601."""
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+    def to_str(self) -> str:
+        """A readable, indented JSON rendering of the wire form."""
+        return json.dumps(self.model_dump(by_alias=True, exclude_none=True, mode="json"), indent=2)
+
+    @classmethod
+    def from_dict(cls: Type[ModelT], obj: Optional[Dict[str, Any]]) -> Optional[ModelT]:
+        """Build from a dict keyed by wire names or field names; ``None`` gives ``None``."""
+        if obj is None:
+            return None
+        return cls.model_validate(obj)
+
+    @classmethod
+    def from_json(cls: Type[ModelT], json_str: str | bytes) -> ModelT:
+        """Parse a JSON document straight into the model."""
+        return cls.model_validate_json(json_str)
+
+
+def _parse_datetime(value: Any) -> Any:
+    # pydantic accepts RFC 3339; dateutil also reads the other ISO 8601 forms Amazon has used
+    # (basic format, no seconds). A missing offset is refused: guessing a zone for a warranty
+    # date sent to a buyer would silently shift it.
+    if isinstance(value, str):
+        try:
+            value = isoparse(value)
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(f"not an ISO 8601 date-time: {value!r}") from exc
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("date-time must carry a timezone offset (e.g. 2024-05-01T10:00:00Z)")
+    return value
+
+
+AwareDateTime = Annotated[datetime, BeforeValidator(_parse_datetime)]
+"""A ``date-time`` field: parsed to a timezone-aware ``datetime``, sent as ISO 8601."""
