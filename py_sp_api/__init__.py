@@ -1,9 +1,76 @@
 """py-sp-api: a typed, rate-aware client for Amazon's Selling Partner API.
 
-Importing this package configures nothing: no logging handlers, no network, no global state.
-The Messaging client lives in :mod:`py_sp_api.generated.messaging`.
+Importing this package configures nothing: no logging handlers, no network, no global state,
+and no submodule is loaded until one of the names below is first used. The Messaging client
+lives in :mod:`py_sp_api.generated.messaging`.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from py_sp_api._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from py_sp_api.runtime.auth import (
+        CallableTokenProvider as CallableTokenProvider,
+        LwaAuthError as LwaAuthError,
+        LwaCredentials as LwaCredentials,
+        LwaTokenProvider as LwaTokenProvider,
+        StaticTokenProvider as StaticTokenProvider,
+        TokenProvider as TokenProvider,
+    )
+    from py_sp_api.runtime.operation import RateLimit as RateLimit
+    from py_sp_api.runtime.ratelimit import (
+        BucketStore as BucketStore,
+        LocalBucketStore as LocalBucketStore,
+        RateLimiting as RateLimiting,
+        RateLimitWaitExceeded as RateLimitWaitExceeded,
+    )
+    from py_sp_api.runtime.regions import (
+        EU as EU,
+        FE as FE,
+        MARKETPLACES as MARKETPLACES,
+        NA as NA,
+        REGIONS as REGIONS,
+        Marketplace as Marketplace,
+        Region as Region,
+    )
+    from py_sp_api.runtime.retry import NO_RETRIES as NO_RETRIES, RetryPolicy as RetryPolicy
+
+_EXPORTS: Dict[str, str] = {
+    "BucketStore": "py_sp_api.runtime.ratelimit",
+    "CallableTokenProvider": "py_sp_api.runtime.auth",
+    "EU": "py_sp_api.runtime.regions",
+    "FE": "py_sp_api.runtime.regions",
+    "LocalBucketStore": "py_sp_api.runtime.ratelimit",
+    "LwaAuthError": "py_sp_api.runtime.auth",
+    "LwaCredentials": "py_sp_api.runtime.auth",
+    "LwaTokenProvider": "py_sp_api.runtime.auth",
+    "MARKETPLACES": "py_sp_api.runtime.regions",
+    "Marketplace": "py_sp_api.runtime.regions",
+    "NA": "py_sp_api.runtime.regions",
+    "NO_RETRIES": "py_sp_api.runtime.retry",
+    "REGIONS": "py_sp_api.runtime.regions",
+    "RateLimit": "py_sp_api.runtime.operation",
+    "RateLimitWaitExceeded": "py_sp_api.runtime.ratelimit",
+    "RateLimiting": "py_sp_api.runtime.ratelimit",
+    "Region": "py_sp_api.runtime.regions",
+    "RetryPolicy": "py_sp_api.runtime.retry",
+    "StaticTokenProvider": "py_sp_api.runtime.auth",
+    "TokenProvider": "py_sp_api.runtime.auth",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import time
 from types import TracebackType
-from typing import Any, Dict, Mapping, Optional, Sequence, Type, TypeVar
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 import urllib3
 from pydantic import ValidationError
 
-from py_sp_api.runtime.api_response import ApiResponse
+from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER, ApiResponse
 from py_sp_api.runtime.configuration import Configuration, TimeoutValue, to_urllib3_timeout
-from py_sp_api.runtime.exceptions import ApiException, ApiResponseError
+from py_sp_api.runtime.exceptions import (
+    REQUEST_ID_HEADER,
+    ApiConnectionError,
+    ApiException,
+    ApiResponseError,
+)
 from py_sp_api.runtime.model import SpApiModel
 from py_sp_api.runtime.operation import Operation, PreparedRequest
 from py_sp_api.runtime.rest import RESTClientObject
+from py_sp_api.runtime.retry import parse_retry_after
 
 ResponseT = TypeVar("ResponseT", bound=SpApiModel)
 
@@ -87,7 +93,7 @@ class ApiClient:
     ) -> ApiResponse[ResponseT]:
         """Send ``operation`` and parse its answer; raise a typed error for anything else."""
         request = operation.prepare(args, body)
-        response = self._send(operation, request, timeout, headers, preload_content=True)
+        response, attempts = self._send(operation, request, timeout, headers, preload_content=True)
         status = response.status
         raw = response.data
         if not 200 <= status <= 299:
@@ -97,6 +103,8 @@ class ApiClient:
                 headers=response.headers,
                 body=raw,
                 error_model=operation.error_model,
+                attempts=attempts,
+                note=_outcome_note(operation, status),
             )
         return ApiResponse(
             status_code=status,
@@ -116,10 +124,11 @@ class ApiClient:
     ) -> urllib3.BaseHTTPResponse:
         """Send ``operation`` and hand back the unread urllib3 response, whatever its status.
 
-        The caller reads it and then calls ``release_conn()`` to return the connection.
+        Auth, rate limiting and retries apply as for :meth:`call`. The caller reads the
+        response and then calls ``release_conn()`` to return the connection to the pool.
         """
         request = operation.prepare(args, body)
-        return self._send(operation, request, timeout, headers, preload_content=False)
+        return self._send(operation, request, timeout, headers, preload_content=False)[0]
 
     def _send(
         self,
@@ -129,37 +138,136 @@ class ApiClient:
         extra_headers: Optional[Mapping[str, str]],
         *,
         preload_content: bool,
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> Tuple[urllib3.BaseHTTPResponse, int]:
+        """Send with auth, pacing and retries; return the final response and the tries made."""
+        config = self.configuration
         headers = dict(self.default_headers)
         if request.content_type is not None:
             headers["Content-Type"] = request.content_type
         if extra_headers:
             headers.update(extra_headers)
-        url = self.configuration.host + request.path
-        effective_timeout = (
-            to_urllib3_timeout(timeout) if timeout is not None else self.configuration.timeout
-        )
-        debug = _log.isEnabledFor(logging.DEBUG)
-        started = time.monotonic() if debug else 0.0
-        response = self.rest_client.request(
-            request.method,
-            url,
-            headers=headers,
-            body=request.body,
-            timeout=effective_timeout,
-            preload_content=preload_content,
-        )
-        if debug:
+        url = config.host + request.path
+        effective_timeout = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
+        provider = config.token_provider
+        limiter = config.rate_limiting
+        policy = config.retry
+        identity = config.rate_limit_identity
+        idempotent = operation.is_idempotent
+        token_refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            token = None
+            if provider is not None:
+                token = provider.get_token(self.rest_client)
+                headers[ACCESS_TOKEN_HEADER] = token
+            waited = limiter.acquire(operation, identity)
+            started = time.monotonic()
+            try:
+                response = self.rest_client.request(
+                    request.method,
+                    url,
+                    headers=headers,
+                    body=request.body,
+                    timeout=effective_timeout,
+                    preload_content=preload_content,
+                )
+            except ApiConnectionError as exc:
+                if attempt < policy.max_attempts and policy.retries_transport_failure(
+                    exc.request_sent, idempotent
+                ):
+                    self._pause(policy.delay(attempt), operation, attempt, str(exc))
+                    continue
+                raise _final_transport_error(exc, operation, attempt) from exc.__cause__
+            status = response.status
+            limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug(
+                    "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
+                    "request-id=%s)",
+                    request.method,
+                    request.path,
+                    status,
+                    (time.monotonic() - started) * 1000,
+                    operation.operation_id,
+                    attempt,
+                    waited,
+                    response.headers.get(REQUEST_ID_HEADER),
+                )
+            if 200 <= status <= 299:
+                return response, attempt
+            if (
+                status in (401, 403)
+                and token is not None
+                and provider is not None
+                and not token_refreshed
+                and _says_token_expired(response.data)
+                and provider.invalidate(token)
+            ):
+                # Amazon rejected the token without processing the request: one resend is safe.
+                token_refreshed = True
+                _log.debug(
+                    "%s: access token expired; refreshing and resending once",
+                    operation.operation_id,
+                )
+                continue
+            if attempt < policy.max_attempts and policy.retries_status(status, idempotent):
+                delay = policy.delay(attempt, parse_retry_after(response.headers))
+                _release(response)
+                self._pause(delay, operation, attempt, f"HTTP {status}")
+                continue
+            return response, attempt
+
+    def _pause(self, delay: float, operation: Operation[Any], attempt: int, why: str) -> None:
+        if _log.isEnabledFor(logging.DEBUG):
             _log.debug(
-                "%s %s -> %s in %.1f ms (operation=%s, request-id=%s)",
-                request.method,
-                request.path,
-                response.status,
-                (time.monotonic() - started) * 1000,
+                "%s: attempt %d failed (%s); retrying in %.3fs",
                 operation.operation_id,
-                response.headers.get("x-amzn-RequestId"),
+                attempt,
+                why,
+                delay,
             )
-        return response
+        time.sleep(delay)
+
+
+ACCESS_TOKEN_HEADER = "x-amz-access-token"  # noqa: S105 - a header name
+
+
+def _release(response: urllib3.BaseHTTPResponse) -> None:
+    # Drain what is left so the keep-alive connection can be reused, then give it back.
+    response.drain_conn()
+    response.release_conn()
+
+
+def _says_token_expired(body: bytes) -> bool:
+    text = body.decode("utf-8", errors="replace").lower() if body else ""
+    return "expired" in text and "token" in text
+
+
+def _outcome_note(operation: Operation[Any], status: int) -> Optional[str]:
+    if status >= 500 and not operation.is_idempotent:
+        return (
+            "Amazon may have processed this request (the message may have been delivered); "
+            "it was not re-sent automatically, to never message a buyer twice."
+        )
+    if status == 429:
+        return "Throttled: the operation's usage plan was exceeded; nothing was processed."
+    return None
+
+
+def _final_transport_error(
+    exc: ApiConnectionError, operation: Operation[Any], attempts: int
+) -> ApiConnectionError:
+    message = str(exc)
+    if attempts > 1:
+        message += f" (after {attempts} attempts)"
+    if not operation.is_idempotent and exc.request_sent is not False:
+        message += (
+            ". The request may have reached Amazon and the message may have been delivered; "
+            "it was not re-sent automatically, to never message a buyer twice"
+        )
+    final = type(exc)(message, request_sent=exc.request_sent, attempts=attempts)
+    return final
 
 
 def _parse_body(

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import platform
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import urllib3
 
 from py_sp_api._version import __version__
+from py_sp_api.runtime import regions
+from py_sp_api.runtime.auth import (
+    CallableTokenProvider,
+    LwaCredentials,
+    LwaTokenProvider,
+    StaticTokenProvider,
+    TokenProvider,
+)
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
+from py_sp_api.runtime.ratelimit import RateLimiting
+from py_sp_api.runtime.retry import RetryPolicy
+from py_sp_api.runtime.transport_security import is_secure_url, redact_url
 
 DEFAULT_HOST = "https://sellingpartnerapi-na.amazon.com"
 
@@ -38,6 +49,17 @@ class Configuration:
         proxy: an ``http://`` or ``https://`` proxy URL; ``proxy_headers`` go to the proxy.
         connection_pool_maxsize: connections kept alive per host (size it to your threads).
         user_agent: the ``User-Agent`` header; defaults to one naming this package.
+        credentials: LWA credentials; every call then carries an ``x-amz-access-token``.
+        access_token: instead of credentials, a fixed access token (or Restricted Data Token),
+            or a callable returning one before each request.
+        token_provider: instead of both, any object implementing ``TokenProvider``.
+        rate_limiting: ``True`` (default) paces calls to each operation's usage plan,
+            ``False`` turns that off, or a :class:`RateLimiting` with other settings.
+        retry: the :class:`RetryPolicy` (429s always, 5xx and dropped connections for GETs).
+
+    Without credentials no token is sent, which is what Amazon's sandbox hosts and local test
+    servers expect. With credentials, a plain ``http://`` host is refused unless it is a
+    loopback address.
     """
 
     def __init__(
@@ -54,7 +76,13 @@ class Configuration:
         proxy_headers: Optional[Dict[str, str]] = None,
         connection_pool_maxsize: int = 10,
         user_agent: Optional[str] = None,
+        credentials: Optional[LwaCredentials] = None,
+        access_token: Union[str, Callable[[], str], None] = None,
+        token_provider: Optional[TokenProvider] = None,
+        rate_limiting: Union[bool, RateLimiting] = True,
+        retry: Optional[RetryPolicy] = None,
     ) -> None:
+        self.token_provider = _token_provider(credentials, access_token, token_provider)
         self.host = host if host is not None else DEFAULT_HOST
         self.timeout = to_urllib3_timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
         self.verify_ssl = verify_ssl
@@ -68,6 +96,24 @@ class Configuration:
             raise ApiValueError("connection_pool_maxsize must be at least 1")
         self.connection_pool_maxsize = connection_pool_maxsize
         self.user_agent = user_agent or default_user_agent()
+        if isinstance(rate_limiting, RateLimiting):
+            self.rate_limiting = rate_limiting
+        else:
+            self.rate_limiting = RateLimiting(enabled=bool(rate_limiting))
+        self.retry = retry if retry is not None else RetryPolicy()
+
+    @classmethod
+    def for_marketplace(
+        cls, marketplace_id: str, *, sandbox: bool = False, **kwargs: Any
+    ) -> Configuration:
+        """A configuration for the region serving ``marketplace_id`` (e.g. ``ATVPDKIKX0DER``)."""
+        host = regions.host_for(marketplace_id=marketplace_id, sandbox=sandbox)
+        return cls(host, **kwargs)
+
+    @classmethod
+    def for_region(cls, name: str, *, sandbox: bool = False, **kwargs: Any) -> Configuration:
+        """A configuration for region ``name`` (``"NA"``, ``"eu"``, ``"Fe"``...)."""
+        return cls(regions.host_for(region_name=name, sandbox=sandbox), **kwargs)
 
     @property
     def host(self) -> str:
@@ -75,13 +121,50 @@ class Configuration:
 
     @host.setter
     def host(self, value: str) -> None:
-        self._host = _normalise_host(value)
+        host = _normalise_host(value)
+        if self.token_provider is not None and not is_secure_url(host):
+            raise ApiValueError(
+                f"refusing to send credentials over plain http to {host!r}: use https://, "
+                "or a loopback address for local testing"
+            )
+        self._host = host
+
+    @property
+    def rate_limit_identity(self) -> str:
+        """Whose usage plan a call spends: the host and a non-secret name of the credential."""
+        who = self.token_provider.identity if self.token_provider is not None else "anonymous"
+        return f"{self._host}|{who}"
 
     def __repr__(self) -> str:
         return (
-            f"Configuration(host={self.host!r}, timeout={self.timeout!r}, "
-            f"verify_ssl={self.verify_ssl!r}, proxy={_redact_url(self.proxy)!r})"
+            f"Configuration(host={self.host!r}, auth={self.token_provider!r}, "
+            f"timeout={self.timeout!r}, verify_ssl={self.verify_ssl!r}, "
+            f"proxy={_redact_url(self.proxy)!r}, rate_limiting={self.rate_limiting.enabled}, "
+            f"retry={self.retry!r})"
         )
+
+    __str__ = __repr__
+
+
+def _token_provider(
+    credentials: Optional[LwaCredentials],
+    access_token: Union[str, Callable[[], str], None],
+    token_provider: Optional[TokenProvider],
+) -> Optional[TokenProvider]:
+    given = [x for x in (credentials, access_token, token_provider) if x is not None]
+    if len(given) > 1:
+        raise ApiValueError("give only one of credentials, access_token or token_provider")
+    if credentials is not None:
+        if not isinstance(credentials, LwaCredentials):
+            raise ApiTypeError("credentials must be an LwaCredentials")
+        return LwaTokenProvider(credentials)
+    if isinstance(access_token, str):
+        return StaticTokenProvider(access_token)
+    if access_token is not None:
+        if not callable(access_token):
+            raise ApiTypeError("access_token must be a str or a callable returning one")
+        return CallableTokenProvider(access_token)
+    return token_provider
 
 
 def _normalise_host(value: Any) -> str:
@@ -91,17 +174,15 @@ def _normalise_host(value: Any) -> str:
     scheme, sep, rest = host.partition("://")
     if not sep or scheme.lower() not in ("http", "https") or not rest:
         raise ApiValueError(
-            f"host must be an http:// or https:// URL, e.g. {DEFAULT_HOST!r}; got {value!r}"
+            f"host must be an http:// or https:// URL, e.g. {DEFAULT_HOST!r}; "
+            f"got {redact_url(value)!r}"
         )
     return host
 
 
 def _redact_url(url: Optional[str]) -> Optional[str]:
     # A proxy URL may carry "user:password@"; never show it.
-    if url is None or "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return None if url is None else redact_url(url)
 
 
 def to_urllib3_timeout(value: TimeoutValue) -> urllib3.Timeout:

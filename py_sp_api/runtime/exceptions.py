@@ -76,6 +76,8 @@ class ApiException(OpenApiException):
         data: Any = None,
         headers: Optional[Mapping[str, str]] = None,
         errors: Optional[Sequence[ErrorLike]] = None,
+        attempts: int = 1,
+        note: Optional[str] = None,
     ) -> None:
         if http_resp is not None:
             status = http_resp.status if status is None else status
@@ -90,10 +92,16 @@ class ApiException(OpenApiException):
         self.data = data
         self.errors: List[ErrorLike] = list(errors or [])
         self.request_id: Optional[str] = self.headers.get(REQUEST_ID_HEADER)
+        self.attempts = attempts
+        self.note = note
         super().__init__(self._summary())
 
     def _summary(self) -> str:
         text = f"({self.status}) {self.reason or ''}".rstrip()
+        if self.attempts > 1:
+            text += f" after {self.attempts} attempts"
+        if self.note:
+            text += f"\n{self.note}"
         if self.request_id:
             text += f"\nRequest id: {self.request_id}"
         if self.errors:
@@ -120,13 +128,24 @@ class ApiException(OpenApiException):
         headers: Mapping[str, str],
         body: bytes,
         error_model: Optional[Type[Any]] = None,
+        attempts: int = 1,
+        note: Optional[str] = None,
     ) -> ApiException:
         """The typed exception for a non-2xx answer; never fails on a body that is not JSON."""
         text = _decode(body) if body else None
         data = _try_json(body)
         errors = _parse_errors(data, error_model)
         exc_class = exception_class_for_status(status)
-        return exc_class(status, reason, body=text, data=data, headers=headers, errors=errors)
+        return exc_class(
+            status,
+            reason,
+            body=text,
+            data=data,
+            headers=headers,
+            errors=errors,
+            attempts=attempts,
+            note=note,
+        )
 
 
 class BadRequestException(ApiException):

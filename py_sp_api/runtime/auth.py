@@ -1,0 +1,352 @@
+"""Login with Amazon (LWA): access tokens for SP-API calls.
+
+A token is fetched on first use, cached until shortly before it expires, and refreshed by one
+thread while the others wait for it. Secrets never appear in a repr, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import threading
+import time
+from typing import Callable, Mapping, Optional, Protocol, Tuple, Union
+from urllib.parse import urlencode
+
+import urllib3
+
+from py_sp_api.runtime.exceptions import ApiConnectionError, ApiValueError, OpenApiException
+from py_sp_api.runtime.transport_security import require_secure_url
+
+_log = logging.getLogger("py_sp_api.auth")
+
+DEFAULT_LWA_ENDPOINT = "https://api.amazon.com/auth/o2/token"
+ENV_CLIENT_ID = "LWA_CLIENT_ID"
+ENV_CLIENT_SECRET = "LWA_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
+ENV_REFRESH_TOKEN = "LWA_REFRESH_TOKEN"  # noqa: S105
+
+
+class HttpSender(Protocol):
+    """The slice of the transport the token fetch needs (the API client's own pool)."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
+        timeout: Optional[urllib3.Timeout] = None,
+        preload_content: bool = True,
+    ) -> urllib3.BaseHTTPResponse: ...
+
+
+class LwaAuthError(OpenApiException):
+    """LWA refused or failed to issue an access token.
+
+    Attributes:
+        error: LWA's error code (``invalid_grant``, ``invalid_client``...) or None.
+        error_description: LWA's explanation, if it gave one.
+        status: the HTTP status of LWA's answer, None when no answer came.
+        attempts: how many token requests were made.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: Optional[str] = None,
+        error_description: Optional[str] = None,
+        status: Optional[int] = None,
+        attempts: int = 1,
+    ) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.status = status
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class LwaCredentials:
+    """An LWA application's client id and secret, and a seller's refresh token.
+
+    ``repr()`` and ``str()`` show only the client id; the secret and the refresh token stay
+    private. Use :meth:`from_env` to read ``LWA_CLIENT_ID``, ``LWA_CLIENT_SECRET`` and
+    ``LWA_REFRESH_TOKEN``.
+    """
+
+    __slots__ = ("_client_secret", "_refresh_token", "client_id", "endpoint")
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        *,
+        endpoint: str = DEFAULT_LWA_ENDPOINT,
+    ) -> None:
+        for name, value in (
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("refresh_token", refresh_token),
+        ):
+            if not isinstance(value, str) or not value.strip():
+                raise ApiValueError(f"LWA {name} must be a non-empty str")
+        self.client_id = client_id.strip()
+        self._client_secret = client_secret.strip()
+        self._refresh_token = refresh_token.strip()
+        self.endpoint = require_secure_url(endpoint, what="the LWA endpoint")
+
+    @classmethod
+    def from_env(
+        cls, environ: Optional[Mapping[str, str]] = None, *, endpoint: Optional[str] = None
+    ) -> LwaCredentials:
+        """Read the three ``LWA_*`` variables; a clear error names any that are missing."""
+        env = os.environ if environ is None else environ
+        names = (ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN)
+        missing = [name for name in names if not env.get(name, "").strip()]
+        if missing:
+            raise ApiValueError(f"missing environment variable(s): {', '.join(missing)}")
+        return cls(
+            env[ENV_CLIENT_ID],
+            env[ENV_CLIENT_SECRET],
+            env[ENV_REFRESH_TOKEN],
+            endpoint=endpoint or env.get("LWA_ENDPOINT") or DEFAULT_LWA_ENDPOINT,
+        )
+
+    @staticmethod
+    def available_in_env(environ: Optional[Mapping[str, str]] = None) -> bool:
+        env = os.environ if environ is None else environ
+        names = (ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN)
+        return all(env.get(name, "").strip() for name in names)
+
+    @property
+    def identity(self) -> str:
+        """A stable, non-reversible name for this seller + application (for rate limits)."""
+        digest = hashlib.sha256(f"{self.client_id}\0{self._refresh_token}".encode()).hexdigest()
+        return f"lwa:{digest[:16]}"
+
+    def token_request_body(self) -> bytes:
+        return urlencode(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": self._refresh_token,
+                "client_id": self.client_id,
+                "client_secret": self._client_secret,
+            }
+        ).encode("ascii")
+
+    def secrets(self) -> Tuple[str, str]:
+        """The values that must never be shown (for redaction checks)."""
+        return (self._client_secret, self._refresh_token)
+
+    def __repr__(self) -> str:
+        return f"LwaCredentials(client_id={self.client_id!r}, client_secret=***, refresh_token=***)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Tuple[object, ...]:
+        raise TypeError("LwaCredentials cannot be pickled: it holds secrets")
+
+
+class TokenProvider(Protocol):
+    """Supplies the ``x-amz-access-token`` for each request."""
+
+    @property
+    def identity(self) -> str:
+        """A non-secret name of the seller credential, keying rate-limit buckets."""
+        ...
+
+    def get_token(self, http: HttpSender) -> str: ...
+
+    def invalidate(self, token: str) -> bool:
+        """Forget ``token`` after the server said it expired; True if a fresh one can come."""
+        ...
+
+
+class StaticTokenProvider:
+    """A fixed access token (managed elsewhere, or a Restricted Data Token)."""
+
+    def __init__(self, token: str, *, identity: Optional[str] = None) -> None:
+        if not isinstance(token, str) or not token.strip():
+            raise ApiValueError("access_token must be a non-empty str")
+        self._token = token
+        self._identity = identity or "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def get_token(self, http: HttpSender) -> str:
+        return self._token
+
+    def invalidate(self, token: str) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"StaticTokenProvider(identity={self._identity!r}, token=***)"
+
+
+class CallableTokenProvider:
+    """Calls ``fetch()`` for a token before every request; it should cache what it returns."""
+
+    def __init__(self, fetch: Callable[[], str], *, identity: Optional[str] = None) -> None:
+        self._fetch = fetch
+        self._identity = identity or f"callable:{id(fetch):x}"
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def get_token(self, http: HttpSender) -> str:
+        token = self._fetch()
+        if not isinstance(token, str) or not token:
+            raise LwaAuthError("the access-token callable returned no token")
+        return token
+
+    def invalidate(self, token: str) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"CallableTokenProvider(identity={self._identity!r})"
+
+
+class LwaTokenProvider:
+    """Exchanges a refresh token for access tokens, caching each until shortly before expiry.
+
+    Args:
+        credentials: the LWA application and seller.
+        refresh_margin: seconds before ``expires_in`` at which a token counts as expired.
+        timeout: timeout of each token request.
+        max_attempts: token requests made when LWA answers 5xx or cannot be reached.
+        backoff: first delay between those attempts (doubles, with jitter).
+    """
+
+    def __init__(
+        self,
+        credentials: LwaCredentials,
+        *,
+        refresh_margin: float = 60.0,
+        timeout: urllib3.Timeout = urllib3.Timeout(connect=5.0, read=15.0),  # noqa: B008
+        max_attempts: int = 3,
+        backoff: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.credentials = credentials
+        self.refresh_margin = refresh_margin
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._token: Optional[str] = None
+        self._expires_at = 0.0
+
+    @property
+    def identity(self) -> str:
+        return self.credentials.identity
+
+    def get_token(self, http: HttpSender) -> str:
+        token = self._token
+        if token is not None and self._clock() < self._expires_at:
+            return token
+        # One thread fetches; the others block here and then find the fresh token.
+        with self._lock:
+            if self._token is not None and self._clock() < self._expires_at:
+                return self._token
+            token, lifetime = self._fetch(http)
+            self._token = token
+            self._expires_at = self._clock() + max(0.0, lifetime - self.refresh_margin)
+            return token
+
+    def invalidate(self, token: str) -> bool:
+        with self._lock:
+            if self._token == token:
+                self._token = None
+                self._expires_at = 0.0
+        return True
+
+    def _fetch(self, http: HttpSender) -> Tuple[str, float]:
+        body = self.credentials.token_request_body()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+            "Accept": "application/json",
+        }
+        endpoint = self.credentials.endpoint
+        last_error: Union[LwaAuthError, None] = None
+        for attempt in range(1, self.max_attempts + 1):
+            if attempt > 1:
+                delay = self.backoff * (2 ** (attempt - 2)) * (0.5 + random.random() / 2)  # noqa: S311
+                _log.debug("retrying the LWA token request in %.2fs (attempt %d)", delay, attempt)
+                self._sleep(delay)
+            try:
+                response = http.request(
+                    "POST", endpoint, headers=headers, body=body, timeout=self.timeout
+                )
+            except ApiConnectionError as exc:
+                last_error = LwaAuthError(
+                    f"could not reach the LWA endpoint: {exc}", attempts=attempt
+                )
+                last_error.__cause__ = exc
+                continue
+            _log.debug("LWA token request -> %s (attempt %d)", response.status, attempt)
+            if response.status >= 500:
+                last_error = _lwa_error(response, attempt)
+                continue
+            if response.status != 200:
+                # invalid_grant, invalid_client...: retrying cannot help.
+                raise _lwa_error(response, attempt)
+            return _parse_token(response, attempt)
+        assert last_error is not None
+        last_error.attempts = self.max_attempts
+        raise last_error
+
+    def __repr__(self) -> str:
+        return f"LwaTokenProvider(credentials={self.credentials!r})"
+
+
+def _lwa_error(response: urllib3.BaseHTTPResponse, attempts: int) -> LwaAuthError:
+    error = description = None
+    try:
+        document = json.loads(response.data)
+        if isinstance(document, dict):
+            error = _str_or_none(document.get("error"))
+            description = _str_or_none(document.get("error_description"))
+    except ValueError:
+        pass
+    message = f"LWA answered {response.status}"
+    if error:
+        message += f": {error}"
+    if description:
+        message += f" ({description})"
+    if attempts > 1:
+        message += f" after {attempts} attempts"
+    return LwaAuthError(
+        message,
+        error=error,
+        error_description=description,
+        status=response.status,
+        attempts=attempts,
+    )
+
+
+def _parse_token(response: urllib3.BaseHTTPResponse, attempts: int) -> Tuple[str, float]:
+    try:
+        document = json.loads(response.data)
+        token = document["access_token"]
+        lifetime = float(document.get("expires_in", 3600))
+    except (ValueError, KeyError, TypeError):
+        raise LwaAuthError(
+            "LWA answered 200 without a usable access_token", status=200, attempts=attempts
+        ) from None
+    if not isinstance(token, str) or not token:
+        raise LwaAuthError("LWA answered 200 with an empty access_token", status=200)
+    return token, lifetime
+
+
+def _str_or_none(value: object) -> Optional[str]:
+    return value if isinstance(value, str) and value else None

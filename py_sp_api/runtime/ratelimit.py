@@ -1,0 +1,186 @@
+"""Client-side rate limiting: one token bucket per operation and per seller credential.
+
+Amazon throttles every operation with a token bucket (``rate`` tokens per second, up to
+``burst``) per selling partner and application, and answers 429 beyond it. Waiting here, before
+sending, costs nothing; a 429 costs a round trip and a backoff.
+
+Bucket state lives behind :class:`BucketStore`, so it can be kept somewhere shared between
+processes; :class:`LocalBucketStore` keeps it in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple
+
+from py_sp_api.runtime.exceptions import OpenApiException
+from py_sp_api.runtime.operation import Operation, RateLimit
+
+_log = logging.getLogger("py_sp_api.ratelimit")
+
+
+class RateLimitWaitExceeded(OpenApiException):
+    """Sending now would break the usage plan, and the wait is longer than ``max_wait``.
+
+    Nothing was sent. ``wait`` is how long the caller would have had to wait.
+    """
+
+    def __init__(self, operation_id: str, wait: float, max_wait: float) -> None:
+        self.operation_id = operation_id
+        self.wait = wait
+        self.max_wait = max_wait
+        super().__init__(
+            f"{operation_id}: the next request is allowed in {wait:.2f}s, "
+            f"longer than max_wait={max_wait:.2f}s; nothing was sent"
+        )
+
+
+class BucketStore(Protocol):
+    """Where buckets live. Each method is one atomic step, so a shared store stays correct."""
+
+    def reserve(
+        self, key: str, rate: float, burst: int, max_wait: Optional[float]
+    ) -> Tuple[bool, float]:
+        """Take one token for ``key``; return ``(taken, seconds to wait before sending)``.
+
+        ``rate`` and ``burst`` apply unless a rate was learned for ``key`` with
+        :meth:`set_rate`. When the wait would exceed ``max_wait`` nothing is taken and
+        ``taken`` is False.
+        """
+        ...
+
+    def set_rate(self, key: str, rate: float) -> None:
+        """Record the rate the server stated for ``key`` (from ``x-amzn-RateLimit-Limit``)."""
+        ...
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+    learned_rate: Optional[float] = None
+
+
+class LocalBucketStore:
+    """Buckets in this process's memory, safe to share between threads."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: Dict[str, _Bucket] = {}
+
+    def reserve(
+        self, key: str, rate: float, burst: int, max_wait: Optional[float]
+    ) -> Tuple[bool, float]:
+        with self._lock:
+            now = self._clock()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(tokens=float(burst), updated=now)
+            rate = bucket.learned_rate or rate
+            # Refill, then take a token. Tokens may go negative: that is a reservation, and
+            # the wait is exactly the time for the refill to cover it.
+            tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
+            wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
+            bucket.updated = now
+            if max_wait is not None and wait > max_wait:
+                bucket.tokens = tokens
+                return False, wait
+            bucket.tokens = tokens - 1.0
+            return True, wait
+
+    def set_rate(self, key: str, rate: float) -> None:
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                bucket.learned_rate = rate
+
+
+@dataclass
+class RateLimiting:
+    """How the client paces itself.
+
+    Args:
+        enabled: pace requests to each operation's usage plan (on by default).
+        overrides: usage plans to use instead of the documented ones, by method name
+            (e.g. ``{"get_attributes": RateLimit(rate=5, burst=10)}``).
+        default: a usage plan for every operation not in ``overrides``.
+        max_wait: longest a call may wait for a token, in seconds; beyond it
+            :class:`RateLimitWaitExceeded` is raised and nothing is sent. ``None`` waits.
+        follow_rate_header: adopt the rate stated in ``x-amzn-RateLimit-Limit``.
+        headroom: tokens kept in reserve so that jitter between our clock and Amazon's never
+            turns a paced request into a 429; 1 by default when the burst allows it.
+        store: where bucket state lives; share one store to share buckets between clients.
+    """
+
+    enabled: bool = True
+    overrides: Mapping[str, RateLimit] = field(default_factory=dict)
+    default: Optional[RateLimit] = None
+    max_wait: Optional[float] = None
+    follow_rate_header: bool = True
+    headroom: int = 1
+    store: BucketStore = field(default_factory=LocalBucketStore)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def plan_for(self, operation: Operation[Any]) -> RateLimit:
+        return self.overrides.get(operation.name) or self.default or operation.rate_limit
+
+    def acquire(self, operation: Operation[Any], identity: str) -> float:
+        """Block until ``operation`` may be sent for ``identity``; return the seconds waited."""
+        if not self.enabled:
+            return 0.0
+        plan = self.plan_for(operation)
+        burst = max(1, plan.burst - self.headroom) if plan.burst > 1 else 1
+        key = bucket_key(identity, operation)
+        taken, wait = self.store.reserve(key, plan.rate, burst, self.max_wait)
+        if not taken:
+            raise RateLimitWaitExceeded(operation.operation_id, wait, self.max_wait or 0.0)
+        if wait > 0:
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("%s: waiting %.3fs for a rate-limit token", operation.operation_id, wait)
+            self.sleep(wait)
+        return wait
+
+    def observe(self, operation: Operation[Any], identity: str, header: Optional[str]) -> None:
+        """Adopt the rate the server stated, if it is a positive number and differs."""
+        if not (self.enabled and self.follow_rate_header and header):
+            return
+        rate = parse_rate_header(header)
+        if rate is None or operation.name in self.overrides:
+            return
+        if rate != self.plan_for(operation).rate:
+            self.store.set_rate(bucket_key(identity, operation), rate)
+
+
+def bucket_key(identity: str, operation: Operation[Any]) -> str:
+    return f"{identity}|{operation.operation_id}"
+
+
+def parse_rate_header(value: str) -> Optional[float]:
+    """``x-amzn-RateLimit-Limit`` as requests per second; ``None`` for anything unusable."""
+    try:
+        rate = float(value.strip())
+    except (ValueError, AttributeError):
+        return None
+    if rate != rate or rate <= 0 or rate == float("inf"):  # NaN, zero, negative, infinite
+        return None
+    return rate
+
+
+def disabled() -> RateLimiting:
+    """A :class:`RateLimiting` that never waits."""
+    return RateLimiting(enabled=False)
+
+
+__all__: Tuple[str, ...] = (
+    "BucketStore",
+    "LocalBucketStore",
+    "RateLimitWaitExceeded",
+    "RateLimiting",
+    "bucket_key",
+    "disabled",
+    "parse_rate_header",
+)
