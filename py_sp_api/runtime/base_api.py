@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Optional
+from typing import Any, ClassVar, List, Mapping, Optional
 
 from py_sp_api.runtime.api_client import ApiClient
 from py_sp_api.runtime.exceptions import ApiValueError
+from py_sp_api.runtime.hal import action_names
 from py_sp_api.runtime.operation import Operation, RateLimit
 
 
@@ -30,3 +31,14 @@ class BaseApi:
     def rate_limits(cls) -> Mapping[str, RateLimit]:
         """Every operation's usage plan, keyed by method name."""
         return {name: op.rate_limit for name, op in cls.operations.items()}
+
+    def available_actions(self, response: Any) -> List[str]:
+        """The methods an order allows, from a response with HAL ``_links.actions``.
+
+        For Messaging, pass what ``get_messaging_actions_for_order`` returned::
+
+            allowed = api.available_actions(api.get_messaging_actions_for_order(order, [mp]))
+            if "create_warranty" in allowed:
+                api.create_warranty(order, [mp], body)
+        """
+        return action_names(response, self.operations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
@@ -200,6 +201,6 @@ def to_urllib3_timeout(value: TimeoutValue) -> urllib3.Timeout:
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ApiTypeError(f"a timeout must be a number of seconds, got {type(value).__name__}")
-    if value <= 0:
-        raise ApiValueError(f"a timeout must be positive, got {value}")
+    if not math.isfinite(value) or value <= 0:
+        raise ApiValueError(f"a timeout must be a positive, finite number of seconds, got {value}")
     return float(value)

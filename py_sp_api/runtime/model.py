@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Dict, Optional, Type, TypeVar
 
 from dateutil.parser import isoparse
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from typing_extensions import Annotated
 
 ModelT = TypeVar("ModelT", bound="SpApiModel")
@@ -28,17 +28,20 @@ class SpApiModel(BaseModel):
         protected_namespaces=(),
     )
 
+    # Unset fields are left out, but a value that was given (even null, even in a field this
+    # client does not know) is kept: nothing Amazon sent is lost in a round trip.
+
     def to_dict(self) -> Dict[str, Any]:
-        """The wire form as Python objects (aliases as keys, unset fields left out)."""
-        return self.model_dump(by_alias=True, exclude_none=True)
+        """The wire form as Python objects: aliases as keys, unset fields left out."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
 
     def to_json(self) -> str:
         """The wire form as a JSON string; date-times are ISO 8601."""
-        return self.model_dump_json(by_alias=True, exclude_none=True)
+        return self.model_dump_json(by_alias=True, exclude_unset=True)
 
     def to_str(self) -> str:
         """A readable, indented JSON rendering of the wire form."""
-        return json.dumps(self.model_dump(by_alias=True, exclude_none=True, mode="json"), indent=2)
+        return json.dumps(self.model_dump(by_alias=True, exclude_unset=True, mode="json"), indent=2)
 
     @classmethod
     def from_dict(cls: Type[ModelT], obj: Optional[Dict[str, Any]]) -> Optional[ModelT]:
@@ -67,5 +70,18 @@ def _parse_datetime(value: Any) -> Any:
     return value
 
 
-AwareDateTime = Annotated[datetime, BeforeValidator(_parse_datetime)]
+def _format_datetime(value: datetime) -> str:
+    # The shortest ISO 8601 form that keeps the value: Amazon's examples use milliseconds.
+    if value.microsecond == 0:
+        return value.isoformat(timespec="seconds")
+    if value.microsecond % 1000 == 0:
+        return value.isoformat(timespec="milliseconds")
+    return value.isoformat()
+
+
+AwareDateTime = Annotated[
+    datetime,
+    BeforeValidator(_parse_datetime),
+    PlainSerializer(_format_datetime, return_type=str, when_used="json"),
+]
 """A ``date-time`` field: parsed to a timezone-aware ``datetime``, sent as ISO 8601."""

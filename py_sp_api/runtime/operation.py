@@ -154,6 +154,9 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
             raise ApiTypeError(f"{param.python_name} items must be str, got {type(item).__name__}")
         if not item.strip():
             raise ApiValueError(f"{param.python_name} must not contain an empty value")
+        if "," in item:
+            # The values travel as one comma-separated string: "A,B" would mean two.
+            raise ApiValueError(f"{param.python_name} items must not contain ',': {item!r}")
     count = len(value)
     minimum = max(param.min_items, 1 if param.required else 0)
     if count < minimum:

@@ -95,7 +95,7 @@ class LocalBucketStore:
     def set_rate(self, key: str, rate: float) -> None:
         with self._lock:
             bucket = self._buckets.get(key)
-            if bucket is not None:
+            if bucket is not None and bucket.learned_rate != rate:
                 bucket.learned_rate = rate
 
 
@@ -145,14 +145,13 @@ class RateLimiting:
         return wait
 
     def observe(self, operation: Operation[Any], identity: str, header: Optional[str]) -> None:
-        """Adopt the rate the server stated, if it is a positive number and differs."""
+        """Adopt the rate the server stated, if it is a positive number."""
         if not (self.enabled and self.follow_rate_header and header):
             return
         rate = parse_rate_header(header)
         if rate is None or operation.name in self.overrides:
             return
-        if rate != self.plan_for(operation).rate:
-            self.store.set_rate(bucket_key(identity, operation), rate)
+        self.store.set_rate(bucket_key(identity, operation), rate)
 
 
 def bucket_key(identity: str, operation: Operation[Any]) -> str:
