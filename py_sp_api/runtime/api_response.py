@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Generic, Mapping, Optional, TypeVar
+import html
+from typing import Any, Generic, Mapping, Optional, TypeVar
 
 from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER
 
@@ -40,6 +41,23 @@ class ApiResponse(Generic[T]):
     def rate_limit(self) -> Optional[str]:
         """The ``x-amzn-RateLimit-Limit`` header as sent (requests per second), if any."""
         return self.headers.get(RATE_LIMIT_HEADER)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: status, request id, stated rate limit and the parsed data."""
+        data_html = getattr(self.data, "_repr_html_", None)
+        body = data_html() if callable(data_html) else f"<pre>{html.escape(repr(self.data))}</pre>"
+        return (
+            f"<div><strong>HTTP {self.status_code}</strong> "
+            f"request id <code>{html.escape(self.request_id or '-')}</code>, "
+            f"x-amzn-RateLimit-Limit <code>{html.escape(self.rate_limit or '-')}</code>"
+            f"{body}</div>"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"ApiResponse(status_code={self.status_code}, request_id={self.request_id!r})")
+        if not cycle:
+            printer.break_()
+            printer.pretty(self.data)
 
     def __repr__(self) -> str:
         return (

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Type, TypeVar
 
 from dateutil.parser import isoparse
@@ -43,6 +44,19 @@ class SpApiModel(BaseModel):
         """A readable, indented JSON rendering of the wire form."""
         return json.dumps(self.model_dump(by_alias=True, exclude_unset=True, mode="json"), indent=2)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: the class name and the wire form, indented."""
+        return (
+            f"<div><strong>{html.escape(type(self).__name__)}</strong>"
+            f"<pre>{html.escape(self.to_str())}</pre></div>"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's pretty printer: the class name and the indented wire form."""
+        printer.text(
+            f"{type(self).__name__}(...)" if cycle else f"{type(self).__name__} {self.to_str()}"
+        )
+
     @classmethod
     def from_dict(cls: Type[ModelT], obj: Optional[Dict[str, Any]]) -> Optional[ModelT]:
         """Build from a dict keyed by wire names or field names; ``None`` gives ``None``."""
@@ -65,8 +79,13 @@ def _parse_datetime(value: Any) -> Any:
             value = isoparse(value)
         except (ValueError, OverflowError) as exc:
             raise ValueError(f"not an ISO 8601 date-time: {value!r}") from exc
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError("date-time must carry a timezone offset (e.g. 2024-05-01T10:00:00Z)")
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        if offset is None:
+            raise ValueError("date-time must carry a timezone offset (e.g. 2024-05-01T10:00:00Z)")
+        if offset.total_seconds() % 60:
+            # ISO 8601 offsets have no seconds (old local mean times do): keep the instant.
+            value = value.astimezone(timezone.utc)
     return value
 
 

@@ -119,5 +119,7 @@ def host_for(*, marketplace_id: str | None = None, region_name: str | None = Non
     """The endpoint for a marketplace id or a region name (exactly one of them)."""
     if (marketplace_id is None) == (region_name is None):
         raise ApiValueError("give exactly one of marketplace_id or region_name")
-    chosen = marketplace(marketplace_id).region if marketplace_id else region(region_name or "")
+    if marketplace_id is not None:
+        return marketplace(marketplace_id).region.endpoint(sandbox)
+    chosen = region(region_name or "")
     return chosen.endpoint(sandbox)

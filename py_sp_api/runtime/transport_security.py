@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from py_sp_api.runtime.exceptions import ApiValueError
 
@@ -22,10 +24,16 @@ def is_loopback_host(hostname: str) -> bool:
 
 def is_secure_url(url: str) -> bool:
     """True for ``https://`` URLs and for ``http://`` URLs that point at a loopback address."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
+    # Parse with urllib3, the parser the transport uses: a lookalike such as
+    # "http://example.com\\@127.0.0.1" must be judged by where it would really be sent.
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
+        return False
+    scheme = (parts.scheme or "").lower()
+    if scheme == "https":
         return True
-    return parts.scheme == "http" and is_loopback_host(parts.hostname or "")
+    return scheme == "http" and is_loopback_host(parts.host or "")
 
 
 def require_secure_url(url: str, *, what: str) -> str:

@@ -142,7 +142,10 @@ class MessagingSandbox:
         self._server = ThreadingHTTPServer(self._bind, Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="messaging-sandbox", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="messaging-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self

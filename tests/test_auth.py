@@ -1,0 +1,495 @@
+"""LWA authentication against a real fake-LWA endpoint and a real SP-API test server.
+
+Covers: the ``x-amz-access-token`` on every call, lazy first fetch, caching, a single fetch for
+32 concurrent first calls, refresh before expiry, one refresh-and-resend on an "expired token"
+answer, LWA errors (not retried when retrying cannot help, retried on 5xx and connection
+failures, bounded by a timeout), fixed and callable tokens, and reading credentials from the
+environment.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterator, List
+
+import pytest
+import urllib3
+
+from py_sp_api import LwaAuthError, LwaCredentials, LwaTokenProvider, RetryPolicy
+from py_sp_api.generated.messaging import (
+    ApiClient,
+    ApiConnectionError,
+    ApiTimeoutError,
+    ApiValueError,
+    Configuration,
+    CreateWarrantyRequest,
+    ForbiddenException,
+    MessagingApi,
+    UnauthorizedException,
+)
+from tests.support import unused_port
+from tests.support.fake_lwa import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    INVALID_CLIENT_DESCRIPTION,
+    INVALID_GRANT_DESCRIPTION,
+    REFRESH_TOKEN,
+    TOKEN_PATH,
+    FakeLwa,
+)
+from tests.support.throttling import (
+    ACCESS_DENIED_BODY,
+    TOKEN_EXPIRED_BODY,
+    FakeClock,
+    ThrottlingServer,
+)
+
+ORDER_ID = "123-1234567-1234567"
+MARKETPLACE = ["ATVPDKIKX0DER"]
+FAST_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.05)
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def lwa() -> Iterator[FakeLwa]:
+    server = FakeLwa().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.problems == [], "the client sent a malformed token request"
+
+
+@pytest.fixture
+def sp() -> Iterator[ThrottlingServer]:
+    server = ThrottlingServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.unexpected_errors == [], "the test server itself failed"
+
+
+@pytest.fixture
+def make_api(sp: ThrottlingServer) -> Iterator[ApiFactory]:
+    """Builds a MessagingApi on the test server (no pacing, fast retries unless overridden)."""
+    clients: List[ApiClient] = []
+
+    def factory(**kwargs: object) -> MessagingApi:
+        kwargs.setdefault("rate_limiting", False)
+        kwargs.setdefault("retry", FAST_RETRY)
+        client = ApiClient(Configuration(host=sp.url, **kwargs))  # type: ignore[arg-type]
+        clients.append(client)
+        return MessagingApi(client)
+
+    yield factory
+    for client in clients:
+        client.close()
+
+
+def warranty_body() -> CreateWarrantyRequest:
+    return CreateWarrantyRequest.model_validate(
+        {
+            "attachments": [{"uploadDestinationId": "8634452c", "fileName": "warranty.txt"}],
+            "coverageStartDate": "2024-01-01T00:00:00Z",
+            "coverageEndDate": "2025-01-01T00:00:00Z",
+        }
+    )
+
+
+# -- the token on the wire ---------------------------------------------------------------------
+
+
+def test_every_call_carries_the_lwa_access_token(lwa, sp, make_api):
+    api = make_api(credentials=lwa.credentials())
+
+    result = api.get_attributes(ORDER_ID, MARKETPLACE)
+    api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+    api.get_messaging_actions_for_order(ORDER_ID, MARKETPLACE)
+
+    assert result.buyer is not None
+    assert result.buyer.locale == "en-US"
+    assert lwa.issued == ["Atza|token-1"]
+    assert sp.tokens_seen == ["Atza|token-1"] * 3
+    for request in sp.requests:
+        assert request.headers.get_all("x-amz-access-token") == ["Atza|token-1"]
+        assert "Authorization" not in request.headers
+    # The token request carried exactly the grant and the three credentials.
+    (token_request,) = lwa.requests
+    assert token_request.path == TOKEN_PATH
+    assert token_request.form == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": [REFRESH_TOKEN],
+        "client_id": [CLIENT_ID],
+        "client_secret": [CLIENT_SECRET],
+    }
+
+
+def test_the_default_lwa_provider_settings(lwa):
+    provider = Configuration(credentials=lwa.credentials()).token_provider
+
+    assert isinstance(provider, LwaTokenProvider)
+    assert provider.refresh_margin == 60.0
+    assert provider.max_attempts == 3
+    assert provider.timeout.connect_timeout == 5.0
+    assert provider.timeout.read_timeout == 15.0
+
+
+def test_the_token_is_fetched_on_first_use_not_at_construction(lwa, sp, make_api):
+    api = make_api(credentials=lwa.credentials())
+    MessagingApi(api.api_client)
+
+    assert lwa.token_requests == 0
+    assert sp.request_count == 0
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert lwa.token_requests == 1
+    assert sp.tokens_seen == ["Atza|token-1"]
+
+
+def test_the_token_is_cached_across_calls(lwa, sp, make_api):
+    api = make_api(credentials=lwa.credentials())
+
+    for _ in range(10):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert lwa.token_requests == 1
+    assert sp.tokens_seen == ["Atza|token-1"] * 10
+
+
+def test_32_threads_making_their_first_call_together_fetch_one_token(lwa, sp, make_api):
+    lwa.delay = 0.3  # keep the first fetch in flight while the other threads arrive
+    api = make_api(credentials=lwa.credentials(), connection_pool_maxsize=32)
+    barrier = threading.Barrier(32)
+    errors: List[BaseException] = []
+
+    def first_call() -> None:
+        try:
+            barrier.wait(timeout=10)
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_call) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert lwa.token_requests == 1
+    assert sp.request_count == 32
+    assert sp.tokens_seen == ["Atza|token-1"] * 32
+
+
+@pytest.mark.parametrize("expires_in", [3600, 61])
+def test_a_token_is_refreshed_once_it_is_inside_the_refresh_margin(lwa, sp, make_api, expires_in):
+    clock = FakeClock()
+    lwa.expires_in = expires_in
+    provider = lwa.provider(clock=clock)  # refresh_margin defaults to 60 s
+    api = make_api(token_provider=provider)
+    valid_for = expires_in - 60
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+    clock.advance(valid_for - 0.5)
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+    assert lwa.token_requests == 1
+
+    clock.advance(1.0)
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert lwa.token_requests == 2
+    assert sp.tokens_seen == ["Atza|token-1", "Atza|token-1", "Atza|token-2", "Atza|token-2"]
+
+
+# -- "the access token you provided has expired" -----------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["get_attributes", "create_warranty"])
+def test_an_expired_token_answer_triggers_one_refresh_and_one_resend(lwa, sp, make_api, operation):
+    # No retries at all: the resend must come from the expired-token rule, not the retry policy.
+    api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
+    sp.expire_token("Atza|token-1")
+
+    if operation == "get_attributes":
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+    else:
+        api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    success = 200 if operation == "get_attributes" else 201
+    assert [response.status for response in sp.responses] == [403, success]
+    assert sp.request_count == 2
+    assert sp.tokens_seen == ["Atza|token-1", "Atza|token-2"]
+    assert lwa.token_requests == 2
+    first, resent = sp.requests
+    assert (resent.method, resent.raw_path, resent.body) == (
+        first.method,
+        first.raw_path,
+        first.body,
+    )
+    # The next call keeps using the fresh token.
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+    assert sp.tokens_seen[-1] == "Atza|token-2"
+    assert lwa.token_requests == 2
+
+
+def test_an_expired_token_401_also_triggers_one_refresh_and_resend(lwa, sp, make_api):
+    api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
+    sp.enqueue(401, TOKEN_EXPIRED_BODY)
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 2
+    assert sp.tokens_seen == ["Atza|token-1", "Atza|token-2"]
+    assert lwa.token_requests == 2
+
+
+def test_a_server_that_keeps_saying_expired_does_not_loop(lwa, sp, make_api):
+    sp.throttle.expire_every_token = True
+    api = make_api(credentials=lwa.credentials(), retry=FAST_RETRY)
+
+    with pytest.raises(ForbiddenException) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert caught.value.status == 403
+    assert [error.code for error in caught.value.errors] == ["Unauthorized"]
+    assert sp.request_count == 2
+    assert sp.tokens_seen == ["Atza|token-1", "Atza|token-2"]
+    assert lwa.token_requests == 2
+
+
+def test_a_403_that_is_not_about_expiry_is_not_refreshed(lwa, sp, make_api):
+    api = make_api(credentials=lwa.credentials(), retry=FAST_RETRY)
+    sp.enqueue(403, ACCESS_DENIED_BODY)
+
+    with pytest.raises(ForbiddenException):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 1
+    assert lwa.token_requests == 1
+
+
+def test_a_fixed_token_is_not_refreshed_when_the_server_says_it_expired(sp, make_api):
+    api = make_api(access_token="Atza|fixed")
+    sp.expire_token("Atza|fixed")
+
+    with pytest.raises(ForbiddenException):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.tokens_seen == ["Atza|fixed"]
+
+
+# -- LWA errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "status", "error", "description"),
+    [
+        ("invalid_grant", 400, "invalid_grant", INVALID_GRANT_DESCRIPTION),
+        ("invalid_client", 401, "invalid_client", INVALID_CLIENT_DESCRIPTION),
+        ("wrong_secret", 401, "invalid_client", "unknown client"),
+        ("wrong_refresh_token", 400, "invalid_grant", "bad refresh token"),
+    ],
+)
+def test_lwa_refusals_raise_lwa_auth_error_and_are_not_retried(
+    lwa, sp, make_api, scenario, status, error, description
+):
+    credentials = lwa.credentials()
+    if scenario == "invalid_grant":
+        lwa.invalid_grant(1)
+    elif scenario == "invalid_client":
+        lwa.invalid_client(1)
+    elif scenario == "wrong_secret":
+        credentials = LwaCredentials(CLIENT_ID, "not-the-secret", REFRESH_TOKEN, endpoint=lwa.url)
+    else:
+        credentials = LwaCredentials(CLIENT_ID, CLIENT_SECRET, "Atzr|revoked", endpoint=lwa.url)
+    api = make_api(credentials=credentials, retry=FAST_RETRY)
+
+    with pytest.raises(LwaAuthError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    exc = caught.value
+    assert exc.error == error
+    assert exc.error_description == description
+    assert exc.status == status
+    assert exc.attempts == 1
+    assert error in str(exc)
+    assert lwa.token_requests == 1
+    assert sp.request_count == 0
+
+
+def test_a_failed_token_fetch_does_not_poison_the_provider(lwa, sp, make_api):
+    api = make_api(credentials=lwa.credentials())
+    lwa.invalid_grant(1)
+
+    with pytest.raises(LwaAuthError):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert lwa.token_requests == 2
+    assert sp.tokens_seen == ["Atza|token-1"]
+
+
+def test_lwa_5xx_is_retried_until_a_token_comes(lwa, sp, make_api):
+    lwa.server_error(2, status=500)
+    api = make_api(token_provider=lwa.provider(backoff=0.01))
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert lwa.token_requests == 3
+    assert sp.tokens_seen == ["Atza|token-1"]
+
+
+def test_lwa_always_503_gives_up_after_max_attempts(lwa, sp, make_api):
+    lwa.server_error(100, status=503)
+    api = make_api(token_provider=lwa.provider(backoff=0.01))
+
+    with pytest.raises(LwaAuthError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert caught.value.attempts == 3
+    assert caught.value.status == 503
+    assert "after 3 attempts" in str(caught.value)
+    assert lwa.token_requests == 3
+    assert sp.request_count == 0
+
+
+def test_lwa_connection_refused_raises_lwa_auth_error_with_a_cause(sp, make_api):
+    endpoint = f"http://127.0.0.1:{unused_port()}{TOKEN_PATH}"
+    credentials = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint=endpoint)
+    api = make_api(token_provider=LwaTokenProvider(credentials, backoff=0.01))
+
+    with pytest.raises(LwaAuthError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    exc = caught.value
+    assert isinstance(exc.__cause__, ApiConnectionError)
+    assert exc.__cause__.request_sent is False
+    assert exc.attempts == 3
+    assert exc.status is None
+    assert sp.request_count == 0
+
+
+def test_a_hanging_token_request_times_out(lwa, sp, make_api):
+    lwa.delay = 3.0
+    provider = lwa.provider(timeout=urllib3.Timeout(connect=1, read=0.3), max_attempts=1)
+    api = make_api(token_provider=provider)
+
+    with pytest.raises(LwaAuthError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert isinstance(caught.value.__cause__, ApiTimeoutError)
+    assert caught.value.attempts == 1
+    assert lwa.token_requests == 1
+    assert sp.request_count == 0
+
+
+# -- fixed and callable tokens -----------------------------------------------------------------
+
+
+def test_a_fixed_access_token_is_sent_as_is_without_lwa(lwa, sp, make_api):
+    api = make_api(access_token="Atza|fixed")
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+    api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert sp.tokens_seen == ["Atza|fixed", "Atza|fixed"]
+    assert lwa.token_requests == 0
+
+
+def test_a_callable_access_token_is_called_before_every_request(sp, make_api):
+    calls: List[int] = []
+
+    def fetch() -> str:
+        calls.append(1)
+        return f"Atza|callable-{len(calls)}"
+
+    api = make_api(access_token=fetch)
+    assert calls == []
+
+    for _ in range(3):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert len(calls) == 3
+    assert sp.tokens_seen == ["Atza|callable-1", "Atza|callable-2", "Atza|callable-3"]
+
+
+def test_a_callable_that_returns_no_token_fails_before_sending(sp, make_api):
+    api = make_api(access_token=lambda: "")
+
+    with pytest.raises(LwaAuthError):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 0
+
+
+def test_without_credentials_no_token_header_is_sent(sp, make_api):
+    make_api().get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.tokens_seen == [None]
+
+
+def test_only_one_kind_of_credential_may_be_given(lwa):
+    with pytest.raises(ApiValueError):
+        Configuration(credentials=lwa.credentials(), access_token="Atza|fixed")
+
+
+def test_unauthorized_without_expiry_is_a_typed_error(sp, make_api):
+    api = make_api(access_token="Atza|fixed")
+    sp.enqueue(401, ACCESS_DENIED_BODY)
+
+    with pytest.raises(UnauthorizedException):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+    assert sp.request_count == 1
+
+
+# -- credentials from the environment ----------------------------------------------------------
+
+
+def test_credentials_from_env():
+    credentials = LwaCredentials.from_env(
+        environ={
+            "LWA_CLIENT_ID": CLIENT_ID,
+            "LWA_CLIENT_SECRET": CLIENT_SECRET,
+            "LWA_REFRESH_TOKEN": REFRESH_TOKEN,
+        }
+    )
+
+    assert credentials.client_id == CLIENT_ID
+    assert credentials.secrets() == (CLIENT_SECRET, REFRESH_TOKEN)
+    assert credentials.endpoint == "https://api.amazon.com/auth/o2/token"
+
+
+@pytest.mark.parametrize(
+    ("environ", "missing"),
+    [
+        ({}, ["LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "LWA_REFRESH_TOKEN"]),
+        ({"LWA_CLIENT_ID": CLIENT_ID, "LWA_CLIENT_SECRET": CLIENT_SECRET}, ["LWA_REFRESH_TOKEN"]),
+        (
+            {"LWA_CLIENT_ID": CLIENT_ID, "LWA_REFRESH_TOKEN": REFRESH_TOKEN},
+            ["LWA_CLIENT_SECRET"],
+        ),
+        (
+            {
+                "LWA_CLIENT_ID": "  ",
+                "LWA_CLIENT_SECRET": CLIENT_SECRET,
+                "LWA_REFRESH_TOKEN": REFRESH_TOKEN,
+            },
+            ["LWA_CLIENT_ID"],
+        ),
+    ],
+)
+def test_credentials_from_env_name_the_missing_variables(environ, missing):
+    with pytest.raises(ApiValueError) as caught:
+        LwaCredentials.from_env(environ=environ)
+
+    message = str(caught.value)
+    for name in ("LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "LWA_REFRESH_TOKEN"):
+        assert (name in message) == (name in missing), message
+    assert CLIENT_SECRET not in message
+    assert REFRESH_TOKEN not in message
+    assert CLIENT_ID not in message

@@ -1,0 +1,457 @@
+"""Error answers and transport failures from a real HTTP server become the documented
+exceptions, with everything the server sent kept on them."""
+
+from __future__ import annotations
+
+import http
+import json
+import time
+from typing import Any, Dict, Iterator, List, Type
+
+import pytest
+from pydantic import ValidationError
+
+from py_sp_api import NO_RETRIES, RetryPolicy
+from py_sp_api.generated.messaging import (
+    ApiClient,
+    Configuration,
+    Error,
+    MessagingApi,
+    rest,
+)
+from py_sp_api.generated.messaging.exceptions import (
+    ApiConnectionError,
+    ApiException,
+    ApiResponseError,
+    ApiTimeoutError,
+    BadRequestException,
+    ConflictException,
+    ForbiddenException,
+    NotFoundException,
+    OpenApiException,
+    PayloadTooLargeException,
+    ServiceException,
+    TooManyRequestsException,
+    UnauthorizedException,
+    UnprocessableEntityException,
+    UnsupportedMediaTypeException,
+)
+from py_sp_api.generated.messaging.operations import OPERATIONS
+from tests.support import RecordingServer, unused_port
+from tests.support.messaging import MARKETPLACE, NAMES, ORDER_ID, REQUEST_ID_HEADER, invoke
+
+EXPECTED_CLASS: Dict[int, Type[ApiException]] = {
+    400: BadRequestException,
+    401: UnauthorizedException,
+    403: ForbiddenException,
+    404: NotFoundException,
+    409: ConflictException,
+    413: PayloadTooLargeException,
+    415: UnsupportedMediaTypeException,
+    422: UnprocessableEntityException,
+    429: TooManyRequestsException,
+    500: ServiceException,
+    502: ServiceException,
+    503: ServiceException,
+    504: ServiceException,
+}
+
+CREATED_NAMES = [name for name in NAMES if OPERATIONS[name].success_status == 201]
+
+FAST_RETRIES = RetryPolicy(max_attempts=3, initial_backoff=0.01, jitter=False)
+
+
+def _client(server_url: str, **config: Any) -> ApiClient:
+    return ApiClient(Configuration(host=server_url, **config))
+
+
+@pytest.fixture
+def strict_api(server: RecordingServer) -> Iterator[MessagingApi]:
+    """A client with retries off, so every answer reaches the caller as it came."""
+    with _client(server.url, retry=NO_RETRIES) as client:
+        yield MessagingApi(client)
+
+
+@pytest.fixture
+def fast_retry_api(server: RecordingServer) -> Iterator[MessagingApi]:
+    """A client that retries like the default policy but with 10 ms backoff, 3 tries."""
+    with _client(server.url, retry=FAST_RETRIES) as client:
+        yield MessagingApi(client)
+
+
+def test_the_exception_classes_form_the_documented_hierarchy():
+    for cls in set(EXPECTED_CLASS.values()):
+        assert issubclass(cls, ApiException)
+        assert issubclass(cls, OpenApiException)
+    assert rest.ApiException is ApiException
+    assert issubclass(ApiTimeoutError, ApiConnectionError)
+    assert issubclass(ApiConnectionError, OpenApiException)
+    assert issubclass(ApiResponseError, OpenApiException)
+    assert not issubclass(ApiResponseError, ApiException)
+    assert not issubclass(ApiConnectionError, ApiException)
+
+
+@pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
+@pytest.mark.parametrize("status", sorted(EXPECTED_CLASS))
+def test_an_error_status_raises_its_typed_exception_with_everything_the_server_sent(
+    status: int, name: str, strict_api: MessagingApi, server: RecordingServer
+):
+    payload = {
+        "errors": [
+            {"code": "InvalidInput", "message": "Invalid Input", "details": "marketplaceIds"},
+            {"code": "QuotaExceeded", "message": "You exceeded your quota"},
+        ]
+    }
+    request_id = f"req-{status}-{name}"
+    server.enqueue(
+        status,
+        payload,
+        {REQUEST_ID_HEADER: request_id, "x-amzn-RateLimit-Limit": "1.0"},
+    )
+
+    with pytest.raises(ApiException) as info:
+        invoke(strict_api, name)
+
+    exc = info.value
+    assert type(exc) is EXPECTED_CLASS[status]
+    assert exc.status == status
+    assert exc.reason == http.HTTPStatus(status).phrase
+    assert exc.headers[REQUEST_ID_HEADER] == request_id
+    assert exc.headers["content-type"] == "application/json"
+    assert exc.request_id == request_id
+    assert exc.body == json.dumps(payload)
+    assert exc.data == payload
+    assert exc.errors == [
+        Error(code="InvalidInput", message="Invalid Input", details="marketplaceIds"),
+        Error(code="QuotaExceeded", message="You exceeded your quota", details=None),
+    ]
+    assert all(type(error) is Error for error in exc.errors)
+    assert exc.attempts == 1
+    assert request_id in str(exc)
+    assert "InvalidInput: Invalid Input (marketplaceIds)" in str(exc)
+    assert server.request_count == 1
+
+
+def test_the_request_id_header_is_found_whatever_its_case(
+    strict_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(404, {"errors": []}, {"X-AMZN-REQUESTID": "upper-case-id"})
+
+    with pytest.raises(NotFoundException) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert info.value.request_id == "upper-case-id"
+    assert info.value.errors == []
+
+
+def test_the_spec_faithful_server_answers_an_unknown_path_with_a_typed_404(
+    server: RecordingServer,
+):
+    # A client whose host carries a path prefix the API does not have: every call is unknown.
+    client = _client(server.url + "/not-the-api", retry=NO_RETRIES)
+    with client, pytest.raises(NotFoundException) as info:
+        MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
+    exc = info.value
+    assert exc.status == 404
+    assert [e.code for e in exc.errors] == ["NotFound"]
+    assert exc.request_id == server.responses[0].headers[REQUEST_ID_HEADER]
+    assert server.only_request().path == f"/not-the-api/messaging/v1/orders/{ORDER_ID}/attributes"
+
+
+def test_an_html_502_gives_a_typed_exception_with_no_errors(
+    strict_api: MessagingApi, server: RecordingServer
+):
+    page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    server.enqueue(502, page, {"Content-Type": "text/html", REQUEST_ID_HEADER: "rid-502"})
+
+    with pytest.raises(ServiceException) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    exc = info.value
+    assert type(exc) is ServiceException
+    assert exc.status == 502
+    assert exc.body == page
+    assert exc.data is None
+    assert exc.errors == []
+    assert exc.request_id == "rid-502"
+    assert "nginx" in str(exc)
+
+
+@pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
+def test_an_empty_503_gives_a_typed_exception_with_no_errors(
+    name: str, strict_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(503, b"", {REQUEST_ID_HEADER: "rid-503"})
+
+    with pytest.raises(ServiceException) as info:
+        invoke(strict_api, name)
+
+    exc = info.value
+    assert exc.status == 503
+    assert exc.reason == "Service Unavailable"
+    assert exc.body is None
+    assert exc.data is None
+    assert exc.errors == []
+    assert exc.request_id == "rid-503"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected_codes"),
+    [
+        (b'{"errors": "not a list"}', []),
+        (b'{"message": "Internal failure"}', []),
+        (b"[1, 2]", []),
+        (b"\xff\xfe not utf-8", []),
+        (b'{"errors": [{"code": "A", "message": "m"}, {"code": 5}, "x", {"message": "?"}]}', ["A"]),
+    ],
+)
+def test_an_odd_error_body_never_breaks_the_typed_exception(
+    body: bytes, expected_codes: List[str], strict_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(400, body, {REQUEST_ID_HEADER: "rid-odd"})
+
+    with pytest.raises(BadRequestException) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    exc = info.value
+    assert [e.code for e in exc.errors] == expected_codes
+    assert exc.body == body.decode("utf-8", errors="replace")
+    assert exc.request_id == "rid-odd"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json at all",
+        b"<html>OK</html>",
+        b'{"buyer": {"locale": "en-US"',
+        b"[]",
+        b'"a string"',
+        b"42",
+        b"null",
+        b'{"errors": "not a list"}',
+        b'{"errors": [{"message": "an error without a code"}]}',
+    ],
+)
+@pytest.mark.parametrize("name", ["get_attributes", "create_warranty"])
+def test_a_2xx_body_that_is_not_the_response_model_raises_api_response_error(
+    name: str, body: bytes, strict_api: MessagingApi, server: RecordingServer
+):
+    status = OPERATIONS[name].success_status
+    server.enqueue(status, body, {REQUEST_ID_HEADER: "rid-bad-2xx"})
+
+    with pytest.raises(ApiResponseError) as info:
+        invoke(strict_api, name)
+
+    exc = info.value
+    assert exc.body == body
+    assert type(exc.body) is bytes
+    assert exc.status == status
+    assert exc.request_id == "rid-bad-2xx"
+    assert exc.headers[REQUEST_ID_HEADER] == "rid-bad-2xx"
+    assert isinstance(exc.__cause__, ValidationError)
+    assert OPERATIONS[name].response_model.__name__ in str(exc)
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize("body", [b"", b"  \r\n"])
+@pytest.mark.parametrize("name", CREATED_NAMES)
+def test_an_empty_201_parses_to_the_all_optional_response_model(
+    name: str, body: bytes, api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(201, body, {REQUEST_ID_HEADER: "rid-201"})
+
+    response = invoke(api, name, variant="_with_http_info")
+
+    assert response.status_code == 201
+    assert type(response.data) is OPERATIONS[name].response_model
+    assert response.data == OPERATIONS[name].response_model()
+    assert response.data.errors is None
+    assert response.raw_data == body
+    assert response.request_id == "rid-201"
+
+
+def test_connection_refused_raises_api_connection_error_before_sending():
+    client = _client(f"http://127.0.0.1:{unused_port()}", retry=NO_RETRIES)
+    with client, pytest.raises(ApiConnectionError) as info:
+        MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
+    exc = info.value
+    assert type(exc) is ApiConnectionError
+    assert exc.__cause__ is not None
+    assert exc.request_sent is False
+    assert exc.attempts == 1
+
+
+@pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
+def test_connection_refused_is_retried_because_nothing_was_sent(name: str):
+    client = _client(f"http://127.0.0.1:{unused_port()}", retry=FAST_RETRIES)
+    with client, pytest.raises(ApiConnectionError) as info:
+        invoke(MessagingApi(client), name)
+    assert type(info.value) is ApiConnectionError
+    assert info.value.request_sent is False
+    assert info.value.attempts == 3
+    assert info.value.__cause__ is not None
+
+
+def test_a_post_that_times_out_raises_api_timeout_error_and_is_never_resent(
+    api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(201, b"{}", delay=3.0)
+    started = time.monotonic()
+
+    with pytest.raises(ApiTimeoutError) as info:
+        invoke(api, "create_confirm_order_details", _request_timeout=0.2)
+
+    exc = info.value
+    assert isinstance(exc, ApiConnectionError)
+    assert exc.__cause__ is not None
+    assert exc.request_sent is True
+    assert exc.attempts == 1
+    assert time.monotonic() - started < 2.0
+    assert server.request_count == 1
+
+
+def test_a_get_that_times_out_is_retried_then_raises_api_timeout_error(
+    fast_retry_api: MessagingApi, server: RecordingServer
+):
+    for _ in range(3):
+        server.enqueue(200, b"{}", delay=3.0)
+
+    with pytest.raises(ApiTimeoutError) as info:
+        fast_retry_api.get_attributes(ORDER_ID, [MARKETPLACE], _request_timeout=0.15)
+
+    assert info.value.__cause__ is not None
+    assert info.value.attempts == 3
+    assert server.request_count == 3
+
+
+def test_a_reset_connection_raises_api_connection_error_and_a_post_is_not_resent(
+    api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(reset=True)
+
+    with pytest.raises(ApiConnectionError) as info:
+        invoke(api, "create_confirm_order_details")
+
+    exc = info.value
+    assert type(exc) is ApiConnectionError
+    assert exc.__cause__ is not None
+    assert exc.request_sent is not False
+    assert exc.attempts == 1
+    assert server.request_count == 1
+    assert server.only_request().json() == {
+        "text": "Please confirm the size (EU 42) before we ship."
+    }
+
+
+def test_a_truncated_response_body_raises_api_connection_error(
+    strict_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(200, b'{"buyer": {"loc', content_length=200)
+
+    with pytest.raises(ApiConnectionError) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert info.value.__cause__ is not None
+    assert server.request_count == 1
+
+
+def test_a_get_whose_connection_was_reset_is_retried(
+    fast_retry_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(reset=True)
+
+    result = fast_retry_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert result.buyer is not None
+    assert result.buyer.locale == "en-US"
+    assert server.request_count == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_post_that_hit_a_5xx_was_sent_exactly_once(
+    status: int, api: MessagingApi, server: RecordingServer
+):
+    # Retry-After: 0 would make any (wrong) retry instant rather than hide it behind backoff.
+    server.enqueue(status, b"", {REQUEST_ID_HEADER: "rid-5xx", "Retry-After": "0"})
+
+    with pytest.raises(ServiceException) as info:
+        invoke(api, "create_confirm_order_details")
+
+    assert info.value.status == status
+    assert info.value.attempts == 1
+    assert server.request_count == 1
+    assert server.pending == 0
+
+
+def test_a_get_that_hit_503_is_retried_until_it_succeeds(
+    api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(503, b"", {"Retry-After": "0"})
+    server.enqueue(503, b"", {"Retry-After": "0"})
+
+    result = api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert result.buyer is not None
+    assert result.buyer.locale == "en-US"
+    assert server.request_count == 3
+    assert len({r.raw_path for r in server.requests}) == 1
+
+
+def test_a_get_that_keeps_failing_reports_the_attempts(
+    fast_retry_api: MessagingApi, server: RecordingServer
+):
+    for _ in range(3):
+        server.enqueue(503, b"", {REQUEST_ID_HEADER: "rid-again"})
+
+    with pytest.raises(ServiceException) as info:
+        fast_retry_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert info.value.attempts == 3
+    assert "after 3 attempts" in str(info.value)
+    assert server.request_count == 3
+
+
+@pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
+def test_a_429_is_retried_for_every_operation(
+    name: str, api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(
+        429, {"errors": [{"code": "QuotaExceeded", "message": "m"}]}, {"Retry-After": "0"}
+    )
+
+    response = invoke(api, name, variant="_with_http_info")
+
+    assert response.status_code == OPERATIONS[name].success_status
+    assert server.request_count == 2
+    assert server.requests[0].body == server.requests[1].body
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 413, 415, 422])
+def test_a_4xx_other_than_429_is_never_retried(
+    status: int, api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(status, b"", {"Retry-After": "0"})
+
+    with pytest.raises(EXPECTED_CLASS[status]):
+        api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
+def test_a_429_that_never_clears_raises_too_many_requests_after_the_retry_budget(
+    name: str, fast_retry_api: MessagingApi, server: RecordingServer
+):
+    body = {"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota"}]}
+    for i in range(3):
+        server.enqueue(429, body, {REQUEST_ID_HEADER: f"rid-429-{i}", "Retry-After": "0"})
+
+    with pytest.raises(TooManyRequestsException) as info:
+        invoke(fast_retry_api, name)
+
+    exc = info.value
+    assert exc.attempts == 3
+    assert exc.request_id == "rid-429-2"
+    assert exc.errors == [Error(code="QuotaExceeded", message="You exceeded your quota")]
+    assert server.request_count == 3

@@ -1,0 +1,592 @@
+"""The generated Messaging models: layout, wire aliases, spec constraints and the Error model.
+
+Every expectation here is derived from ``py_sp_api/specs/messaging.json`` by this file's own
+reading of the spec (not by the package's code generator), or written out by hand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+from pydantic import ValidationError
+
+import py_sp_api
+import py_sp_api.generated.messaging as messaging_pkg
+import py_sp_api.generated.messaging.models as models_pkg
+from py_sp_api.generated.messaging.models import (
+    Attachment,
+    CreateConfirmCustomizationDetailsRequest,
+    CreateDigitalAccessKeyRequest,
+    CreateWarrantyRequest,
+    Error,
+    GetAttributesResponse,
+    GetAttributesResponseBuyer,
+    GetMessagingActionResponse,
+    GetMessagingActionResponseEmbedded,
+    GetMessagingActionResponseLinks,
+    GetMessagingActionsForOrderResponseLinks,
+    GetSchemaResponse,
+    GetSchemaResponseLinks,
+    InvoiceRequest,
+    LinkObject,
+)
+from py_sp_api.runtime.model import SpApiModel
+
+SPEC_PATH = Path(py_sp_api.__file__).parent / "specs" / "messaging.json"
+SPEC: Dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+DEFS: Dict[str, Any] = SPEC["definitions"]
+MODELS_PACKAGE = "py_sp_api.generated.messaging.models"
+
+
+# --------------------------------------------------------------------------------------------
+# An independent reading of the spec
+# --------------------------------------------------------------------------------------------
+
+
+def _pascal(prop: str) -> str:
+    prop = prop.lstrip("_")
+    return prop[:1].upper() + prop[1:]
+
+
+def _module_name(class_name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+
+
+def _python_name(wire: str) -> str:
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", wire.lstrip("_")).lower()
+    return {"self": "var_self", "schema": "var_schema"}.get(snake, snake)
+
+
+def _is_object_with_properties(schema: Dict[str, Any]) -> bool:
+    return (
+        "$ref" not in schema
+        and schema.get("type", "object") == "object"
+        and bool(schema.get("properties"))
+    )
+
+
+def _spec_models() -> Dict[str, Dict[str, Any]]:
+    """Every definition with properties plus every inline object with properties."""
+    found: Dict[str, Dict[str, Any]] = {}
+
+    def visit(name: str, schema: Dict[str, Any]) -> None:
+        found[name] = schema
+        for prop_name, prop in schema["properties"].items():
+            target = prop.get("items", {}) if prop.get("type") == "array" else prop
+            if _is_object_with_properties(target):
+                visit(name + _pascal(prop_name), target)
+
+    for name, schema in DEFS.items():
+        if _is_object_with_properties(schema):
+            visit(name, schema)
+    return found
+
+
+SPEC_MODELS = _spec_models()
+MODEL_NAMES = sorted(SPEC_MODELS)
+
+
+def _model_class(name: str) -> type:
+    return getattr(importlib.import_module(f"{MODELS_PACKAGE}.{_module_name(name)}"), name)
+
+
+def _ref_name(prop: Dict[str, Any]) -> str:
+    return prop["$ref"].rsplit("/", 1)[1]
+
+
+def _minimal_value(owner: str, prop_name: str, prop: Dict[str, Any]) -> Any:
+    if "$ref" in prop:
+        ref = _ref_name(prop)
+        if ref in SPEC_MODELS:
+            return _minimal_wire(ref)
+        return _minimal_value(owner, prop_name, DEFS[ref])
+    kind = prop.get("type", "object")
+    if kind == "array":
+        count = prop.get("minItems", prop.get("minLength", 0))
+        return [_minimal_value(owner, prop_name, prop["items"]) for _ in range(count)]
+    if kind == "object":
+        if prop.get("properties"):
+            return _minimal_wire(owner + _pascal(prop_name))
+        return {}
+    if prop.get("format") == "date-time":
+        return "2024-05-01T10:00:00Z"
+    assert kind == "string", f"spec uses a type this test does not know: {kind}"
+    return "x" * max(1, prop.get("minLength", 1))
+
+
+def _minimal_wire(name: str) -> Dict[str, Any]:
+    """The smallest valid wire-form dict for a model: its required properties only."""
+    schema = SPEC_MODELS[name]
+    props = schema["properties"]
+    return {p: _minimal_value(name, p, props[p]) for p in schema.get("required", [])}
+
+
+def _required_pairs() -> List[Tuple[str, str]]:
+    return [
+        (name, prop)
+        for name in MODEL_NAMES
+        for prop in sorted(SPEC_MODELS[name].get("required", []))
+    ]
+
+
+def _string_limits() -> List[Tuple[str, str, int, int]]:
+    out = []
+    for name in MODEL_NAMES:
+        for prop_name, prop in SPEC_MODELS[name]["properties"].items():
+            if prop.get("type") == "string" and ("maxLength" in prop or "minLength" in prop):
+                out.append((name, prop_name, prop["minLength"], prop["maxLength"]))
+    return out
+
+
+def _array_limits() -> List[Tuple[str, str, int, int]]:
+    out = []
+    for name in MODEL_NAMES:
+        for prop_name, prop in SPEC_MODELS[name]["properties"].items():
+            if prop.get("type") != "array":
+                continue
+            # Amazon writes minLength/maxLength on arrays where it means item counts.
+            high = prop.get("maxItems", prop.get("maxLength"))
+            low = prop.get("minItems", prop.get("minLength", 0))
+            if high is not None or low:
+                out.append((name, prop_name, low, high))
+    return out
+
+
+STRING_LIMITS = _string_limits()
+ARRAY_LIMITS = _array_limits()
+
+
+def _attachment(i: int = 0) -> Dict[str, str]:
+    return {"uploadDestinationId": f"dest-{i}", "fileName": f"file-{i}.pdf"}
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Layout
+# --------------------------------------------------------------------------------------------
+
+
+def test_spec_reading_finds_the_documented_inline_models():
+    # Sanity check on this file's own spec reading, with names written out by hand.
+    inline = set(SPEC_MODELS) - set(DEFS)
+    assert inline == {
+        "GetAttributesResponseBuyer",
+        "GetMessagingActionResponseEmbedded",
+        "GetMessagingActionResponseLinks",
+        "GetMessagingActionsForOrderResponseEmbedded",
+        "GetMessagingActionsForOrderResponseLinks",
+        "GetSchemaResponseLinks",
+    }
+    assert len(SPEC_MODELS) == 35
+    assert "Schema" not in SPEC_MODELS  # free-form object: a Dict, not a class
+    assert "ErrorList" not in SPEC_MODELS  # array: a List[Error], not a class
+
+
+def test_exactly_the_spec_models_exist_as_modules():
+    present = {info.name for info in pkgutil.iter_modules(models_pkg.__path__) if not info.ispkg}
+    expected = {_module_name(name) for name in SPEC_MODELS}
+    assert "get_attributes_response_buyer" in expected
+    assert "get_messaging_action_response_links" in expected
+    assert present == expected
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_each_model_is_importable_from_its_module_and_both_packages(name: str):
+    module = importlib.import_module(f"{MODELS_PACKAGE}.{_module_name(name)}")
+    cls = getattr(module, name)
+    assert isinstance(cls, type)
+    assert issubclass(cls, SpApiModel)
+    assert cls.__name__ == name
+    assert cls.__module__ == module.__name__
+    assert getattr(models_pkg, name) is cls
+    assert getattr(messaging_pkg, name) is cls
+    assert module.__all__ == [name]
+
+
+def test_package_all_lists_exactly_the_models():
+    assert sorted(models_pkg.__all__) == MODEL_NAMES
+    assert set(MODEL_NAMES) <= set(messaging_pkg.__all__)
+    namespace: Dict[str, Any] = {}
+    exec(f"from {MODELS_PACKAGE} import *", namespace)
+    assert {k for k in namespace if not k.startswith("__")} == set(MODEL_NAMES)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Field names and wire aliases
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_fields_mirror_the_spec_properties(name: str):
+    schema = SPEC_MODELS[name]
+    fields = _model_class(name).model_fields
+    by_wire = {(info.alias or field): field for field, info in fields.items()}
+    assert set(by_wire) == set(schema["properties"])
+    for wire, field in by_wire.items():
+        assert field == _python_name(wire), wire
+        assert fields[field].is_required() == (wire in schema.get("required", [])), wire
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "alias"),
+    [
+        (GetSchemaResponse, "links", "_links"),
+        (GetMessagingActionResponse, "links", "_links"),
+        (GetMessagingActionResponse, "embedded", "_embedded"),
+        (GetSchemaResponseLinks, "var_self", "self"),
+        (GetMessagingActionResponseLinks, "var_self", "self"),
+        (GetMessagingActionResponseLinks, "var_schema", "schema"),
+        (GetMessagingActionResponseEmbedded, "var_schema", "schema"),
+        (Attachment, "upload_destination_id", "uploadDestinationId"),
+        (Attachment, "file_name", "fileName"),
+        (CreateWarrantyRequest, "coverage_start_date", "coverageStartDate"),
+        (CreateWarrantyRequest, "coverage_end_date", "coverageEndDate"),
+    ],
+)
+def test_named_aliases(cls: type, field: str, alias: str):
+    assert cls.model_fields[field].alias == alias
+
+
+_LINK = {"href": "/messaging/v1/orders/1/messages/confirmOrderDetails", "name": "confirm"}
+_SCHEMA_LINK = {"href": "/messaging/v1/orders/1/schemas/confirmOrderDetails"}
+
+
+@pytest.mark.parametrize(
+    ("cls", "by_name", "wire"),
+    [
+        (
+            Attachment,
+            {"upload_destination_id": "d-1", "file_name": "a.pdf"},
+            {"uploadDestinationId": "d-1", "fileName": "a.pdf"},
+        ),
+        (
+            CreateWarrantyRequest,
+            {"attachments": [{"upload_destination_id": "d", "file_name": "f"}]},
+            {"attachments": [{"uploadDestinationId": "d", "fileName": "f"}]},
+        ),
+        (
+            GetMessagingActionResponseLinks,
+            {"var_self": _LINK, "var_schema": _SCHEMA_LINK},
+            {"self": _LINK, "schema": _SCHEMA_LINK},
+        ),
+        (
+            GetMessagingActionResponse,
+            {
+                "links": {"var_self": _LINK, "var_schema": _SCHEMA_LINK},
+                "embedded": {"var_schema": {"links": {"var_self": _SCHEMA_LINK}}},
+                "payload": {"name": "confirmOrderDetails"},
+            },
+            {
+                "_links": {"self": _LINK, "schema": _SCHEMA_LINK},
+                "_embedded": {"schema": {"_links": {"self": _SCHEMA_LINK}}},
+                "payload": {"name": "confirmOrderDetails"},
+            },
+        ),
+    ],
+)
+def test_constructible_by_field_name_and_by_alias(
+    cls: type, by_name: Dict[str, Any], wire: Dict[str, Any]
+):
+    from_names = cls(**by_name)
+    from_wire = cls(**wire)
+    assert from_names == from_wire
+    assert from_names.to_dict() == wire
+    assert from_wire.to_dict() == wire
+    assert json.loads(from_names.to_json()) == wire
+    assert cls.from_dict(by_name) == cls.from_dict(wire) == from_wire
+
+
+def test_attribute_access_uses_python_names():
+    resp = GetMessagingActionResponse.from_dict(
+        {
+            "_links": {"self": _LINK, "schema": _SCHEMA_LINK},
+            "_embedded": {"schema": {"payload": {"type": "object"}}},
+        }
+    )
+    assert isinstance(resp.links, GetMessagingActionResponseLinks)
+    assert resp.links.var_self == LinkObject(href=_LINK["href"], name="confirm")
+    assert resp.links.var_schema.href == _SCHEMA_LINK["href"]
+    assert resp.links.var_schema.name is None
+    assert isinstance(resp.embedded.var_schema, GetSchemaResponse)
+    assert resp.embedded.var_schema.payload == {"type": "object"}
+    assert resp.payload is None
+    assert resp.errors is None
+
+
+def test_to_dict_and_to_json_omit_unset_fields():
+    assert CreateWarrantyRequest().to_dict() == {}
+    assert CreateWarrantyRequest().to_json() == "{}"
+    assert LinkObject(href="h").to_dict() == {"href": "h"}
+    assert json.loads(LinkObject(href="h").to_json()) == {"href": "h"}
+    assert GetAttributesResponse(buyer=GetAttributesResponseBuyer()).to_dict() == {"buyer": {}}
+    # Assigning after construction makes a field "set", so it is emitted from then on.
+    link = LinkObject(href="h")
+    link.name = "n"
+    assert link.to_dict() == {"href": "h", "name": "n"}
+
+
+def test_explicit_null_is_kept_but_absence_is_not():
+    # runtime/model.py: "Unset fields are left out, but a value that was given (even null ...)
+    # is kept: nothing Amazon sent is lost in a round trip."
+    parsed = GetAttributesResponse.from_dict({"buyer": None})
+    assert parsed.buyer is None
+    assert parsed.errors is None
+    assert parsed.to_dict() == {"buyer": None}
+    assert json.loads(parsed.to_json()) == {"buyer": None}
+    assert GetAttributesResponse.from_json(parsed.to_json()).to_dict() == {"buyer": None}
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_optional_field_given_as_null_round_trips(name: str):
+    schema = SPEC_MODELS[name]
+    optional = [p for p in schema["properties"] if p not in schema.get("required", [])]
+    wire = {**_minimal_wire(name), **{p: None for p in optional}}
+    cls = _model_class(name)
+    model = cls.from_dict(wire)
+    for prop in optional:
+        assert getattr(model, _python_name(prop)) is None
+    assert model.to_dict() == wire
+    assert json.loads(model.to_json()) == wire
+    assert cls.from_json(model.to_json()) == model
+    # Left out, the same fields stay out.
+    assert cls.from_dict(_minimal_wire(name)).to_dict() == _minimal_wire(name)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Constraints from the spec
+# --------------------------------------------------------------------------------------------
+
+
+def _error_types(exc: pytest.ExceptionInfo) -> List[Tuple[Tuple[Any, ...], str]]:
+    return [(tuple(e["loc"]), e["type"]) for e in exc.value.errors()]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_the_minimal_wire_form_is_valid(name: str):
+    cls = _model_class(name)
+    wire = _minimal_wire(name)
+    assert cls.from_dict(wire).to_dict() == wire
+
+
+@pytest.mark.parametrize(("name", "prop"), _required_pairs())
+def test_required_field_missing_or_null_is_rejected(name: str, prop: str):
+    cls = _model_class(name)
+    wire = _minimal_wire(name)
+    without = {k: v for k, v in wire.items() if k != prop}
+    with pytest.raises(ValidationError) as exc:
+        cls.from_dict(without)
+    assert _error_types(exc) == [((prop,), "missing")]
+    with pytest.raises(ValidationError) as exc:
+        cls.from_dict({**wire, prop: None})
+    assert [loc for loc, _ in _error_types(exc)] == [(prop,)]
+
+
+def test_required_pairs_cover_the_documented_ones():
+    pairs = set(_required_pairs())
+    assert {
+        ("Attachment", "fileName"),
+        ("Attachment", "uploadDestinationId"),
+        ("LinkObject", "href"),
+        ("Error", "code"),
+        ("Error", "message"),
+        ("GetMessagingActionsForOrderResponseLinks", "self"),
+        ("GetMessagingActionsForOrderResponseLinks", "actions"),
+    } <= pairs
+
+
+def test_documented_required_fields_by_hand():
+    with pytest.raises(ValidationError) as exc:
+        Attachment()
+    assert sorted(_error_types(exc)) == [
+        (("fileName",), "missing"),
+        (("uploadDestinationId",), "missing"),
+    ]
+    with pytest.raises(ValidationError) as exc:
+        LinkObject(name="only a name")
+    assert _error_types(exc) == [(("href",), "missing")]
+    with pytest.raises(ValidationError) as exc:
+        Error.from_dict({"details": "d"})
+    assert sorted(_error_types(exc)) == [(("code",), "missing"), (("message",), "missing")]
+    with pytest.raises(ValidationError) as exc:
+        GetMessagingActionsForOrderResponseLinks.from_dict({})
+    assert sorted(_error_types(exc)) == [(("actions",), "missing"), (("self",), "missing")]
+    with pytest.raises(ValidationError) as exc:
+        GetMessagingActionsForOrderResponseLinks.from_dict(
+            {"self": {"name": "no href"}, "actions": []}
+        )
+    assert _error_types(exc) == [(("self", "href"), "missing")]
+
+
+def test_string_limits_found_in_the_spec():
+    assert sorted((name, high) for name, _, _, high in STRING_LIMITS) == sorted(
+        [
+            ("CreateConfirmCustomizationDetailsRequest", 800),
+            ("CreateConfirmDeliveryDetailsRequest", 2000),
+            ("CreateConfirmOrderDetailsRequest", 2000),
+            ("CreateConfirmServiceDetailsRequest", 2000),
+            ("CreateDigitalAccessKeyRequest", 400),
+            ("CreateUnexpectedProblemRequest", 2000),
+        ]
+    )
+    assert {low for _, _, low, _ in STRING_LIMITS} == {1}
+
+
+@pytest.mark.parametrize(("name", "prop", "low", "high"), STRING_LIMITS)
+def test_text_length_limits(name: str, prop: str, low: int, high: int):
+    cls = _model_class(name)
+    field = _python_name(prop)
+    for ok in ("a" * low, "a" * high, "\u00fc" * high, "x" * (high // 2)):
+        assert getattr(cls.from_dict({prop: ok}), field) == ok
+    with pytest.raises(ValidationError) as exc:
+        cls.from_dict({prop: "a" * (high + 1)})
+    assert _error_types(exc) == [((prop,), "string_too_long")]
+    with pytest.raises(ValidationError) as exc:
+        cls.from_dict({prop: "a" * (low - 1)})
+    assert _error_types(exc) == [((prop,), "string_too_short")]
+    # Keyword construction by python name goes through the same checks.
+    with pytest.raises(ValidationError):
+        cls(**{field: "a" * (high + 1)})
+
+
+@pytest.mark.parametrize(("name", "prop", "low", "high"), STRING_LIMITS)
+def test_text_limits_also_apply_on_assignment(name: str, prop: str, low: int, high: int):
+    cls = _model_class(name)
+    field = _python_name(prop)
+    model = cls.from_dict({prop: "hello"})
+    setattr(model, field, "b" * high)
+    assert getattr(model, field) == "b" * high
+    with pytest.raises(ValidationError):
+        setattr(model, field, "c" * (high + 1))
+    assert getattr(model, field) == "b" * high
+    with pytest.raises(ValidationError):
+        setattr(model, field, "")
+    with pytest.raises(ValidationError):
+        setattr(model, field, 12345)
+    assert model.to_dict() == {prop: "b" * high}
+
+
+def test_array_limits_found_in_the_spec():
+    assert sorted(ARRAY_LIMITS) == sorted(
+        [
+            ("CreateAmazonMotorsRequest", "attachments", 0, 5),
+            ("CreateConfirmCustomizationDetailsRequest", "attachments", 0, 5),
+            ("CreateDigitalAccessKeyRequest", "attachments", 0, 5),
+            ("CreateLegalDisclosureRequest", "attachments", 0, 5),
+            ("CreateWarrantyRequest", "attachments", 1, 5),
+            ("InvoiceRequest", "attachments", 1, 5),
+        ]
+    )
+
+
+@pytest.mark.parametrize(("name", "prop", "low", "high"), ARRAY_LIMITS)
+def test_attachment_count_limits(name: str, prop: str, low: int, high: int):
+    cls = _model_class(name)
+    field = _python_name(prop)
+    at_most = [_attachment(i) for i in range(high)]
+    model = cls.from_dict({prop: at_most})
+    assert [a.file_name for a in getattr(model, field)] == [a["fileName"] for a in at_most]
+    assert model.to_dict() == {prop: at_most}
+    with pytest.raises(ValidationError) as exc:
+        cls.from_dict({prop: [_attachment(i) for i in range(high + 1)]})
+    assert _error_types(exc) == [((prop,), "too_long")]
+    if low:
+        with pytest.raises(ValidationError) as exc:
+            cls.from_dict({prop: []})
+        assert _error_types(exc) == [((prop,), "too_short")]
+    else:
+        assert getattr(cls.from_dict({prop: []}), field) == []
+    # Each item is an Attachment, validated like one.
+    with pytest.raises(ValidationError) as exc:
+        cls.from_dict({prop: [{"uploadDestinationId": "d"}]})
+    assert _error_types(exc) == [((prop, 0, "fileName"), "missing")]
+
+
+@pytest.mark.parametrize(("name", "prop", "low", "high"), ARRAY_LIMITS)
+def test_attachment_limits_also_apply_on_assignment(name: str, prop: str, low: int, high: int):
+    cls = _model_class(name)
+    field = _python_name(prop)
+    model = cls.from_dict({prop: [_attachment()]})
+    with pytest.raises(ValidationError):
+        setattr(model, field, [Attachment.from_dict(_attachment(i)) for i in range(high + 1)])
+    assert len(getattr(model, field)) == 1
+    if low:
+        with pytest.raises(ValidationError):
+            setattr(model, field, [])
+    setattr(model, field, [_attachment(7)])
+    assert getattr(model, field) == [
+        Attachment(upload_destination_id="dest-7", file_name="file-7.pdf")
+    ]
+
+
+def test_documented_limits_by_hand():
+    assert CreateConfirmCustomizationDetailsRequest(text="t" * 800).text == "t" * 800
+    with pytest.raises(ValidationError):
+        CreateConfirmCustomizationDetailsRequest(text="t" * 801)
+    with pytest.raises(ValidationError):
+        CreateDigitalAccessKeyRequest(text="t" * 401)
+    with pytest.raises(ValidationError):
+        InvoiceRequest(attachments=[])
+    with pytest.raises(ValidationError):
+        CreateWarrantyRequest(attachments=[])
+    with pytest.raises(ValidationError):
+        InvoiceRequest(attachments=[_attachment(i) for i in range(6)])
+    # Omitting the list entirely is fine: the property is optional.
+    assert InvoiceRequest().attachments is None
+    request = CreateDigitalAccessKeyRequest(text="short")
+    with pytest.raises(ValidationError):
+        request.text = "t" * 401
+    assert request.text == "short"
+
+
+def test_nested_models_validate_assignment_too():
+    request = InvoiceRequest(attachments=[_attachment()])
+    with pytest.raises(ValidationError):
+        request.attachments[0].file_name = None
+    assert request.attachments[0].file_name == "file-0.pdf"
+    link = LinkObject(href="h")
+    with pytest.raises(ValidationError):
+        link.href = None
+    assert link.href == "h"
+
+
+# --------------------------------------------------------------------------------------------
+# 7. The error model
+# --------------------------------------------------------------------------------------------
+
+
+def test_error_from_dict():
+    error = Error.from_dict({"code": "InvalidInput", "message": "m", "details": "d"})
+    assert isinstance(error, Error)
+    assert error.code == "InvalidInput"
+    assert error.message == "m"
+    assert error.details == "d"
+    assert error.to_dict() == {"code": "InvalidInput", "message": "m", "details": "d"}
+
+
+def test_error_details_is_optional_and_errors_list_parses():
+    error = Error.from_dict({"code": "NotFound", "message": "missing"})
+    assert error.details is None
+    assert error.to_dict() == {"code": "NotFound", "message": "missing"}
+    body = {
+        "errors": [
+            {"code": "InvalidInput", "message": "bad", "details": ""},
+            {"code": "QuotaExceeded", "message": "slow down"},
+        ]
+    }
+    response = GetAttributesResponse.from_json(json.dumps(body))
+    assert [e.code for e in response.errors] == ["InvalidInput", "QuotaExceeded"]
+    assert response.errors[0].details == ""
+    assert response.errors[1].details is None
+    assert response.buyer is None
+    assert response.to_dict() == body
+
+
+def test_error_rejects_non_string_code():
+    with pytest.raises(ValidationError) as exc:
+        Error.from_dict({"code": 400, "message": "m"})
+    assert _error_types(exc) == [(("code",), "string_type")]

@@ -1,0 +1,359 @@
+"""Every Messaging operation against a real HTTP server: exactly what goes on the wire, and what
+comes back from each of the three method variants."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, List
+
+import pytest
+import urllib3
+
+import py_sp_api
+from py_sp_api.generated.messaging import (
+    ApiClient,
+    ApiResponse,
+    ApiTimeoutError,
+    BadRequestException,
+    Configuration,
+    MessagingApi,
+)
+from py_sp_api.generated.messaging.operations import OPERATIONS
+from tests.support import RecordedRequest, RecordingServer
+from tests.support.messaging import (
+    BODY_NAMES,
+    MARKETPLACE,
+    NAMES,
+    ORDER_ID,
+    REQUEST_ID_HEADER,
+    SAMPLE_BODIES,
+    comparable_body,
+    expected_path,
+    invoke,
+    sandbox_request_body,
+    sandbox_response,
+    spec_method,
+)
+
+ODD_ORDER_IDS = ["../../x", "a/b?c", "..", ".", "x#y", "\u00e4"]
+
+
+def _assert_standard_headers(request: RecordedRequest, sends_body: bool) -> None:
+    assert request.headers["Accept"] == "application/hal+json"
+    user_agent = request.headers["User-Agent"]
+    assert user_agent.startswith("py-sp-api/")
+    assert user_agent.split(" ", 1)[0] == f"py-sp-api/{py_sp_api.__version__}"
+    if sends_body:
+        assert request.headers["Content-Type"] == "application/json"
+        assert request.headers["Content-Length"] == str(len(request.body))
+    else:
+        assert "Content-Type" not in request.headers
+        assert request.body == b""
+
+
+def test_the_suite_covers_all_thirteen_operations():
+    assert len(NAMES) == 13
+    assert set(NAMES) == set(SAMPLE_BODIES)
+    assert {name for name in NAMES if OPERATIONS[name].body_model is None} == {
+        "create_negative_feedback_removal",
+        "get_attributes",
+        "get_messaging_actions_for_order",
+    }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_success_path_sends_exactly_the_specified_request(
+    name: str, api: MessagingApi, server: RecordingServer
+):
+    operation = OPERATIONS[name]
+
+    result = invoke(api, name)
+
+    request = server.only_request()
+    assert request.method == spec_method(name)
+    assert request.raw_path == expected_path(name, ORDER_ID) + "?marketplaceIds=ATVPDKIKX0DER"
+    assert request.query_string == "marketplaceIds=ATVPDKIKX0DER"
+    assert request.query == {"marketplaceIds": [MARKETPLACE]}
+    # The spec-faithful server routed it to this very operation and answered its success status.
+    routed = server.router.operation_for(request.method, request.path)
+    assert routed is not None
+    assert routed["operationId"] == operation.operation_id
+    assert [r.status for r in server.responses] == [operation.success_status]
+    sample = SAMPLE_BODIES[name]
+    _assert_standard_headers(request, sends_body=sample is not None)
+    if sample is not None:
+        assert comparable_body(request.json()) == comparable_body(sample)
+        assert request.body.decode("utf-8")  # valid UTF-8, non-ASCII text sent as such
+    assert type(result) is operation.response_model
+    assert result.model_dump(by_alias=True, exclude_none=True) == sandbox_response(name)
+
+
+@pytest.mark.parametrize("name", BODY_NAMES)
+def test_a_dict_body_goes_on_the_wire_like_the_model(
+    name: str, api: MessagingApi, server: RecordingServer
+):
+    result = invoke(api, name, body=SAMPLE_BODIES[name])
+
+    request = server.only_request()
+    assert comparable_body(request.json()) == comparable_body(SAMPLE_BODIES[name])
+    assert request.headers["Content-Type"] == "application/json"
+    assert type(result) is OPERATIONS[name].response_model
+
+
+SANDBOX_BODY_NAMES = [name for name in BODY_NAMES if sandbox_request_body(name) is not None]
+
+
+def test_the_spec_has_sandbox_request_bodies_for_most_operations():
+    assert len(SANDBOX_BODY_NAMES) == 9
+    assert set(BODY_NAMES) - set(SANDBOX_BODY_NAMES) == {"send_invoice"}
+
+
+@pytest.mark.parametrize("name", SANDBOX_BODY_NAMES)
+def test_the_specs_sandbox_request_body_is_sent_unchanged(
+    name: str, api: MessagingApi, server: RecordingServer
+):
+    sandbox_body = sandbox_request_body(name)
+    model = OPERATIONS[name].body_model
+    assert model is not None
+
+    result = invoke(api, name, body=model.model_validate(sandbox_body))
+
+    request = server.only_request()
+    assert comparable_body(request.json()) == comparable_body(sandbox_body)
+    assert request.raw_path == expected_path(name, ORDER_ID) + "?marketplaceIds=ATVPDKIKX0DER"
+    assert type(result) is OPERATIONS[name].response_model
+
+
+def test_non_ascii_text_is_sent_as_utf8(api: MessagingApi, server: RecordingServer):
+    invoke(api, "confirm_customization_details")
+
+    body = server.only_request().body
+    assert "\u201cF\u00fcr Ana \u2014 2024\u201d".encode() in body
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_with_http_info_returns_status_headers_data_and_raw_body(
+    name: str, api: MessagingApi, server: RecordingServer
+):
+    operation = OPERATIONS[name]
+
+    response = invoke(api, name, variant="_with_http_info")
+
+    assert isinstance(response, ApiResponse)
+    sent = server.responses
+    assert len(sent) == 1
+    assert response.status_code == operation.success_status
+    request_id = sent[0].headers[REQUEST_ID_HEADER]
+    assert str(uuid.UUID(request_id)) == request_id
+    assert response.headers[REQUEST_ID_HEADER] == request_id
+    assert response.headers["x-amzn-requestid"] == request_id
+    assert response.request_id == request_id
+    assert response.rate_limit == "1.0"
+    assert response.raw_data == sent[0].body
+    assert type(response.data) is operation.response_model
+    assert response.data.model_dump(by_alias=True, exclude_none=True) == sandbox_response(name)
+    assert server.only_request().raw_path == expected_path(name, ORDER_ID) + (
+        "?marketplaceIds=ATVPDKIKX0DER"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_without_preload_content_returns_the_unread_urllib3_response(
+    name: str, api: MessagingApi, server: RecordingServer
+):
+    response = invoke(api, name, variant="_without_preload_content")
+
+    assert isinstance(response, urllib3.BaseHTTPResponse)
+    assert response.tell() == 0, "the body must not have been read yet"
+    assert response.status == OPERATIONS[name].success_status
+    body = response.read()
+    assert body == server.responses[0].body
+    assert response.headers[REQUEST_ID_HEADER] == server.responses[0].headers[REQUEST_ID_HEADER]
+    response.release_conn()
+    request = server.only_request()
+    assert request.method == spec_method(name)
+    assert request.raw_path == expected_path(name, ORDER_ID) + "?marketplaceIds=ATVPDKIKX0DER"
+    sample = SAMPLE_BODIES[name]
+    _assert_standard_headers(request, sends_body=sample is not None)
+    if sample is not None:
+        assert comparable_body(request.json()) == comparable_body(sample)
+    # The released connection goes back to the pool and carries the next call.
+    invoke(api, name)
+    assert len(server.connections) == 1
+    assert [r.connection_id for r in server.requests] == [server.connections[0].id] * 2
+
+
+@pytest.mark.parametrize("order_id", ODD_ORDER_IDS)
+@pytest.mark.parametrize("name", NAMES)
+def test_an_odd_order_id_stays_one_path_segment(
+    name: str, order_id: str, api: MessagingApi, server: RecordingServer
+):
+    invoke(api, name, order_id=order_id)
+
+    request = server.only_request()
+    template_segments = expected_path(name, "{}").split("/")
+    position = template_segments.index("{}")
+    expected_segments = [order_id if s == "{}" else s for s in template_segments]
+    # Decoded segment by segment, the path is the template with the order id as ONE segment.
+    assert request.path_segments == expected_segments
+    raw_segment = request.path.split("/")[position]
+    assert raw_segment not in (".", "..")
+    assert not set(raw_segment) & set("/?#")
+    prefix, suffix = expected_path(name, "\0").split("\0")
+    assert request.raw_path == f"{prefix}{raw_segment}{suffix}?marketplaceIds=ATVPDKIKX0DER"
+    assert request.query_string == "marketplaceIds=ATVPDKIKX0DER"
+    assert request.query == {"marketplaceIds": [MARKETPLACE]}
+    assert server.responses[0].status == OPERATIONS[name].success_status
+
+
+@pytest.mark.parametrize(
+    ("order_id", "raw_segment"),
+    [
+        ("../../x", "..%2F..%2Fx"),
+        ("a/b?c", "a%2Fb%3Fc"),
+        ("..", "%2E%2E"),
+        (".", "%2E"),
+        ("x#y", "x%23y"),
+        ("\u00e4", "%C3%A4"),
+        ("123 456", "123%20456"),
+        ("%2E%2E", "%252E%252E"),
+    ],
+)
+def test_order_id_percent_encoding_on_the_wire(
+    order_id: str, raw_segment: str, api: MessagingApi, server: RecordingServer
+):
+    api.get_attributes(order_id, [MARKETPLACE])
+
+    assert server.only_request().raw_path == (
+        f"/messaging/v1/orders/{raw_segment}/attributes?marketplaceIds=ATVPDKIKX0DER"
+    )
+
+
+@pytest.mark.parametrize("marketplace_ids", [["ATVPDKIKX0DER"], ("ATVPDKIKX0DER",)])
+def test_marketplace_ids_go_out_as_exactly_one_query_pair(
+    marketplace_ids: Any, api: MessagingApi, server: RecordingServer
+):
+    api.get_messaging_actions_for_order(ORDER_ID, marketplace_ids)
+
+    request = server.only_request()
+    assert request.query_string.split("&") == ["marketplaceIds=ATVPDKIKX0DER"]
+    assert request.query == {"marketplaceIds": ["ATVPDKIKX0DER"]}
+
+
+@pytest.mark.parametrize("timeout", [5.0, 5, (5.0, 5.0), (2, 3.5)])
+def test_request_timeout_accepts_float_int_and_a_connect_read_pair(
+    timeout: Any, api: MessagingApi, server: RecordingServer
+):
+    result = api.get_attributes(ORDER_ID, [MARKETPLACE], _request_timeout=timeout)
+
+    assert result.buyer is not None
+    assert result.buyer.locale == "en-US"
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize("timeout", [0.2, (5.0, 0.2)])
+def test_a_short_per_call_timeout_is_applied(
+    timeout: Any, api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(201, b"{}", delay=3.0)
+    started = time.monotonic()
+
+    with pytest.raises(ApiTimeoutError):
+        invoke(api, "create_confirm_order_details", _request_timeout=timeout)
+
+    assert time.monotonic() - started < 2.0
+    assert server.request_count == 1
+
+
+def test_a_per_call_timeout_overrides_the_configured_one(server: RecordingServer):
+    server.enqueue(201, b"{}", delay=0.4)
+    with ApiClient(Configuration(host=server.url, timeout=0.1)) as client:
+        result = MessagingApi(client).create_confirm_order_details(
+            ORDER_ID,
+            [MARKETPLACE],
+            SAMPLE_BODIES["create_confirm_order_details"],
+            _request_timeout=5,
+        )
+    assert type(result) is OPERATIONS["create_confirm_order_details"].response_model
+    assert server.request_count == 1
+
+
+def test_the_configured_timeout_applies_when_no_per_call_timeout_is_given(
+    server: RecordingServer,
+):
+    server.enqueue(201, b"{}", delay=3.0)
+    client = ApiClient(Configuration(host=server.url, timeout=0.2))
+    with client, pytest.raises(ApiTimeoutError):
+        MessagingApi(client).create_confirm_order_details(
+            ORDER_ID, [MARKETPLACE], SAMPLE_BODIES["create_confirm_order_details"]
+        )
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize("name", ["get_attributes", "create_warranty"])
+def test_extra_headers_are_sent(name: str, api: MessagingApi, server: RecordingServer):
+    invoke(api, name, _headers={"x-amz-access-token": "Atza|test-token", "X-Trace-Id": "t-1"})
+
+    request = server.only_request()
+    assert request.headers["x-amz-access-token"] == "Atza|test-token"
+    assert request.headers["X-Trace-Id"] == "t-1"
+    assert request.headers.get_all("x-amz-access-token") == ["Atza|test-token"]
+    _assert_standard_headers(request, sends_body=name == "create_warranty")
+
+
+def test_client_wide_default_headers_are_sent(server: RecordingServer):
+    with ApiClient(Configuration(host=server.url), "X-Client", "one") as client:
+        client.set_default_header("X-Second", "two")
+        MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
+    request = server.only_request()
+    assert request.headers["X-Client"] == "one"
+    assert request.headers["X-Second"] == "two"
+    assert request.headers["Accept"] == "application/hal+json"
+
+
+def test_messaging_api_without_arguments_builds_a_default_client():
+    api = MessagingApi()
+    try:
+        assert isinstance(api.api_client, ApiClient)
+        assert api.api_client.configuration.host == "https://sellingpartnerapi-na.amazon.com"
+        assert api.api_client.user_agent.startswith(f"py-sp-api/{py_sp_api.__version__} ")
+    finally:
+        api.api_client.close()
+
+
+def test_sequential_calls_reuse_one_tcp_connection(api: MessagingApi, server: RecordingServer):
+    api.get_attributes(ORDER_ID, [MARKETPLACE])
+    invoke(api, "create_warranty")
+    api.get_messaging_actions_for_order(ORDER_ID, [MARKETPLACE])
+    server.enqueue(400, {"errors": [{"code": "InvalidInput", "message": "Invalid Input"}]})
+    with pytest.raises(BadRequestException):
+        invoke(api, "send_invoice")
+    invoke(api, "create_negative_feedback_removal")
+    api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    requests: List[RecordedRequest] = server.requests
+    assert len(requests) == 6
+    assert len(server.connections) == 1
+    assert {r.connection_id for r in requests} == {server.connections[0].id}
+    assert len({r.client_address for r in requests}) == 1
+    assert server.connections[0].request_count == 6
+    assert not server.connections[0].closed.is_set()
+
+
+def test_with_api_client_closes_its_pooled_connections_on_exit(server: RecordingServer):
+    with ApiClient(Configuration(host=server.url)) as client:
+        MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
+        MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
+        assert len(server.connections) == 1
+        assert not server.connections[0].closed.wait(0.05), "closed while the client is open"
+        assert len(client.rest_client.pool_manager.pools) == 1
+
+    assert server.wait_for_connections_closed(timeout=2.0)
+    assert len(client.rest_client.pool_manager.pools) == 0
+    # Closing is not the end: the client opens a new connection for the next call.
+    MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
+    assert len(server.connections) == 2
+    assert server.requests[-1].connection_id == server.connections[1].id
+    client.close()
+    assert server.wait_for_connections_closed(timeout=2.0)

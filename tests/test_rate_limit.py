@@ -1,0 +1,415 @@
+"""Client-side rate limiting against a server that throttles like Amazon.
+
+Counts, not timings: pacing is observed through the 429s the throttling server hands out and
+through the delays the limiter asks its (injected, recording) ``sleep`` for. Where exactness
+matters the limiter's store runs on a fake clock that the recording sleep advances.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Callable, Iterator, List, Tuple
+
+import pytest
+
+from py_sp_api import (
+    NO_RETRIES,
+    LocalBucketStore,
+    LwaCredentials,
+    RateLimit,
+    RateLimiting,
+    RateLimitWaitExceeded,
+)
+from py_sp_api.generated.messaging import (
+    ApiClient,
+    Configuration,
+    MessagingApi,
+    TooManyRequestsException,
+)
+from py_sp_api.runtime.ratelimit import parse_rate_header
+from tests.support.throttling import FakeClock, RecordingSleep, ThrottlingServer
+
+ORDER_ID = "123-1234567-1234567"
+MARKETPLACE = ["ATVPDKIKX0DER"]
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def clients() -> Iterator[List[ApiClient]]:
+    made: List[ApiClient] = []
+    yield made
+    for client in made:
+        client.close()
+
+
+def start_server(request: pytest.FixtureRequest, **kwargs: object) -> ThrottlingServer:
+    server = ThrottlingServer(**kwargs).start()
+
+    def stop() -> None:
+        server.stop()
+        assert server.unexpected_errors == []
+
+    request.addfinalizer(stop)
+    return server
+
+
+@pytest.fixture
+def make_api(clients: List[ApiClient]) -> ApiFactory:
+    def factory(server: ThrottlingServer, **kwargs: object) -> MessagingApi:
+        kwargs.setdefault("retry", NO_RETRIES)
+        client = ApiClient(Configuration(host=server.url, **kwargs))  # type: ignore[arg-type]
+        clients.append(client)
+        return MessagingApi(client)
+
+    return factory
+
+
+def burst_from_threads(
+    api: MessagingApi, threads: int = 6, calls_each: int = 10
+) -> Tuple[int, List[BaseException]]:
+    """``threads`` threads start together and each make ``calls_each`` calls."""
+    barrier = threading.Barrier(threads)
+    lock = threading.Lock()
+    done: List[int] = []
+    errors: List[BaseException] = []
+
+    def worker() -> None:
+        barrier.wait(timeout=10)
+        for _ in range(calls_each):
+            try:
+                api.get_attributes(ORDER_ID, MARKETPLACE)
+            except BaseException as exc:  # collected and asserted by the caller
+                with lock:
+                    errors.append(exc)
+            else:
+                with lock:
+                    done.append(1)
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in workers)
+    return len(done), errors
+
+
+# -- pacing against Amazon's token bucket ------------------------------------------------------
+
+
+def test_a_paced_burst_from_six_threads_is_never_throttled(request, make_api):
+    server = start_server(request, rate=20, burst=5, rate_limit_header="20.0")
+    limiting = RateLimiting(overrides={"get_attributes": RateLimit(rate=20, burst=5)})
+    api = make_api(server, rate_limiting=limiting, connection_pool_maxsize=6)
+
+    succeeded, errors = burst_from_threads(api)
+
+    assert errors == []
+    assert succeeded == 60
+    assert server.throttled == 0
+    assert server.successes == 60
+    assert server.request_count == 60
+
+
+def test_the_same_burst_without_pacing_is_throttled(request, make_api):
+    server = start_server(request, rate=20, burst=5, rate_limit_header="20.0")
+    api = make_api(server, rate_limiting=False, connection_pool_maxsize=6)
+
+    succeeded, errors = burst_from_threads(api)
+
+    assert server.throttled > 0
+    assert len(errors) == server.throttled
+    assert all(isinstance(exc, TooManyRequestsException) for exc in errors)
+    assert all(exc.status == 429 and exc.attempts == 1 for exc in errors)
+    assert succeeded + len(errors) == 60
+    assert server.request_count == 60
+
+
+def test_the_stated_rate_header_speeds_up_pacing(request, make_api):
+    # The documented plan is 1 request/s; the server states 20/s on its first answer.
+    server = start_server(request, rate=20, burst=5, rate_limit_header="20.0")
+    sleep = RecordingSleep(real=True)
+    api = make_api(server, rate_limiting=RateLimiting(sleep=sleep))
+    assert MessagingApi.rate_limit("get_attributes").rate == 1.0
+
+    for _ in range(21):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.throttled == 0
+    assert server.successes == 21
+    # 4 tokens (burst 5 minus 1 of headroom) then 17 paced calls: at 1 rps that is ~17 s of
+    # sleeping; at the stated 20 rps it is ~0.85 s.
+    assert len(sleep.calls) >= 10
+    assert max(sleep.calls) <= 0.051
+    assert sleep.total < 2.0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected_wait"),
+    [
+        ("20.0", 0.05),
+        (" 4 ", 0.25),
+        ("string", 1.0),
+        ("", 1.0),
+        ("-1", 1.0),
+        ("nan", 1.0),
+        ("0", 1.0),
+        ("inf", 1.0),
+        ("1e999", 1.0),
+        (None, 1.0),
+    ],
+)
+def test_an_unusable_rate_header_is_ignored(request, make_api, header, expected_wait):
+    server = start_server(request, rate_limit_header=header)
+    clock = FakeClock()
+    sleep = RecordingSleep(clock)
+    limiting = RateLimiting(store=LocalBucketStore(clock=clock), sleep=sleep)
+    api = make_api(server, rate_limiting=limiting)
+
+    for _ in range(6):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.successes == 6
+    # Four calls use the burst (5 minus 1 of headroom); the next two wait 1/rate each.
+    assert sleep.calls == [pytest.approx(expected_wait), pytest.approx(expected_wait)]
+
+
+def test_a_rate_header_back_at_the_documented_rate_is_followed(request, make_api):
+    # Server and client share one fake clock, so the server's bucket sees exactly the pacing.
+    clock = FakeClock()
+    server = start_server(request, rate=20, burst=5, rate_limit_header="20.0", clock=clock)
+    sleep = RecordingSleep(clock)
+    limiting = RateLimiting(store=LocalBucketStore(clock=clock), sleep=sleep)
+    api = make_api(server, rate_limiting=limiting)
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)  # the server states 20/s: the client speeds up
+    server.throttle.rate = 1.0  # Amazon lowers the plan back to the documented 1/s...
+    server.throttle.rate_limit_header = "1.0"  # ...and says so in every answer
+    throttled = 0
+    for _ in range(7):
+        try:
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+        except TooManyRequestsException:
+            throttled += 1
+
+    assert throttled == 0, (
+        f"{throttled} calls were throttled: the client kept the learned 20/s after the server "
+        f"stated 1.0; requested waits {sleep.calls}"
+    )
+    assert server.throttled == 0
+    # Burst of 4 spent by the first 4 calls, then the next 4 wait 1 s each at the stated rate.
+    assert sleep.calls == [pytest.approx(1.0)] * 4
+
+
+def test_parse_rate_header():
+    assert parse_rate_header("20.0") == 20.0
+    assert parse_rate_header(" 0.5 ") == 0.5
+    assert parse_rate_header("1") == 1.0
+    for bad in ("string", "", " ", "-1", "0", "nan", "NaN", "inf", "-inf", "1e999", "1,5"):
+        assert parse_rate_header(bad) is None, bad
+
+
+# -- whose bucket ------------------------------------------------------------------------------
+
+
+def test_two_sellers_do_not_share_a_bucket(request, make_api):
+    server = start_server(request)
+    clock = FakeClock()
+    sleep = RecordingSleep(clock)
+    shared = RateLimiting(store=LocalBucketStore(clock=clock), sleep=sleep)
+    seller_a = make_api(server, rate_limiting=shared, access_token="Atza|seller-A")
+    seller_b = make_api(server, rate_limiting=shared, access_token="Atza|seller-B")
+    seller_a_again = make_api(server, rate_limiting=shared, access_token="Atza|seller-A")
+
+    for _ in range(4):
+        seller_a.get_attributes(ORDER_ID, MARKETPLACE)
+    assert sleep.calls == []
+
+    for _ in range(4):
+        seller_b.get_attributes(ORDER_ID, MARKETPLACE)
+    assert sleep.calls == [], "seller B was delayed by seller A's usage"
+
+    # Seller A through another client shares seller A's (now empty) bucket.
+    seller_a_again.get_attributes(ORDER_ID, MARKETPLACE)
+    assert sleep.calls == [pytest.approx(1.0)]
+    assert server.tokens_seen == ["Atza|seller-A"] * 4 + ["Atza|seller-B"] * 4 + ["Atza|seller-A"]
+
+
+def test_lwa_identities_differ_per_seller_and_region_and_hide_secrets():
+    def config(refresh_token: str, host: str = "https://sellingpartnerapi-na.amazon.com"):
+        credentials = LwaCredentials("amzn1.app.client", "client-secret-value", refresh_token)
+        return Configuration(host, credentials=credentials)
+
+    seller_a = config("Atzr|seller-A-refresh").rate_limit_identity
+    seller_a_again = config("Atzr|seller-A-refresh").rate_limit_identity
+    seller_b = config("Atzr|seller-B-refresh").rate_limit_identity
+    seller_a_eu = config(
+        "Atzr|seller-A-refresh", "https://sellingpartnerapi-eu.amazon.com"
+    ).rate_limit_identity
+
+    assert seller_a == seller_a_again
+    assert len({seller_a, seller_b, seller_a_eu}) == 3
+    for identity in (seller_a, seller_b, seller_a_eu):
+        assert "refresh" not in identity
+        assert "client-secret-value" not in identity
+
+
+# -- max_wait and disabling ---------------------------------------------------------------------
+
+
+def test_max_wait_raises_and_sends_nothing(request, make_api):
+    server = start_server(request)
+    clock = FakeClock()
+    sleep = RecordingSleep(clock)
+    limiting = RateLimiting(max_wait=0.05, store=LocalBucketStore(clock=clock), sleep=sleep)
+    api = make_api(server, rate_limiting=limiting)
+    for _ in range(4):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    with pytest.raises(RateLimitWaitExceeded) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.request_count == 4
+    assert caught.value.operation_id == "GetAttributes"
+    assert caught.value.wait == pytest.approx(1.0)
+    assert caught.value.max_wait == 0.05
+    assert "nothing was sent" in str(caught.value)
+    assert sleep.calls == []
+    # The refused call took no token: one second later a token is there again.
+    clock.advance(1.0)
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+    assert server.request_count == 5
+    assert sleep.calls == []
+
+
+def test_max_wait_with_real_time(request, make_api):
+    server = start_server(request)
+    api = make_api(server, rate_limiting=RateLimiting(max_wait=0.05))
+    for _ in range(4):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    with pytest.raises(RateLimitWaitExceeded):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.request_count == 4
+
+
+def test_disabled_rate_limiting_never_waits(request, make_api):
+    server = start_server(request)
+    sleep = RecordingSleep()
+    api = make_api(server, rate_limiting=RateLimiting(enabled=False, sleep=sleep))
+
+    for _ in range(20):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sleep.calls == []
+    assert server.request_count == 20
+
+
+def test_rate_limiting_false_turns_the_limiter_off():
+    config = Configuration(rate_limiting=False)
+    operation = MessagingApi.operations["get_attributes"]
+
+    assert config.rate_limiting.enabled is False
+    waits = [config.rate_limiting.acquire(operation, "anyone") for _ in range(100)]
+    assert waits == [0.0] * 100
+
+
+def test_rate_limiting_is_on_by_default_with_one_token_of_headroom(request, make_api):
+    server = start_server(request)
+    clock = FakeClock()
+    sleep = RecordingSleep(clock)
+    config_default = Configuration()
+    assert config_default.rate_limiting.enabled is True
+    assert config_default.rate_limiting.headroom == 1
+    api = make_api(server, rate_limiting=RateLimiting(store=LocalBucketStore(clock), sleep=sleep))
+
+    for _ in range(7):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sleep.calls == [pytest.approx(1.0)] * 3
+
+
+# -- the store under contention -----------------------------------------------------------------
+
+
+@pytest.fixture
+def fast_thread_switching() -> Iterator[None]:
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def _run_threads(count: int, target: Callable[[], None]) -> None:
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_local_bucket_store_hands_out_each_slot_once(fast_thread_switching):
+    clock = FakeClock()  # frozen: every reservation sees the same instant
+    store = LocalBucketStore(clock=clock)
+    barrier = threading.Barrier(16)
+    waits: List[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        barrier.wait(timeout=10)
+        mine = [store.reserve("seller|op", 10.0, 5, None)[1] for _ in range(50)]
+        with lock:
+            waits.extend(mine)
+
+    _run_threads(16, worker)
+
+    # 5 immediate tokens, then one reservation per 1/10 s slot, none handed out twice.
+    slots = sorted(round(wait * 10) for wait in waits)
+    assert slots == [0] * 5 + list(range(1, 16 * 50 - 4))
+
+
+class TickingClock:
+    """A fake clock that moves forward a little every time it is read."""
+
+    def __init__(self, tick: float) -> None:
+        self.tick = tick
+        self.now = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += self.tick
+            return self.now
+
+
+def test_local_bucket_store_never_exceeds_burst_plus_refill(fast_thread_switching):
+    clock = TickingClock(tick=0.0005)
+    store = LocalBucketStore(clock=clock)
+    rate, burst = 10.0, 5
+    barrier = threading.Barrier(16)
+    taken: List[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        barrier.wait(timeout=10)
+        mine = 0
+        for _ in range(300):
+            ok, wait = store.reserve("seller|op", rate, burst, 0.0)
+            if ok:
+                assert wait == 0.0
+                mine += 1
+        with lock:
+            taken.append(mine)
+
+    _run_threads(16, worker)
+
+    elapsed = clock.now
+    assert len(taken) == 16
+    assert elapsed == pytest.approx(16 * 300 * 0.0005)
+    assert burst <= sum(taken) <= burst + rate * elapsed + 1e-9

@@ -1,0 +1,317 @@
+"""Retries against a real server: what is resent, what never is, and how many times.
+
+The rule under test: a request that may have reached Amazon is resent only if it is a GET. A
+POST (a message to a buyer) is resent only when Amazon certainly did not process it: a 429, or
+a connection that failed before anything was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Callable, Iterator, List
+
+import pytest
+from urllib3 import HTTPHeaderDict
+
+from py_sp_api import NO_RETRIES, RetryPolicy
+from py_sp_api.generated.messaging import (
+    ApiClient,
+    ApiConnectionError,
+    ApiTimeoutError,
+    BadRequestException,
+    Configuration,
+    CreateWarrantyRequest,
+    MessagingApi,
+    ServiceException,
+    TooManyRequestsException,
+)
+from py_sp_api.runtime.retry import parse_retry_after
+from tests.support import unused_port
+from tests.support.throttling import ThrottlingServer
+
+ORDER_ID = "123-1234567-1234567"
+MARKETPLACE = ["ATVPDKIKX0DER"]
+FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
+DELIVERED_WARNING = "may have been delivered"
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def sp() -> Iterator[ThrottlingServer]:
+    server = ThrottlingServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.unexpected_errors == [], "the test server itself failed"
+
+
+@pytest.fixture
+def make_api() -> Iterator[ApiFactory]:
+    clients: List[ApiClient] = []
+
+    def factory(host: str, **kwargs: object) -> MessagingApi:
+        kwargs.setdefault("rate_limiting", False)
+        kwargs.setdefault("retry", FAST_RETRY)
+        client = ApiClient(Configuration(host=host, **kwargs))  # type: ignore[arg-type]
+        clients.append(client)
+        return MessagingApi(client)
+
+    yield factory
+    for client in clients:
+        client.close()
+
+
+def warranty_body() -> CreateWarrantyRequest:
+    return CreateWarrantyRequest.model_validate(
+        {
+            "attachments": [{"uploadDestinationId": "8634452c", "fileName": "warranty.txt"}],
+            "coverageStartDate": "2024-01-01T00:00:00Z",
+            "coverageEndDate": "2025-01-01T00:00:00Z",
+        }
+    )
+
+
+def call(api: MessagingApi, operation: str) -> object:
+    """A GET (``get_attributes``) or a POST (``create_warranty``) with valid arguments."""
+    if operation == "get_attributes":
+        return api.get_attributes(ORDER_ID, MARKETPLACE)
+    return api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+
+def statuses(server: ThrottlingServer) -> List[int]:
+    return [response.status for response in server.responses]
+
+
+def retry_log_lines(caplog: pytest.LogCaptureFixture) -> List[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "py_sp_api.http" and "retrying in" in record.getMessage()
+    ]
+
+
+# -- server errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_get_hitting_5xx_twice_then_200_succeeds(sp, make_api, status):
+    sp.fail_next(2, status=status)
+
+    result = make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert result.buyer is not None
+    assert result.buyer.locale == "en-US"
+    assert sp.request_count == 3
+    assert statuses(sp) == [status, status, 200]
+
+
+def test_a_get_hitting_503_forever_gives_up_after_max_attempts(sp, make_api):
+    sp.fail_next(10, status=503)
+
+    with pytest.raises(ServiceException) as caught:
+        make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 4
+    assert caught.value.attempts == 4
+    assert "after 4 attempts" in str(caught.value)
+
+
+def test_a_post_hitting_503_is_sent_once(sp, make_api):
+    sp.fail_next(1, status=503)
+
+    with pytest.raises(ServiceException) as caught:
+        make_api(sp.url).create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert sp.request_count == 1
+    exc = caught.value
+    assert exc.status == 503
+    assert exc.attempts == 1
+    assert DELIVERED_WARNING in str(exc)
+    assert "not re-sent" in str(exc)
+
+
+def test_no_retries_sends_a_get_once(sp, make_api):
+    sp.fail_next(1, status=503)
+
+    with pytest.raises(ServiceException) as caught:
+        make_api(sp.url, retry=NO_RETRIES).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 1
+    assert caught.value.attempts == 1
+
+
+def test_a_400_is_never_retried(sp, make_api):
+    sp.enqueue(400, {"errors": [{"code": "InvalidInput", "message": "bad"}]})
+
+    with pytest.raises(BadRequestException):
+        make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 1
+
+
+# -- 429 ---------------------------------------------------------------------------------------
+
+
+def test_a_429_on_a_post_is_retried_and_the_same_body_resent(sp, make_api):
+    sp.throttle_next(1, retry_after="0")
+
+    make_api(sp.url).create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert statuses(sp) == [429, 201]
+    first, second = sp.requests
+    assert first.body == second.body
+    assert second.json()["attachments"][0]["fileName"] == "warranty.txt"
+
+
+def test_retry_after_is_honoured(sp, make_api, caplog):
+    caplog.set_level(logging.DEBUG, logger="py_sp_api")
+    # Without Retry-After this policy would wait 5 s: the server's 0 must win.
+    slow = RetryPolicy(max_attempts=3, initial_backoff=5.0, max_backoff=5.0, jitter=False)
+    sp.throttle_next(1, retry_after="0")
+
+    make_api(sp.url, retry=slow).create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert sp.request_count == 2
+    lines = retry_log_lines(caplog)
+    assert len(lines) == 1
+    assert "HTTP 429" in lines[0]
+    assert "retrying in 0.000s" in lines[0]
+
+
+def test_retry_after_is_capped_by_max_backoff(sp, make_api, caplog):
+    caplog.set_level(logging.DEBUG, logger="py_sp_api")
+    sp.throttle_next(1, retry_after="120")
+
+    make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 2
+    assert ["retrying in 0.050s" in line for line in retry_log_lines(caplog)] == [True]
+
+
+@pytest.mark.parametrize("operation", ["get_attributes", "create_warranty"])
+def test_429_forever_gives_up_after_max_attempts(make_api, request, operation):
+    server = ThrottlingServer(rate=0.001, burst=0).start()  # an empty bucket: always 429
+    request.addfinalizer(server.stop)
+    api = make_api(server.url)
+
+    with pytest.raises(TooManyRequestsException) as caught:
+        call(api, operation)
+
+    exc = caught.value
+    assert server.request_count == 4
+    assert server.throttled == 4
+    assert exc.attempts == 4
+    assert "after 4 attempts" in str(exc)
+    assert [error.code for error in exc.errors] == ["QuotaExceeded"]
+
+
+def test_parse_retry_after_delta_seconds():
+    assert parse_retry_after(HTTPHeaderDict({"Retry-After": "3"})) == 3.0
+    assert parse_retry_after(HTTPHeaderDict({"retry-after": " 7 "})) == 7.0
+    assert parse_retry_after(HTTPHeaderDict({"Retry-After": "0"})) == 0.0
+    assert parse_retry_after(HTTPHeaderDict({"Retry-After": "-5"})) == 0.0
+
+
+def test_parse_retry_after_http_date():
+    future = datetime.now(timezone.utc) + timedelta(seconds=120)
+    past = datetime.now(timezone.utc) - timedelta(seconds=120)
+
+    in_future = parse_retry_after({"Retry-After": format_datetime(future, usegmt=True)})
+    in_past = parse_retry_after({"Retry-After": format_datetime(past, usegmt=True)})
+
+    assert in_future is not None
+    assert 110 <= in_future <= 121
+    assert in_past == 0.0
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "Thu, 99 Foo 2024 99:99:99 GMT"])
+def test_parse_retry_after_ignores_missing_or_bad_values(value):
+    headers = HTTPHeaderDict() if value is None else HTTPHeaderDict({"Retry-After": value})
+    assert parse_retry_after(headers) is None
+
+
+def test_retry_policy_backoff():
+    policy = RetryPolicy(initial_backoff=0.5, max_backoff=3.0, jitter=False)
+    assert [policy.delay(attempt) for attempt in (1, 2, 3, 4, 5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert policy.delay(1, retry_after=2.0) == 2.0
+    assert policy.delay(1, retry_after=60.0) == 3.0
+    jittered = RetryPolicy(initial_backoff=1.0, max_backoff=30.0)
+    for _ in range(50):
+        assert 0.5 <= jittered.delay(1) <= 1.0
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+
+
+def test_the_default_policy():
+    assert Configuration().retry == RetryPolicy(max_attempts=5, initial_backoff=0.5)
+    assert NO_RETRIES.max_attempts == 1
+
+
+# -- transport failures ------------------------------------------------------------------------
+
+
+def test_a_get_whose_connection_is_reset_is_retried(sp, make_api):
+    sp.reset_next(1)
+
+    make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 2
+    assert statuses(sp) == [200]
+
+
+def test_a_post_whose_connection_is_reset_is_not_retried(sp, make_api):
+    sp.reset_next(1)
+
+    with pytest.raises(ApiConnectionError) as caught:
+        make_api(sp.url).create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert sp.request_count == 1
+    exc = caught.value
+    assert not isinstance(exc, ApiTimeoutError)
+    assert exc.attempts == 1
+    assert exc.request_sent is not False
+    assert DELIVERED_WARNING in str(exc)
+
+
+@pytest.mark.parametrize("operation", ["get_attributes", "create_warranty"])
+def test_connection_refused_is_retried_even_for_a_post(make_api, caplog, operation):
+    caplog.set_level(logging.DEBUG, logger="py_sp_api")
+    api = make_api(f"http://127.0.0.1:{unused_port()}")
+
+    with pytest.raises(ApiConnectionError) as caught:
+        call(api, operation)
+
+    exc = caught.value
+    assert exc.attempts == 4
+    assert exc.request_sent is False
+    assert "after 4 attempts" in str(exc)
+    assert DELIVERED_WARNING not in str(exc)
+    assert len(retry_log_lines(caplog)) == 3
+
+
+def test_a_get_that_times_out_is_retried(sp, make_api):
+    sp.delay_next(3.0)
+
+    result = make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE, _request_timeout=(1, 0.3))
+
+    assert result.buyer is not None
+    assert sp.request_count == 2
+
+
+def test_a_post_that_times_out_is_sent_once(sp, make_api):
+    sp.delay_next(3.0)
+
+    with pytest.raises(ApiTimeoutError) as caught:
+        make_api(sp.url).create_warranty(
+            ORDER_ID, MARKETPLACE, warranty_body(), _request_timeout=(1, 0.3)
+        )
+
+    assert sp.request_count == 1
+    exc = caught.value
+    assert exc.attempts == 1
+    assert exc.request_sent is True
+    assert DELIVERED_WARNING in str(exc)
