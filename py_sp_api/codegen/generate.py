@@ -91,4 +91,4 @@ def write_files(files: List[GeneratedFile], root: Path) -> None:
     for f in files:
         out = root / f.path
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(f.text, encoding="utf-8", newline="\n")
+        out.write_bytes(f.text.encode("utf-8"))  # "\n" line ends on every platform

@@ -260,7 +260,9 @@ class LwaTokenProvider:
                 return self._token
             token, lifetime = self._fetch(http)
             self._token = token
-            self._expires_at = self._clock() + max(0.0, lifetime - self.refresh_margin)
+            # Refresh `refresh_margin` early, but never use less than half a token's life:
+            # a short-lived token must not be fetched again for every single call.
+            self._expires_at = self._clock() + max(lifetime - self.refresh_margin, lifetime / 2)
             return token
 
     def invalidate(self, token: str) -> bool:
@@ -344,7 +346,9 @@ def _parse_token(response: urllib3.BaseHTTPResponse, attempts: int) -> Tuple[str
             "LWA answered 200 without a usable access_token", status=200, attempts=attempts
         ) from None
     if not isinstance(token, str) or not token:
-        raise LwaAuthError("LWA answered 200 with an empty access_token", status=200)
+        raise LwaAuthError(
+            "LWA answered 200 with an empty access_token", status=200, attempts=attempts
+        )
     return token, lifetime
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import platform
 from typing import Any, Callable, Dict, Optional, Tuple, Union
@@ -125,10 +126,40 @@ class Configuration:
         host = _normalise_host(value)
         if self.token_provider is not None and not is_secure_url(host):
             raise ApiValueError(
-                f"refusing to send credentials over plain http to {host!r}: use https://, "
-                "or a loopback address for local testing"
+                f"refusing to send credentials over plain http to {redact_url(host)!r}: "
+                "use https://, or a loopback address for local testing"
             )
         self._host = host
+
+    @property
+    def token_provider(self) -> Optional[TokenProvider]:
+        """What supplies the access token; ``None`` sends no token (sandbox, local servers)."""
+        return self._token_provider
+
+    @token_provider.setter
+    def token_provider(self, provider: Optional[TokenProvider]) -> None:
+        host = getattr(self, "_host", None)
+        if provider is not None and host is not None and not is_secure_url(host):
+            raise ApiValueError(
+                f"refusing to send credentials over plain http to {redact_url(host)!r}: "
+                "use https://, or a loopback address for local testing"
+            )
+        self._token_provider = provider
+
+    def to_debug_report(self) -> str:
+        """Facts for a bug report: versions and settings, never a secret."""
+        return "\n".join(
+            [
+                f"OS: {platform.platform()}",
+                f"Python: {platform.python_version()}",
+                f"py-sp-api: {__version__}",
+                f"urllib3: {importlib.metadata.version('urllib3')}",
+                f"Host: {redact_url(self.host)}",
+                f"Auth: {type(self.token_provider).__name__ if self.token_provider else 'none'}",
+                f"Rate limiting: {'on' if self.rate_limiting.enabled else 'off'}",
+                f"Retry: {self.retry!r}",
+            ]
+        )
 
     @property
     def rate_limit_identity(self) -> str:
@@ -138,7 +169,7 @@ class Configuration:
 
     def __repr__(self) -> str:
         return (
-            f"Configuration(host={self.host!r}, auth={self.token_provider!r}, "
+            f"Configuration(host={redact_url(self.host)!r}, auth={self.token_provider!r}, "
             f"timeout={self.timeout!r}, verify_ssl={self.verify_ssl!r}, "
             f"proxy={_redact_url(self.proxy)!r}, rate_limiting={self.rate_limiting.enabled}, "
             f"retry={self.retry!r})"
