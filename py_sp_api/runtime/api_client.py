@@ -151,8 +151,9 @@ class ApiClient:
         provider = config.token_provider
         limiter = config.rate_limiting
         policy = config.retry
-        identity = config.rate_limit_identity
+        identity = config.rate_limit_identity if limiter.enabled else ""
         idempotent = operation.is_idempotent
+        debug = _log.isEnabledFor(logging.DEBUG)
         token_refreshed = False
         attempt = 0
         while True:
@@ -161,8 +162,8 @@ class ApiClient:
             if provider is not None:
                 token = provider.get_token(self.rest_client)
                 headers[ACCESS_TOKEN_HEADER] = token
-            waited = limiter.acquire(operation, identity)
-            started = time.monotonic()
+            waited = limiter.acquire(operation, identity) if limiter.enabled else 0.0
+            started = time.monotonic() if debug else 0.0
             try:
                 response = self.rest_client.request(
                     request.method,
@@ -180,8 +181,9 @@ class ApiClient:
                     continue
                 raise _final_transport_error(exc, operation, attempt) from exc.__cause__
             status = response.status
-            limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
-            if _log.isEnabledFor(logging.DEBUG):
+            if limiter.enabled:
+                limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
+            if debug:
                 _log.debug(
                     "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
                     "request-id=%s)",

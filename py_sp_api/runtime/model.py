@@ -27,6 +27,7 @@ class SpApiModel(BaseModel):
         extra="allow",
         validate_assignment=True,
         protected_namespaces=(),
+        defer_build=True,
     )
 
     # Unset fields are left out, but a value that was given (even null, even in a field this

@@ -7,7 +7,7 @@ anything is sent, so that bad input never reaches Amazon (or a buyer).
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Generic, Optional, Sequence, Tuple, Type, TypeVar
 from urllib.parse import quote
@@ -124,9 +124,19 @@ class Operation(Generic[ResponseT]):
         return PreparedRequest(self.method, path, payload, content_type)
 
 
+# Ids made only of these characters need no percent-encoding; checking is cheaper than quoting.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_~-]+")
+
+
+def _quote(value: str) -> str:
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+
+
 def _encode_path_segment(param: PathParam, value: Any) -> str:
     if not isinstance(value, str):
         raise ApiTypeError(f"{param.python_name} must be a str, got {type(value).__name__}")
+    if _UNRESERVED.fullmatch(value):
+        return value
     if not value.strip():
         raise ApiValueError(f"{param.python_name} must not be empty")
     if value in (".", ".."):
@@ -143,7 +153,7 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
     if not param.is_array:
         if not isinstance(value, str):
             raise ApiTypeError(f"{param.python_name} must be a str, got {type(value).__name__}")
-        return quote(value, safe="")
+        return _quote(value)
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise ApiTypeError(
             f"{param.python_name} must be a list of str (e.g. ['ATVPDKIKX0DER']), "
@@ -167,7 +177,7 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
         )
     if count == 0:
         return None
-    return ",".join(quote(item, safe="") for item in value)
+    return ",".join([_quote(item) for item in value])
 
 
 def _encode_body(model: Type[SpApiModel], body: Any, required: bool) -> Optional[bytes]:
@@ -179,11 +189,14 @@ def _encode_body(model: Type[SpApiModel], body: Any, required: bool) -> Optional
         body = _validated(model, body)
     elif not isinstance(body, model):
         raise ApiTypeError(f"body must be a {model.__name__} or a dict, got {type(body).__name__}")
-    data = body.model_dump(by_alias=True, exclude_none=True, mode="json")
-    # Validate the dumped form again: in-place edits (e.g. ``body.attachments.append``) bypass
+    payload: bytes = body.__pydantic_serializer__.to_json(body, by_alias=True, exclude_none=True)
+    # Validate what will be sent: in-place edits (e.g. ``body.attachments.append``) bypass
     # pydantic's assignment validation, and an invalid message must never leave the process.
-    _validated(model, data)
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        model.__pydantic_validator__.validate_json(payload)
+    except ValidationError as exc:
+        raise ApiValueError(f"invalid {model.__name__}: {exc}") from exc
+    return payload
 
 
 def _validated(model: Type[SpApiModel], data: Any) -> SpApiModel:

@@ -20,6 +20,7 @@ from py_sp_api.runtime.exceptions import OpenApiException
 from py_sp_api.runtime.operation import Operation, RateLimit
 
 _log = logging.getLogger("py_sp_api.ratelimit")
+_RESTATE_AFTER = 10.0  # seconds
 
 
 class RateLimitWaitExceeded(OpenApiException):
@@ -124,6 +125,11 @@ class RateLimiting:
     headroom: int = 1
     store: BucketStore = field(default_factory=LocalBucketStore)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    # The last rate header passed to the store per bucket, and when: the same value is stored
+    # again only after a while (a shared store may have expired an idle bucket meanwhile).
+    _stated: Dict[str, Tuple[str, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def plan_for(self, operation: Operation[Any]) -> RateLimit:
         return self.overrides.get(operation.name) or self.default or operation.rate_limit
@@ -148,10 +154,16 @@ class RateLimiting:
         """Adopt the rate the server stated, if it is a positive number."""
         if not (self.enabled and self.follow_rate_header and header):
             return
+        key = bucket_key(identity, operation)
+        now = time.monotonic()
+        last = self._stated.get(key)
+        if last is not None and last[0] == header and now - last[1] < _RESTATE_AFTER:
+            return
         rate = parse_rate_header(header)
         if rate is None or operation.name in self.overrides:
             return
-        self.store.set_rate(bucket_key(identity, operation), rate)
+        self.store.set_rate(key, rate)
+        self._stated[key] = (header, now)
 
 
 def bucket_key(identity: str, operation: Operation[Any]) -> str:

@@ -13,16 +13,18 @@ recorded for assertions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Set, Tuple
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from py_sp_api.testing.schema import validate
 
@@ -92,6 +94,8 @@ class _State:
     requests: List[SandboxRequest] = field(default_factory=list)
     buckets: Dict[Tuple[str, str], _Bucket] = field(default_factory=dict)
     failures: Dict[str, _Failure] = field(default_factory=dict)
+    connections: Set[socket.socket] = field(default_factory=set)
+    stopped: bool = False
 
 
 class MessagingSandbox:
@@ -131,6 +135,7 @@ class MessagingSandbox:
     def start(self) -> MessagingSandbox:
         if self._server is not None:
             return self
+        self._state.stopped = False
         spec = json.loads(self._spec_file.read_text(encoding="utf-8"))
         self._definitions = spec.get("definitions", {})
         self._routes = _routes(spec, self._rate_overrides)
@@ -155,6 +160,13 @@ class MessagingSandbox:
             return
         self._server.shutdown()
         self._server.server_close()
+        # Kept-alive connections would otherwise go on being answered by their threads.
+        with self._state.lock:
+            self._state.stopped = True
+            open_connections = list(self._state.connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -193,9 +205,9 @@ class MessagingSandbox:
 
     def fail(self, operation: str, status: int = 503, times: int = 1) -> None:
         """Answer the next ``times`` requests for ``operation`` with ``status`` (500 or 503)."""
-        self._route_named(operation)
+        name = self._route_named(operation).name
         with self._state.lock:
-            self._state.failures[operation] = _Failure(status, times)
+            self._state.failures[name] = _Failure(status, times)
 
     def reset(self) -> None:
         """Forget recorded requests, injected failures and rate-limit state."""
@@ -214,11 +226,15 @@ class MessagingSandbox:
 
     def _answer(self, method: str, target: str, headers: Dict[str, str], body: bytes) -> _Answer:
         parts = urlsplit(target)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        route, order_id = self._match(method, parts.path)
+        query = _query(parts.query)
+        route, order_id, allowed = self._match(method, parts.path)
         if route is None or order_id is None:
-            status = 404 if order_id is None else 405
-            return _Answer(*_error(status, "NotFound", f"No operation at {method} {parts.path}"))
+            unknown = f"No operation at {method} {parts.path}"
+            if not allowed:
+                return _Answer(*_error(404, "NotFound", unknown))
+            details = f"Allowed: {', '.join(allowed)}"
+            status, _, payload = _error(405, "MethodNotAllowed", unknown, details)
+            return _Answer(status, {"Allow": ", ".join(allowed)}, payload)
 
         def answer(status: int, extra: Dict[str, str], payload: bytes) -> _Answer:
             extra = {"x-amzn-RateLimit-Limit": f"{route.rate:g}", **extra}
@@ -239,17 +255,17 @@ class MessagingSandbox:
         status, payload = self._static_or_default(route, order_id, query, body)
         return answer(status, {}, payload)
 
-    def _match(self, method: str, path: str) -> Tuple[Optional[_Route], Optional[str]]:
-        path_matched = None
+    def _match(self, method: str, path: str) -> Tuple[Optional[_Route], Optional[str], List[str]]:
+        """The route and order id for a request, or the methods the path does allow."""
+        allowed = []
         for route in self._routes:
             found = route.pattern.fullmatch(path)
             if found is None:
                 continue
-            order_id = unquote(found.group(1))
             if route.method == method:
-                return route, order_id
-            path_matched = order_id
-        return None, path_matched
+                return route, unquote(found.group(1)), []
+            allowed.append(route.method)
+        return None, None, allowed
 
     def _take_token(self, route: _Route, headers: Dict[str, str]) -> bool:
         key = (route.name, headers.get("x-amz-access-token", ""))
@@ -274,9 +290,9 @@ class MessagingSandbox:
             return failure.status
 
     def _invalid(
-        self, route: _Route, query: Dict[str, str], headers: Dict[str, str], body: bytes
+        self, route: _Route, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes
     ) -> Optional[Tuple[int, Dict[str, str], bytes]]:
-        ids = [i for i in query.get("marketplaceIds", "").split(",") if i]
+        ids = [i for value in query.get("marketplaceIds", []) for i in value.split(",") if i]
         if not ids:
             return _error(400, "InvalidInput", "Missing required parameter: marketplaceIds")
         if len(ids) > 1:
@@ -300,7 +316,7 @@ class MessagingSandbox:
         return None
 
     def _static_or_default(
-        self, route: _Route, order_id: str, query: Dict[str, str], body: bytes
+        self, route: _Route, order_id: str, query: Dict[str, List[str]], body: bytes
     ) -> Tuple[int, bytes]:
         document = json.loads(body) if body.strip() else None
         for status, case in _static_cases(route.spec):
@@ -314,20 +330,49 @@ class _Handler(BaseHTTPRequestHandler):
     owner: MessagingSandbox
     protocol_version = "HTTP/1.1"
     server_version = "py-sp-api-sandbox"
+    # Headers and body go out in two writes; without this, delayed ACKs stall every answer
+    # on a kept-alive connection by ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: tests read ``requests`` instead
 
-    def _handle(self) -> None:
+    def setup(self) -> None:
+        super().setup()
+        with self.owner._state.lock:
+            self.owner._state.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.owner._state.lock:
+            self.owner._state.connections.discard(self.connection)
+        super().finish()
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: List[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self) -> None:
+        body = self._read_body()
+        if self.owner._state.stopped:
+            self.close_connection = True
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         answer = self.owner._answer(self.command, self.path, headers, body)
         parts = urlsplit(self.path)
         record = SandboxRequest(
             method=self.command,
             path=parts.path,
-            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            query={name: ",".join(values) for name, values in _query(parts.query).items()},
             headers=headers,
             body=body,
             operation=answer.operation,
@@ -343,9 +388,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in answer.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(answer.payload)
+        if self.command != "HEAD":
+            self.wfile.write(answer.payload)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
 
 def _routes(spec: Dict[str, Any], overrides: Dict[str, Tuple[float, int]]) -> List[_Route]:
@@ -382,8 +428,13 @@ def _static_cases(op_spec: Dict[str, Any]) -> Iterator[Tuple[int, Dict[str, Any]
             yield int(code), case
 
 
+def _query(text: str) -> Dict[str, List[str]]:
+    """The query's parameters, each with all of its values (a repeated name is kept)."""
+    return parse_qs(text, keep_blank_values=True)
+
+
 def _case_matches(
-    params: Dict[str, Any], order_id: str, query: Dict[str, str], document: Any
+    params: Dict[str, Any], order_id: str, query: Dict[str, List[str]], document: Any
 ) -> bool:
     for name, spec in params.items():
         expected = spec.get("value")
@@ -392,20 +443,20 @@ def _case_matches(
         elif name == "body":
             actual = document
         elif name == "marketplaceIds":
-            actual = query.get("marketplaceIds", "").split(",")
+            actual = [i for value in query.get(name, []) for i in value.split(",")]
             expected = expected if isinstance(expected, list) else [expected]
         else:
-            actual = query.get(name)
+            actual = ",".join(query.get(name, [])) or None
         if actual != expected:
             return False
     return True
 
 
-def _default_body(route: _Route, order_id: str, query: Dict[str, str]) -> Dict[str, Any]:
+def _default_body(route: _Route, order_id: str, query: Dict[str, List[str]]) -> Dict[str, Any]:
     if route.name == "get_attributes":
         return {"buyer": {"locale": "en-US"}}
     if route.name == "get_messaging_actions_for_order":
-        return _actions_for(order_id, query.get("marketplaceIds", ""))
+        return _actions_for(order_id, ",".join(query.get("marketplaceIds", [])))
     return {}
 
 

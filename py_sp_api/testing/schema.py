@@ -8,6 +8,7 @@ Each problem is reported with a JSON path, the way Amazon's errors name the offe
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Dict, List
 
@@ -69,9 +70,21 @@ def _is_type(value: Any, kind: str) -> bool:
     return expected is None or isinstance(value, expected)
 
 
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?"
+    r"(?:[Zz]|[+-](\d{2}):(\d{2}))"
+)
+
+
 def _is_date_time(text: str) -> bool:
+    """RFC 3339 (ISO 8601 with an offset), checked the same way on every Python version."""
+    found = _RFC3339.fullmatch(text)
+    if found is None:
+        return False
+    year, month, day, hour, minute, second = (int(found.group(i)) for i in range(1, 7))
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        datetime(year, month, day, hour, minute, min(second, 59))  # 60: a leap second
     except ValueError:
         return False
-    return parsed.tzinfo is not None
+    offset_hours, offset_minutes = found.group(7), found.group(8)
+    return offset_hours is None or (int(offset_hours) < 24 and int(offset_minutes) < 60)

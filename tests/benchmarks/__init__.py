@@ -1,0 +1,1 @@
+"""On-demand benchmarks: ``python -m tests.benchmarks`` (see docs/performance.md)."""
