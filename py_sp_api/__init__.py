@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         RateLimiting as RateLimiting,
         RateLimitWaitExceeded as RateLimitWaitExceeded,
     )
+    from py_sp_api.runtime.redis_store import RedisBucketStore as RedisBucketStore
     from py_sp_api.runtime.regions import (
         EU as EU,
         FE as FE,
@@ -54,6 +55,7 @@ _EXPORTS: Dict[str, str] = {
     "RateLimit": "py_sp_api.runtime.operation",
     "RateLimitWaitExceeded": "py_sp_api.runtime.ratelimit",
     "RateLimiting": "py_sp_api.runtime.ratelimit",
+    "RedisBucketStore": "py_sp_api.runtime.redis_store",
     "Region": "py_sp_api.runtime.regions",
     "RetryPolicy": "py_sp_api.runtime.retry",
     "StaticTokenProvider": "py_sp_api.runtime.auth",

@@ -119,36 +119,87 @@ def _render_field(f: FieldDef) -> str:
 
 
 def render_models_init(api_package: str, api: ApiDef, header: str) -> str:
-    lines = [header, '"""Every model of the API, one module each."""', ""]
-    for model in api.models:
-        lines.extend(_import(f"{api_package}.models.{model.module}", [model.name]))
-    lines += ["", "__all__ = ["]
-    lines += [f'    "{model.name}",' for model in api.models]
-    lines += ["]", ""]
+    exports = {model.name: f"{api_package}.models.{model.module}" for model in api.models}
+    return _lazy_init(
+        header, "Every model of the API, one module each, loaded on first use.", exports
+    )
+
+
+def _lazy_init(header: str, doc: str, exports: Dict[str, str]) -> str:
+    """A package ``__init__`` exporting ``exports`` (name -> module), each imported on first use."""
+    names = sorted(exports)
+    by_module: Dict[str, List[str]] = {}
+    for name in names:
+        by_module.setdefault(exports[name], []).append(name)
+    lines = [
+        header,
+        f'"""{_doc(doc)}"""',
+        "",
+        "import importlib",
+        "from typing import TYPE_CHECKING, Any, Dict, List",
+        "",
+        "if TYPE_CHECKING:",
+    ]
+    for module in sorted(by_module):
+        lines.extend(_import(module, by_module[module], indent="    ", reexport=True))
+    lines += [
+        "",
+        "_EXPORTS: Dict[str, str] = {",
+        *[f'    "{name}": "{exports[name]}",' for name in names],
+        "}",
+        "",
+        "__all__ = [",
+        *[f'    "{name}",' for name in names],
+        "]",
+        "",
+        "",
+        "def __getattr__(name: str) -> Any:",
+        "    module = _EXPORTS.get(name)",
+        "    if module is None:",
+        '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
+        "    value = getattr(importlib.import_module(module), name)",
+        "    globals()[name] = value",
+        "    return value",
+        "",
+        "",
+        "def __dir__() -> List[str]:",
+        "    return sorted(set(globals()) | set(__all__))",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def render_operations(api_package: str, api: ApiDef, header: str) -> str:
-    models = sorted(
-        {op.response_model for op in api.operations}
-        | {op.body_model for op in api.operations if op.body_model}
-        | {op.error_model for op in api.operations if op.error_model}
-    )
+    models = sorted({op.response_model for op in api.operations})
     lines = [
         header,
-        '"""The operations of the API: paths, parameters, models and usage plans."""',
+        '"""The operations of the API: paths, parameters, models and usage plans.',
+        "",
+        "Models are named, not imported: each is loaded when its operation is first used.",
+        '"""',
+        "",
+        "from __future__ import annotations",
         "",
         "from types import MappingProxyType",
-        "from typing import Any, Mapping",
+        "from typing import TYPE_CHECKING, Any, Mapping",
         "",
-        f"from {api_package}.models import (",
-        *[f"    {name}," for name in models],
+        "from py_sp_api.runtime.operation import (",
+        "    ModelRef,",
+        "    Operation,",
+        "    PathParam,",
+        "    QueryParam,",
+        "    RateLimit,",
         ")",
-        "from py_sp_api.runtime.operation import Operation, PathParam, QueryParam, RateLimit",
+        "",
+        "if TYPE_CHECKING:",
+        *_import(f"{api_package}.models", models, indent="    "),
+        "",
+        f'_MODELS = "{api_package}.models"',
         "",
     ]
+    modules = {m.name: m.module for m in api.models}
     for i, op in enumerate(api.operations):
-        lines += ([] if i == 0 else [""]) + _render_operation(op) + [""]
+        lines += ([] if i == 0 else [""]) + _render_operation(op, modules) + [""]
     lines += [
         "OPERATIONS: Mapping[str, Operation[Any]] = MappingProxyType(",
         "    {",
@@ -166,7 +217,19 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
     return "\n".join(lines)
 
 
-def _render_operation(op: OperationDef) -> List[str]:
+def _ref_lines(field: str, model: str, modules: Dict[str, str]) -> List[str]:
+    """``field=ModelRef(...)``, wrapped the way ruff formats it past 100 columns."""
+    args = [f'f"{{_MODELS}}.{modules[model]}"', f'"{model}"']
+    line = f"    {field}=ModelRef({', '.join(args)}),"
+    if len(line) <= 100:
+        return [line]
+    inner = f"        {', '.join(args)}"
+    if len(inner) <= 100:
+        return [f"    {field}=ModelRef(", inner, "    ),"]
+    return [f"    {field}=ModelRef(", *[f"        {a}," for a in args], "    ),"]
+
+
+def _render_operation(op: OperationDef, modules: Dict[str, str]) -> List[str]:
     path_params = [p for p in op.params if p.location == "path"]
     query_params = [p for p in op.params if p.location == "query"]
     lines = [f"{op.const_name}: Operation[{op.response_model}] = Operation("]
@@ -192,12 +255,12 @@ def _render_operation(op: OperationDef) -> List[str]:
             f"        QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra}),"
         )
     lines.append("    ),")
-    lines.append(f"    response_model={op.response_model},")
+    lines += _ref_lines("response", op.response_model, modules)
     if op.body_model:
-        lines.append(f"    body_model={op.body_model},")
+        lines += _ref_lines("body", op.body_model, modules)
         lines.append(f"    body_required={op.body is not None and op.body.required},")
     if op.error_model:
-        lines.append(f"    error_model={op.error_model},")
+        lines += _ref_lines("error", op.error_model, modules)
     lines.append(f"    success_status={op.success_status},")
     lines.append(
         f"    rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, "
@@ -216,18 +279,20 @@ def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> s
         header,
         f'"""{_doc(module_doc)}"""',
         "",
-        "from typing import Any, ClassVar, List, Mapping, Optional",
+        "from __future__ import annotations",
         "",
-        "import urllib3",
+        "from typing import TYPE_CHECKING, Any, ClassVar, List, Mapping, Optional",
         "",
         f"from {api_package} import operations as _ops",
-        f"from {api_package}.models import (",
-        *[f"    {name}," for name in models],
-        ")",
-        "from py_sp_api.runtime.api_response import ApiResponse",
         "from py_sp_api.runtime.base_api import BaseApi",
-        "from py_sp_api.runtime.configuration import TimeoutValue",
-        "from py_sp_api.runtime.operation import Operation",
+        "",
+        "if TYPE_CHECKING:",
+        "    import urllib3",
+        "",
+        *_import(f"{api_package}.models", models, indent="    "),
+        "    from py_sp_api.runtime.api_response import ApiResponse",
+        "    from py_sp_api.runtime.configuration import TimeoutValue",
+        "    from py_sp_api.runtime.operation import Operation",
         "",
         "",
         f"class {api.class_name}(BaseApi):",
@@ -242,7 +307,6 @@ def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> s
 
 
 def _render_methods(op: OperationDef) -> List[str]:
-    args = [p.python_name for p in op.params] + (["body"] if op.body else [])
     params = [f"        {p.python_name}: {p.type_expr}," for p in op.params]
     if op.body:
         params.append(f"        body: {op.body.type_expr},")
@@ -262,11 +326,7 @@ def _render_methods(op: OperationDef) -> List[str]:
         "            headers=_headers,",
         "        )",
     ]
-    forward = [f"            {a}," for a in args] + [
-        "            _request_timeout=_request_timeout,",
-        "            _headers=_headers,",
-        "        ).data",
-    ]
+
     rate = f"{op.rate:g} request(s)/second, burst {op.burst}"
     if not op.rate_documented:
         rate += " (not documented by Amazon for this operation; the API's default)"
@@ -296,8 +356,9 @@ def _render_methods(op: OperationDef) -> List[str]:
         "            ApiException: a non-2xx answer (one subclass per status).",
         "            ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).",
         '        """',
-        f"        return self.{name}_with_http_info(",
-        *forward,
+        "        return self.api_client.call(",
+        *call[:-1],
+        "        ).data",
         "",
         f"    def {name}_with_http_info(",
         *signature,
@@ -353,10 +414,7 @@ def shim_modules() -> List[str]:
 
 
 def render_package_init(api_package: str, api: ApiDef, header: str) -> str:
-    """The package root: exports the client, the runtime names and every model, lazily.
-
-    Importing the package loads no model; ``from <package> import X`` loads X's module then.
-    """
+    """The package root: the client, the runtime names and every model, each loaded lazily."""
     exports: Dict[str, str] = {
         "ApiClient": f"{api_package}.api_client",
         "ApiResponse": f"{api_package}.api_response",
@@ -370,46 +428,11 @@ def render_package_init(api_package: str, api: ApiDef, header: str) -> str:
         exports[name] = f"{api_package}.exceptions"
     for model in api.models:
         exports[model.name] = f"{api_package}.models.{model.module}"
-    names = sorted(exports)
-    lines = [
-        header,
-        f'"""{_doc(api.title + " (" + api.version + "), generated from Amazon" + chr(39) + "s model. Every name below is importable from this package; modules load on first use.")}"""',
-        "",
-        "import importlib",
-        "from typing import TYPE_CHECKING, Any, Dict, List",
-        "",
-        "if TYPE_CHECKING:",
-    ]
-    by_module: Dict[str, List[str]] = {}
-    for name in names:
-        by_module.setdefault(exports[name], []).append(name)
-    for module in sorted(by_module):
-        lines.extend(_import(module, by_module[module], indent="    ", reexport=True))
-    lines += [
-        "",
-        "_EXPORTS: Dict[str, str] = {",
-        *[f'    "{name}": "{exports[name]}",' for name in names],
-        "}",
-        "",
-        "__all__ = [",
-        *[f'    "{name}",' for name in names],
-        "]",
-        "",
-        "",
-        "def __getattr__(name: str) -> Any:",
-        "    module = _EXPORTS.get(name)",
-        "    if module is None:",
-        '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
-        "    value = getattr(importlib.import_module(module), name)",
-        "    globals()[name] = value",
-        "    return value",
-        "",
-        "",
-        "def __dir__() -> List[str]:",
-        "    return sorted(set(globals()) | set(__all__))",
-        "",
-    ]
-    return "\n".join(lines)
+    doc = (
+        f"{api.title} ({api.version}), generated from Amazon's model. Every name below is "
+        "importable from this package; modules load on first use."
+    )
+    return _lazy_init(header, doc, exports)
 
 
 def _snake(name: str) -> str:

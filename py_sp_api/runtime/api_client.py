@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from types import TracebackType
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 import urllib3
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER, ApiResponse
 from py_sp_api.runtime.configuration import Configuration, TimeoutValue, to_urllib3_timeout
@@ -18,12 +18,14 @@ from py_sp_api.runtime.exceptions import (
     ApiException,
     ApiResponseError,
 )
-from py_sp_api.runtime.model import SpApiModel
 from py_sp_api.runtime.operation import Operation, PreparedRequest
 from py_sp_api.runtime.rest import RESTClientObject
 from py_sp_api.runtime.retry import parse_retry_after
 
-ResponseT = TypeVar("ResponseT", bound=SpApiModel)
+if TYPE_CHECKING:
+    from py_sp_api.runtime.model import SpApiModel
+
+ResponseT = TypeVar("ResponseT", bound="SpApiModel")
 
 _log = logging.getLogger("py_sp_api.http")
 
@@ -141,12 +143,13 @@ class ApiClient:
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
         """Send with auth, pacing and retries; return the final response and the tries made."""
         config = self.configuration
+        method, path, body, content_type = request
         headers = dict(self.default_headers)
-        if request.content_type is not None:
-            headers["Content-Type"] = request.content_type
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         if extra_headers:
             headers.update(extra_headers)
-        url = config.host + request.path
+        url = config.host + path
         effective_timeout = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
         provider = config.token_provider
         limiter = config.rate_limiting
@@ -166,10 +169,10 @@ class ApiClient:
             started = time.monotonic() if debug else 0.0
             try:
                 response = self.rest_client.request(
-                    request.method,
+                    method,
                     url,
                     headers=headers,
-                    body=request.body,
+                    body=body,
                     timeout=effective_timeout,
                     preload_content=preload_content,
                 )
@@ -187,8 +190,8 @@ class ApiClient:
                 _log.debug(
                     "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
                     "request-id=%s)",
-                    request.method,
-                    request.path,
+                    method,
+                    path,
                     status,
                     (time.monotonic() - started) * 1000,
                     operation.operation_id,
@@ -277,9 +280,9 @@ def _parse_body(
 ) -> ResponseT:
     model = operation.response_model
     # Amazon answers some 201s with no body at all; read that as an empty object.
-    document = raw if raw.strip() else b"{}"
+    document = raw if raw and not raw.isspace() else b"{}"
     try:
-        return model.model_validate_json(document)
+        return model.__pydantic_validator__.validate_json(document)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise ApiResponseError(
             f"{operation.operation_id}: the response body is not a valid {model.__name__}: "

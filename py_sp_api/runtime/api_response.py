@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any, Generic, Mapping, Optional, TypeVar
 
 from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER
@@ -44,6 +43,8 @@ class ApiResponse(Generic[T]):
 
     def _repr_html_(self) -> str:
         """Jupyter's rendering: status, request id, stated rate limit and the parsed data."""
+        import html
+
         data_html = getattr(self.data, "_repr_html_", None)
         body = data_html() if callable(data_html) else f"<pre>{html.escape(repr(self.data))}</pre>"
         return (

@@ -84,6 +84,7 @@ class Configuration:
         rate_limiting: Union[bool, RateLimiting] = True,
         retry: Optional[RetryPolicy] = None,
     ) -> None:
+        self._identity: Optional[Tuple[str, str, str]] = None
         self.token_provider = _token_provider(credentials, access_token, token_provider)
         self.host = host if host is not None else DEFAULT_HOST
         self.timeout = to_urllib3_timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
@@ -164,8 +165,12 @@ class Configuration:
     @property
     def rate_limit_identity(self) -> str:
         """Whose usage plan a call spends: the host and a non-secret name of the credential."""
-        who = self.token_provider.identity if self.token_provider is not None else "anonymous"
-        return f"{self._host}|{who}"
+        provider = self._token_provider
+        who = provider.identity if provider is not None else "anonymous"
+        cached = self._identity
+        if cached is None or cached[0] != self._host or cached[1] != who:
+            cached = self._identity = (self._host, who, f"{self._host}|{who}")
+        return cached[2]
 
     def __repr__(self) -> str:
         return (

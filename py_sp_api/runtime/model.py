@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Type, TypeVar
@@ -47,6 +46,8 @@ class SpApiModel(BaseModel):
 
     def _repr_html_(self) -> str:
         """Jupyter's rendering: the class name and the wire form, indented."""
+        import html
+
         return (
             f"<div><strong>{html.escape(type(self).__name__)}</strong>"
             f"<pre>{html.escape(self.to_str())}</pre></div>"

@@ -7,17 +7,31 @@ anything is sent, so that bad input never reaches Amazon (or a buyer).
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Generic, Optional, Sequence, Tuple, Type, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    cast,
+)
 from urllib.parse import quote
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
-from py_sp_api.runtime.model import SpApiModel
 
-ResponseT = TypeVar("ResponseT", bound=SpApiModel)
+if TYPE_CHECKING:
+    # Not at run time: importing an API class must not build any pydantic model yet.
+    from py_sp_api.runtime.model import SpApiModel
+
+ResponseT = TypeVar("ResponseT", bound="SpApiModel")
 
 
 @dataclass(frozen=True)
@@ -54,16 +68,43 @@ class QueryParam:
     is_array: bool = False
     min_items: int = 0
     max_items: Optional[int] = None
+    # Whether a one-item list is always acceptable, so the common call can skip the checks.
+    one_item_ok: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        one_ok = self.is_array and self.min_items <= 1 and (self.max_items or 1) >= 1
+        object.__setattr__(self, "one_item_ok", one_ok)
 
 
-@dataclass(frozen=True)
-class PreparedRequest:
-    """What will be sent: everything but the host, the timeout and the auth headers."""
+PreparedRequest = Tuple[str, str, Optional[bytes], Optional[str]]
+"""What will be sent, as ``(method, path with query, body, content type)``.
 
-    method: str
-    path: str
-    body: Optional[bytes]
-    content_type: Optional[str]
+A plain tuple: it is built on every call, and a named tuple costs several times more.
+"""
+
+
+class ModelRef:
+    """A model class named by module and class, imported the first time it is needed.
+
+    Importing an API class then loads no model; a program that calls one operation loads the
+    handful of models that operation uses, not all of them.
+    """
+
+    __slots__ = ("_model", "module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+        self._model: Optional[Type[SpApiModel]] = None
+
+    def get(self) -> Type[SpApiModel]:
+        model = self._model
+        if model is None:
+            model = self._model = getattr(importlib.import_module(self.module), self.name)
+        return model
+
+    def __repr__(self) -> str:
+        return f"ModelRef({self.module!r}, {self.name!r})"
 
 
 @dataclass(frozen=True)
@@ -80,11 +121,11 @@ class Operation(Generic[ResponseT]):
     path: str
     path_params: Tuple[PathParam, ...]
     query_params: Tuple[QueryParam, ...]
-    response_model: Type[ResponseT]
+    response: ModelRef
     rate_limit: RateLimit
-    body_model: Optional[Type[SpApiModel]] = None
+    body: Optional[ModelRef] = None
     body_required: bool = False
-    error_model: Optional[Type[SpApiModel]] = None
+    error: Optional[ModelRef] = None
     success_status: int = 200
     _path_parts: Tuple[str, ...] = field(init=False, repr=False, compare=False)
 
@@ -99,43 +140,73 @@ class Operation(Generic[ResponseT]):
         object.__setattr__(self, "_path_parts", tuple(parts))
 
     @property
+    def response_model(self) -> Type[ResponseT]:
+        """The model a successful answer is parsed into."""
+        return cast(Type[ResponseT], self.response.get())
+
+    @property
+    def body_model(self) -> Optional[Type[SpApiModel]]:
+        """The request body's model, or None for operations without a body."""
+        return None if self.body is None else self.body.get()
+
+    @property
+    def error_model(self) -> Optional[Type[SpApiModel]]:
+        """The model of each entry of an error answer's ``errors`` list."""
+        return None if self.error is None else self.error.get()
+
+    @property
     def is_idempotent(self) -> bool:
         """``True`` for reads, which may be resent safely after an unknown outcome."""
         return self.method in ("GET", "HEAD")
 
     def prepare(self, args: Sequence[Any], body: Any = None) -> PreparedRequest:
         """Validate the caller's arguments and build the request; raises before any I/O."""
-        n_path = len(self.path_params)
         parts = self._path_parts
         path = parts[0]
-        for i, param in enumerate(self.path_params):
-            path += _encode_path_segment(param, args[i]) + parts[i + 1]
-        query = []
-        for query_param, value in zip(self.query_params, args[n_path:]):
-            encoded = _encode_query_value(query_param, value)
+        i = 0
+        for param in self.path_params:
+            value = args[i]
+            i += 1
+            # Fast path for the usual id (an order id): nothing to check or encode further.
+            if type(value) is not str or not _is_unreserved(value):
+                value = _encode_path_segment(param, value)
+            path += value + parts[i]
+        separator = "?"
+        for query_param in self.query_params:
+            value = args[i]
+            i += 1
+            if (
+                type(value) is list
+                and len(value) == 1
+                and type(value[0]) is str
+                and _is_unreserved(value[0])
+                and query_param.one_item_ok
+            ):
+                encoded: Optional[str] = value[0]  # one plain id, e.g. ["ATVPDKIKX0DER"]
+            else:
+                encoded = _encode_query_value(query_param, value)
             if encoded is not None:
-                query.append(f"{query_param.name}={encoded}")
-        if query:
-            path += "?" + "&".join(query)
-        if self.body_model is None:
-            return PreparedRequest(self.method, path, None, None)
-        payload = _encode_body(self.body_model, body, self.body_required)
+                path += separator + query_param.name + "=" + encoded
+                separator = "&"
+        if self.body is None:
+            return (self.method, path, None, None)
+        payload = _encode_body(self.body.get(), body, self.body_required)
         content_type = "application/json" if payload is not None else None
-        return PreparedRequest(self.method, path, payload, content_type)
+        return (self.method, path, payload, content_type)
 
 
 # Ids made only of these characters need no percent-encoding; checking is cheaper than quoting.
-_UNRESERVED = re.compile(r"[A-Za-z0-9_~-]+")
+_is_unreserved = re.compile(r"[A-Za-z0-9_~-]+").fullmatch
 
 
 def _quote(value: str) -> str:
-    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+    return value if _is_unreserved(value) else quote(value, safe="")
 
 
 def _encode_path_segment(param: PathParam, value: Any) -> str:
     if not isinstance(value, str):
         raise ApiTypeError(f"{param.python_name} must be a str, got {type(value).__name__}")
-    if _UNRESERVED.fullmatch(value):
+    if _is_unreserved(value):
         return value
     if not value.strip():
         raise ApiValueError(f"{param.python_name} must not be empty")

@@ -80,11 +80,13 @@ class RESTClientObject:
     ) -> urllib3.BaseHTTPResponse:
         """Send one request; raise :class:`ApiConnectionError` if no response arrives."""
         try:
-            return self.pool_manager.request(
+            # urlopen, not request: the body is already bytes, so request()'s form and JSON
+            # encoding (and its per-call header dict copy) would only cost time.
+            return self.pool_manager.urlopen(
                 method,
                 url,
-                headers=headers,
                 body=body,
+                headers=headers,
                 timeout=timeout,
                 preload_content=preload_content,
                 redirect=False,

@@ -5,40 +5,44 @@ that sends a message to the buyer for that order. The Messaging API returns resp
 formed according to the <a href=https://tools.ietf.org/html/draft-kelly-json-hal-08>JSON
 Hypertext Application Language</a> (HAL) standard."""
 
-from typing import Any, ClassVar, List, Mapping, Optional
+from __future__ import annotations
 
-import urllib3
+from typing import TYPE_CHECKING, Any, ClassVar, List, Mapping, Optional
 
 from py_sp_api.generated.messaging import operations as _ops
-from py_sp_api.generated.messaging.models import (
-    CreateAmazonMotorsRequest,
-    CreateAmazonMotorsResponse,
-    CreateConfirmCustomizationDetailsRequest,
-    CreateConfirmCustomizationDetailsResponse,
-    CreateConfirmDeliveryDetailsRequest,
-    CreateConfirmDeliveryDetailsResponse,
-    CreateConfirmOrderDetailsRequest,
-    CreateConfirmOrderDetailsResponse,
-    CreateConfirmServiceDetailsRequest,
-    CreateConfirmServiceDetailsResponse,
-    CreateDigitalAccessKeyRequest,
-    CreateDigitalAccessKeyResponse,
-    CreateLegalDisclosureRequest,
-    CreateLegalDisclosureResponse,
-    CreateNegativeFeedbackRemovalResponse,
-    CreateUnexpectedProblemRequest,
-    CreateUnexpectedProblemResponse,
-    CreateWarrantyRequest,
-    CreateWarrantyResponse,
-    GetAttributesResponse,
-    GetMessagingActionsForOrderResponse,
-    InvoiceRequest,
-    InvoiceResponse,
-)
-from py_sp_api.runtime.api_response import ApiResponse
 from py_sp_api.runtime.base_api import BaseApi
-from py_sp_api.runtime.configuration import TimeoutValue
-from py_sp_api.runtime.operation import Operation
+
+if TYPE_CHECKING:
+    import urllib3
+
+    from py_sp_api.generated.messaging.models import (
+        CreateAmazonMotorsRequest,
+        CreateAmazonMotorsResponse,
+        CreateConfirmCustomizationDetailsRequest,
+        CreateConfirmCustomizationDetailsResponse,
+        CreateConfirmDeliveryDetailsRequest,
+        CreateConfirmDeliveryDetailsResponse,
+        CreateConfirmOrderDetailsRequest,
+        CreateConfirmOrderDetailsResponse,
+        CreateConfirmServiceDetailsRequest,
+        CreateConfirmServiceDetailsResponse,
+        CreateDigitalAccessKeyRequest,
+        CreateDigitalAccessKeyResponse,
+        CreateLegalDisclosureRequest,
+        CreateLegalDisclosureResponse,
+        CreateNegativeFeedbackRemovalResponse,
+        CreateUnexpectedProblemRequest,
+        CreateUnexpectedProblemResponse,
+        CreateWarrantyRequest,
+        CreateWarrantyResponse,
+        GetAttributesResponse,
+        GetMessagingActionsForOrderResponse,
+        InvoiceRequest,
+        InvoiceResponse,
+    )
+    from py_sp_api.runtime.api_response import ApiResponse
+    from py_sp_api.runtime.configuration import TimeoutValue
+    from py_sp_api.runtime.operation import Operation
 
 
 class MessagingApi(BaseApi):
@@ -74,12 +78,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.confirm_customization_details_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CONFIRM_CUSTOMIZATION_DETAILS,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def confirm_customization_details_with_http_info(
@@ -144,12 +148,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_amazon_motors_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CREATE_AMAZON_MOTORS,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_amazon_motors_with_http_info(
@@ -214,12 +218,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_confirm_delivery_details_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CREATE_CONFIRM_DELIVERY_DETAILS,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_confirm_delivery_details_with_http_info(
@@ -283,12 +287,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_confirm_order_details_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CREATE_CONFIRM_ORDER_DETAILS,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_confirm_order_details_with_http_info(
@@ -353,12 +357,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_confirm_service_details_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CREATE_CONFIRM_SERVICE_DETAILS,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_confirm_service_details_with_http_info(
@@ -423,12 +427,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_digital_access_key_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CREATE_DIGITAL_ACCESS_KEY,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_digital_access_key_with_http_info(
@@ -494,12 +498,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_legal_disclosure_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CREATE_LEGAL_DISCLOSURE,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_legal_disclosure_with_http_info(
@@ -562,11 +566,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_negative_feedback_removal_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _ops.CREATE_NEGATIVE_FEEDBACK_REMOVAL,
+            (amazon_order_id, marketplace_ids),
+            None,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_negative_feedback_removal_with_http_info(
@@ -629,12 +634,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_unexpected_problem_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CREATE_UNEXPECTED_PROBLEM,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_unexpected_problem_with_http_info(
@@ -699,12 +704,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.create_warranty_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.CREATE_WARRANTY,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_warranty_with_http_info(
@@ -767,11 +772,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.get_attributes_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _ops.GET_ATTRIBUTES,
+            (amazon_order_id, marketplace_ids),
+            None,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_attributes_with_http_info(
@@ -834,11 +840,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.get_messaging_actions_for_order_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _ops.GET_MESSAGING_ACTIONS_FOR_ORDER,
+            (amazon_order_id, marketplace_ids),
+            None,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_messaging_actions_for_order_with_http_info(
@@ -900,12 +907,12 @@ class MessagingApi(BaseApi):
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
         """
-        return self.send_invoice_with_http_info(
-            amazon_order_id,
-            marketplace_ids,
+        return self.api_client.call(
+            _ops.SEND_INVOICE,
+            (amazon_order_id, marketplace_ids),
             body,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+            timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def send_invoice_with_http_info(
