@@ -77,7 +77,7 @@ class LwaCredentials:
     ``LWA_REFRESH_TOKEN``.
     """
 
-    __slots__ = ("_client_secret", "_refresh_token", "client_id", "endpoint")
+    __slots__ = ("_client_secret", "_identity", "_refresh_token", "client_id", "endpoint")
 
     def __init__(
         self,
@@ -98,6 +98,8 @@ class LwaCredentials:
         self._client_secret = client_secret.strip()
         self._refresh_token = refresh_token.strip()
         self.endpoint = require_secure_url(endpoint, what="the LWA endpoint")
+        seller = f"{self.client_id}\0{self._refresh_token}".encode()
+        self._identity = f"lwa:{hashlib.sha256(seller).hexdigest()[:16]}"
 
     @classmethod
     def from_env(
@@ -125,8 +127,7 @@ class LwaCredentials:
     @property
     def identity(self) -> str:
         """A stable, non-reversible name for this seller + application (for rate limits)."""
-        digest = hashlib.sha256(f"{self.client_id}\0{self._refresh_token}".encode()).hexdigest()
-        return f"lwa:{digest[:16]}"
+        return self._identity
 
     def token_request_body(self) -> bytes:
         return urlencode(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
-import platform
+import sys
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import urllib3
@@ -33,10 +32,8 @@ DEFAULT_TIMEOUT = urllib3.Timeout(connect=10.0, read=60.0)
 
 def default_user_agent() -> str:
     """``py-sp-api/<version> (Language=Python/<x.y.z>; Platform=<os>)``, as Amazon recommends."""
-    return (
-        f"py-sp-api/{__version__} "
-        f"(Language=Python/{platform.python_version()}; Platform={platform.system()})"
-    )
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    return f"py-sp-api/{__version__} (Language=Python/{python}; Platform={sys.platform})"
 
 
 class Configuration:
@@ -149,6 +146,9 @@ class Configuration:
 
     def to_debug_report(self) -> str:
         """Facts for a bug report: versions and settings, never a secret."""
+        import importlib.metadata
+        import platform
+
         return "\n".join(
             [
                 f"OS: {platform.platform()}",

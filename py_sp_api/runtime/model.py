@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Type, TypeVar
 
-from dateutil.parser import isoparse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from typing_extensions import Annotated
 
@@ -77,6 +76,10 @@ def _parse_datetime(value: Any) -> Any:
     # (basic format, no seconds). A missing offset is refused: guessing a zone for a warranty
     # date sent to a buyer would silently shift it.
     if isinstance(value, str):
+        # Imported here: dateutil's parser pulls in decimal, fractions and zoneinfo, and most
+        # programs never parse a date-time.
+        from dateutil.parser import isoparse
+
         try:
             value = isoparse(value)
         except (ValueError, OverflowError) as exc:

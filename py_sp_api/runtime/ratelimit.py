@@ -115,6 +115,8 @@ class RateLimiting:
         headroom: tokens kept in reserve so that jitter between our clock and Amazon's never
             turns a paced request into a 429; 1 by default when the burst allows it.
         store: where bucket state lives; share one store to share buckets between clients.
+
+    Each bucket's plan is resolved on its first use; change settings before making calls.
     """
 
     enabled: bool = True
@@ -130,6 +132,10 @@ class RateLimiting:
     _stated: Dict[str, Tuple[str, float]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # (identity, method name) -> (bucket key, rate, burst): the plan resolved once per bucket.
+    _buckets: Dict[Tuple[str, str], Tuple[str, float, int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def plan_for(self, operation: Operation[Any]) -> RateLimit:
         return self.overrides.get(operation.name) or self.default or operation.rate_limit
@@ -138,10 +144,17 @@ class RateLimiting:
         """Block until ``operation`` may be sent for ``identity``; return the seconds waited."""
         if not self.enabled:
             return 0.0
-        plan = self.plan_for(operation)
-        burst = max(1, plan.burst - self.headroom) if plan.burst > 1 else 1
-        key = bucket_key(identity, operation)
-        taken, wait = self.store.reserve(key, plan.rate, burst, self.max_wait)
+        bucket = self._buckets.get((identity, operation.name))
+        if bucket is None:
+            plan = self.plan_for(operation)
+            burst = max(1, plan.burst - self.headroom) if plan.burst > 1 else 1
+            bucket = self._buckets[(identity, operation.name)] = (
+                bucket_key(identity, operation),
+                plan.rate,
+                burst,
+            )
+        key, rate, burst = bucket
+        taken, wait = self.store.reserve(key, rate, burst, self.max_wait)
         if not taken:
             raise RateLimitWaitExceeded(operation.operation_id, wait, self.max_wait or 0.0)
         if wait > 0:
@@ -154,7 +167,8 @@ class RateLimiting:
         """Adopt the rate the server stated, if it is a positive number."""
         if not (self.enabled and self.follow_rate_header and header):
             return
-        key = bucket_key(identity, operation)
+        bucket = self._buckets.get((identity, operation.name))
+        key = bucket[0] if bucket is not None else bucket_key(identity, operation)
         now = time.monotonic()
         last = self._stated.get(key)
         if last is not None and last[0] == header and now - last[1] < _RESTATE_AFTER:

@@ -21,6 +21,7 @@ import gc
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -125,30 +126,32 @@ def cpu_per_call(
 
 
 def growth(
-    ours: Call, raw: Call, total: int = 10_000, window: int = 1_000
+    ours: Call, raw: Call, total: int = 10_000, window: int = 1_000, size: int = 50
 ) -> Tuple[float, float, int]:
-    """Our CPU per call relative to raw urllib3 in the first and the last ``window`` of calls.
+    """Our CPU per call relative to raw urllib3 over the first and the last ``window`` calls.
 
-    The two clients alternate in slices of 100 calls and each window keeps the median slice
-    ratio, so machine noise does not read as growth. Also returns how many objects the
-    garbage collector tracks after ``total`` calls, minus before: a leak shows up there too.
+    The two clients alternate in slices of ``size`` calls. A least-squares line through all
+    the slice ratios gives its value at the first and the last window, so that one noisy
+    slice cannot read as growth (or hide it). Also returns how many objects the garbage
+    collector tracks after ``total`` calls, minus before: a leak shows up there too.
     """
     objects_before = len(gc.get_objects())
-    ratios = []
-    for _ in range(total // window):
-        slices = []
-        for _ in range(window // 100):
-            started = time.process_time()
-            for _ in range(100):
-                ours()
-            mine = time.process_time() - started
-            started = time.process_time()
-            for _ in range(100):
-                raw()
-            slices.append(mine / max(time.process_time() - started, 1e-9))
-        ratios.append(statistics.median(slices))
+    points: List[Tuple[float, float]] = []
+    for index in range(total // size):
+        started = time.process_time()
+        for _ in range(size):
+            ours()
+        mine = time.process_time() - started
+        started = time.process_time()
+        for _ in range(size):
+            raw()
+        points.append((index * size + size / 2, mine / max(time.process_time() - started, 1e-9)))
     gc.collect()
-    return ratios[0], ratios[-1], len(gc.get_objects()) - objects_before
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x in xs)
+    at = lambda x: mean_y + slope * (x - mean_x)  # noqa: E731
+    return at(window / 2), at(total - window / 2), len(gc.get_objects()) - objects_before
 
 
 def _run_python(code: str) -> float:
@@ -196,11 +199,41 @@ def peak_rss_kib(base: str, ours: bool) -> int:
     return int(out.stdout.split()[-1])
 
 
+_INSTRUCTIONS_SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+from tests.benchmarks.__main__ import client_calls, raw_calls
+get, post = raw_calls({base!r}) if {kind!r} == "raw" else client_calls({base!r}, {kind!r} == "prod")
+for _ in range({count}):
+    get()
+"""
+
+
+def instructions_per_call(base: str) -> Dict[str, float]:
+    """GET instructions per call under callgrind: exact, whatever else the machine does."""
+    counts: Dict[str, float] = {}
+    for kind in ("raw", "ours", "prod"):
+        totals = []
+        for count in (100, 600):
+            code = _INSTRUCTIONS_SCRIPT.format(repo=str(REPO), base=base, kind=kind, count=count)
+            out = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                 sys.executable, "-c", code],
+                capture_output=True, text=True, check=True, cwd=REPO,
+            )  # fmt: skip
+            totals.append(int(re.search(r"Collected : (\d+)", out.stderr).group(1)))  # type: ignore[union-attr]
+        counts[kind] = (totals[1] - totals[0]) / 500
+    return counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
     parser.add_argument("--calls", type=int, default=100, help="calls per round and variant")
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--import-repeats", type=int, default=15)
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions with callgrind"
+    )
     options = parser.parse_args()
 
     with Nginx() as server:
@@ -228,6 +261,7 @@ def main() -> int:
         first, last, new_objects = growth(ours_get, raw_get)
         rss_raw = peak_rss_kib(server.url, ours=False)
         rss_ours = peak_rss_kib(server.url, ours=True)
+        instructions = instructions_per_call(server.url) if options.instructions else {}
     imports = import_times(options.import_repeats)
 
     base = imports["interpreter"]
@@ -265,6 +299,17 @@ def main() -> int:
         ok = measured <= budget
         missed += not ok
         print(f"{label:52} {shown:>11} {measured:6.2f}x {budget:6.2f}x  {'ok' if ok else 'MISSED'}")
+    if instructions:
+        raw_count = instructions["raw"]
+        print("\ninstructions per GET call (callgrind, deterministic):")
+        for kind, label in (
+            ("raw", "raw urllib3"),
+            ("ours", "py-sp-api"),
+            ("prod", "py-sp-api, auth + rate limit"),
+        ):
+            print(
+                f"  {label:46} {instructions[kind]:12,.0f}  {instructions[kind] / raw_count:5.3f}x"
+            )
     return 1 if missed else 0
 
 
