@@ -9,20 +9,19 @@ environment.
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Callable, Iterator, List
+from typing import Callable, List
 
 import pytest
 import urllib3
 
 from py_sp_api import LwaAuthError, LwaCredentials, LwaTokenProvider, RetryPolicy
 from py_sp_api.generated.messaging import (
-    ApiClient,
     ApiConnectionError,
     ApiTimeoutError,
     ApiValueError,
     Configuration,
-    CreateWarrantyRequest,
     ForbiddenException,
     MessagingApi,
     UnauthorizedException,
@@ -35,8 +34,9 @@ from tests.support.fake_lwa import (
     INVALID_GRANT_DESCRIPTION,
     REFRESH_TOKEN,
     TOKEN_PATH,
-    FakeLwa,
 )
+from tests.support.messaging import warranty_body
+from tests.support.threads import run_threads
 from tests.support.throttling import (
     ACCESS_DENIED_BODY,
     TOKEN_EXPIRED_BODY,
@@ -52,50 +52,9 @@ ApiFactory = Callable[..., MessagingApi]
 
 
 @pytest.fixture
-def lwa() -> Iterator[FakeLwa]:
-    server = FakeLwa().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.problems == [], "the client sent a malformed token request"
-
-
-@pytest.fixture
-def sp() -> Iterator[ThrottlingServer]:
-    server = ThrottlingServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.unexpected_errors == [], "the test server itself failed"
-
-
-@pytest.fixture
-def make_api(sp: ThrottlingServer) -> Iterator[ApiFactory]:
+def make_api(sp: ThrottlingServer, open_api: ApiFactory) -> ApiFactory:
     """Builds a MessagingApi on the test server (no pacing, fast retries unless overridden)."""
-    clients: List[ApiClient] = []
-
-    def factory(**kwargs: object) -> MessagingApi:
-        kwargs.setdefault("rate_limiting", False)
-        kwargs.setdefault("retry", FAST_RETRY)
-        client = ApiClient(Configuration(host=sp.url, **kwargs))  # type: ignore[arg-type]
-        clients.append(client)
-        return MessagingApi(client)
-
-    yield factory
-    for client in clients:
-        client.close()
-
-
-def warranty_body() -> CreateWarrantyRequest:
-    return CreateWarrantyRequest.model_validate(
-        {
-            "attachments": [{"uploadDestinationId": "8634452c", "fileName": "warranty.txt"}],
-            "coverageStartDate": "2024-01-01T00:00:00Z",
-            "coverageEndDate": "2025-01-01T00:00:00Z",
-        }
-    )
+    return functools.partial(open_api, sp.url, rate_limiting=False, retry=FAST_RETRY)
 
 
 # -- the token on the wire ---------------------------------------------------------------------
@@ -172,13 +131,8 @@ def test_32_threads_making_their_first_call_together_fetch_one_token(lwa, sp, ma
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
-    threads = [threading.Thread(target=first_call) for _ in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
+    run_threads(32, first_call, timeout=20)
 
-    assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     assert lwa.token_requests == 1
     assert sp.request_count == 32

@@ -1,7 +1,8 @@
 """The generated Messaging models: layout, wire aliases, spec constraints and the Error model.
 
-Every expectation here is derived from ``py_sp_api/specs/messaging.json`` by this file's own
-reading of the spec (not by the package's code generator), or written out by hand.
+Every expectation here is derived from ``py_sp_api/specs/messaging.json`` by the tests' own
+reading of the spec (``tests/support/spec_models.py``, not the package's code generator), or
+written out by hand.
 """
 
 from __future__ import annotations
@@ -9,14 +10,11 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-import re
-from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
 from pydantic import ValidationError
 
-import py_sp_api
 import py_sp_api.generated.messaging as messaging_pkg
 import py_sp_api.generated.messaging.models as models_pkg
 from py_sp_api.generated.messaging.models import (
@@ -37,94 +35,20 @@ from py_sp_api.generated.messaging.models import (
     LinkObject,
 )
 from py_sp_api.runtime.model import SpApiModel
-
-SPEC_PATH = Path(py_sp_api.__file__).parent / "specs" / "messaging.json"
-SPEC: Dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
-DEFS: Dict[str, Any] = SPEC["definitions"]
-MODELS_PACKAGE = "py_sp_api.generated.messaging.models"
-
+from tests.support.spec_models import (
+    DEFS,
+    MODEL_NAMES,
+    MODELS_PACKAGE,
+    SPEC_MODELS,
+    minimal_wire,
+    model_class,
+    module_name,
+    python_name,
+)
 
 # --------------------------------------------------------------------------------------------
-# An independent reading of the spec
+# Cases derived from the spec
 # --------------------------------------------------------------------------------------------
-
-
-def _pascal(prop: str) -> str:
-    prop = prop.lstrip("_")
-    return prop[:1].upper() + prop[1:]
-
-
-def _module_name(class_name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
-
-
-def _python_name(wire: str) -> str:
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", wire.lstrip("_")).lower()
-    return {"self": "var_self", "schema": "var_schema"}.get(snake, snake)
-
-
-def _is_object_with_properties(schema: Dict[str, Any]) -> bool:
-    return (
-        "$ref" not in schema
-        and schema.get("type", "object") == "object"
-        and bool(schema.get("properties"))
-    )
-
-
-def _spec_models() -> Dict[str, Dict[str, Any]]:
-    """Every definition with properties plus every inline object with properties."""
-    found: Dict[str, Dict[str, Any]] = {}
-
-    def visit(name: str, schema: Dict[str, Any]) -> None:
-        found[name] = schema
-        for prop_name, prop in schema["properties"].items():
-            target = prop.get("items", {}) if prop.get("type") == "array" else prop
-            if _is_object_with_properties(target):
-                visit(name + _pascal(prop_name), target)
-
-    for name, schema in DEFS.items():
-        if _is_object_with_properties(schema):
-            visit(name, schema)
-    return found
-
-
-SPEC_MODELS = _spec_models()
-MODEL_NAMES = sorted(SPEC_MODELS)
-
-
-def _model_class(name: str) -> type:
-    return getattr(importlib.import_module(f"{MODELS_PACKAGE}.{_module_name(name)}"), name)
-
-
-def _ref_name(prop: Dict[str, Any]) -> str:
-    return prop["$ref"].rsplit("/", 1)[1]
-
-
-def _minimal_value(owner: str, prop_name: str, prop: Dict[str, Any]) -> Any:
-    if "$ref" in prop:
-        ref = _ref_name(prop)
-        if ref in SPEC_MODELS:
-            return _minimal_wire(ref)
-        return _minimal_value(owner, prop_name, DEFS[ref])
-    kind = prop.get("type", "object")
-    if kind == "array":
-        count = prop.get("minItems", prop.get("minLength", 0))
-        return [_minimal_value(owner, prop_name, prop["items"]) for _ in range(count)]
-    if kind == "object":
-        if prop.get("properties"):
-            return _minimal_wire(owner + _pascal(prop_name))
-        return {}
-    if prop.get("format") == "date-time":
-        return "2024-05-01T10:00:00Z"
-    assert kind == "string", f"spec uses a type this test does not know: {kind}"
-    return "x" * max(1, prop.get("minLength", 1))
-
-
-def _minimal_wire(name: str) -> Dict[str, Any]:
-    """The smallest valid wire-form dict for a model: its required properties only."""
-    schema = SPEC_MODELS[name]
-    props = schema["properties"]
-    return {p: _minimal_value(name, p, props[p]) for p in schema.get("required", [])}
 
 
 def _required_pairs() -> List[Tuple[str, str]]:
@@ -172,7 +96,7 @@ def _attachment(i: int = 0) -> Dict[str, str]:
 
 
 def test_spec_reading_finds_the_documented_inline_models():
-    # Sanity check on this file's own spec reading, with names written out by hand.
+    # Sanity check on the tests' own spec reading, with names written out by hand.
     inline = set(SPEC_MODELS) - set(DEFS)
     assert inline == {
         "GetAttributesResponseBuyer",
@@ -189,7 +113,7 @@ def test_spec_reading_finds_the_documented_inline_models():
 
 def test_exactly_the_spec_models_exist_as_modules():
     present = {info.name for info in pkgutil.iter_modules(models_pkg.__path__) if not info.ispkg}
-    expected = {_module_name(name) for name in SPEC_MODELS}
+    expected = {module_name(name) for name in SPEC_MODELS}
     assert "get_attributes_response_buyer" in expected
     assert "get_messaging_action_response_links" in expected
     assert present == expected
@@ -197,7 +121,7 @@ def test_exactly_the_spec_models_exist_as_modules():
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_each_model_is_importable_from_its_module_and_both_packages(name: str):
-    module = importlib.import_module(f"{MODELS_PACKAGE}.{_module_name(name)}")
+    module = importlib.import_module(f"{MODELS_PACKAGE}.{module_name(name)}")
     cls = getattr(module, name)
     assert isinstance(cls, type)
     assert issubclass(cls, SpApiModel)
@@ -224,11 +148,11 @@ def test_package_all_lists_exactly_the_models():
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_fields_mirror_the_spec_properties(name: str):
     schema = SPEC_MODELS[name]
-    fields = _model_class(name).model_fields
+    fields = model_class(name).model_fields
     by_wire = {(info.alias or field): field for field, info in fields.items()}
     assert set(by_wire) == set(schema["properties"])
     for wire, field in by_wire.items():
-        assert field == _python_name(wire), wire
+        assert field == python_name(wire), wire
         assert fields[field].is_required() == (wire in schema.get("required", [])), wire
 
 
@@ -345,16 +269,16 @@ def test_explicit_null_is_kept_but_absence_is_not():
 def test_every_optional_field_given_as_null_round_trips(name: str):
     schema = SPEC_MODELS[name]
     optional = [p for p in schema["properties"] if p not in schema.get("required", [])]
-    wire = {**_minimal_wire(name), **{p: None for p in optional}}
-    cls = _model_class(name)
+    wire = {**minimal_wire(name), **{p: None for p in optional}}
+    cls = model_class(name)
     model = cls.from_dict(wire)
     for prop in optional:
-        assert getattr(model, _python_name(prop)) is None
+        assert getattr(model, python_name(prop)) is None
     assert model.to_dict() == wire
     assert json.loads(model.to_json()) == wire
     assert cls.from_json(model.to_json()) == model
     # Left out, the same fields stay out.
-    assert cls.from_dict(_minimal_wire(name)).to_dict() == _minimal_wire(name)
+    assert cls.from_dict(minimal_wire(name)).to_dict() == minimal_wire(name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,15 +292,15 @@ def _error_types(exc: pytest.ExceptionInfo) -> List[Tuple[Tuple[Any, ...], str]]
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_the_minimal_wire_form_is_valid(name: str):
-    cls = _model_class(name)
-    wire = _minimal_wire(name)
+    cls = model_class(name)
+    wire = minimal_wire(name)
     assert cls.from_dict(wire).to_dict() == wire
 
 
 @pytest.mark.parametrize(("name", "prop"), _required_pairs())
 def test_required_field_missing_or_null_is_rejected(name: str, prop: str):
-    cls = _model_class(name)
-    wire = _minimal_wire(name)
+    cls = model_class(name)
+    wire = minimal_wire(name)
     without = {k: v for k, v in wire.items() if k != prop}
     with pytest.raises(ValidationError) as exc:
         cls.from_dict(without)
@@ -438,8 +362,8 @@ def test_string_limits_found_in_the_spec():
 
 @pytest.mark.parametrize(("name", "prop", "low", "high"), STRING_LIMITS)
 def test_text_length_limits(name: str, prop: str, low: int, high: int):
-    cls = _model_class(name)
-    field = _python_name(prop)
+    cls = model_class(name)
+    field = python_name(prop)
     for ok in ("a" * low, "a" * high, "\u00fc" * high, "x" * (high // 2)):
         assert getattr(cls.from_dict({prop: ok}), field) == ok
     with pytest.raises(ValidationError) as exc:
@@ -455,8 +379,8 @@ def test_text_length_limits(name: str, prop: str, low: int, high: int):
 
 @pytest.mark.parametrize(("name", "prop", "low", "high"), STRING_LIMITS)
 def test_text_limits_also_apply_on_assignment(name: str, prop: str, low: int, high: int):
-    cls = _model_class(name)
-    field = _python_name(prop)
+    cls = model_class(name)
+    field = python_name(prop)
     model = cls.from_dict({prop: "hello"})
     setattr(model, field, "b" * high)
     assert getattr(model, field) == "b" * high
@@ -485,8 +409,8 @@ def test_array_limits_found_in_the_spec():
 
 @pytest.mark.parametrize(("name", "prop", "low", "high"), ARRAY_LIMITS)
 def test_attachment_count_limits(name: str, prop: str, low: int, high: int):
-    cls = _model_class(name)
-    field = _python_name(prop)
+    cls = model_class(name)
+    field = python_name(prop)
     at_most = [_attachment(i) for i in range(high)]
     model = cls.from_dict({prop: at_most})
     assert [a.file_name for a in getattr(model, field)] == [a["fileName"] for a in at_most]
@@ -508,8 +432,8 @@ def test_attachment_count_limits(name: str, prop: str, low: int, high: int):
 
 @pytest.mark.parametrize(("name", "prop", "low", "high"), ARRAY_LIMITS)
 def test_attachment_limits_also_apply_on_assignment(name: str, prop: str, low: int, high: int):
-    cls = _model_class(name)
-    field = _python_name(prop)
+    cls = model_class(name)
+    field = python_name(prop)
     model = cls.from_dict({prop: [_attachment()]})
     with pytest.raises(ValidationError):
         setattr(model, field, [Attachment.from_dict(_attachment(i)) for i in range(high + 1)])

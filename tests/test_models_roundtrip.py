@@ -1,34 +1,37 @@
 """Round trips for every model, and forward compatibility with fields Amazon adds later.
 
-The hypothesis strategies are built from ``py_sp_api/specs/messaging.json`` by this file's own
-reading of the spec: they produce valid wire-form dicts (camelCase keys, date-times as ISO 8601
-strings), including unknown keys a newer API version could send.
+The hypothesis strategies are built from ``py_sp_api/specs/messaging.json`` by the tests' own
+reading of the spec (``tests/support/spec_models.py``): they produce valid wire-form dicts
+(camelCase keys, date-times as ISO 8601 strings), including unknown keys a newer API version
+could send.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import py_sp_api
 from py_sp_api.generated.messaging.models import (
     GetAttributesResponse,
     GetAttributesResponseBuyer,
     GetMessagingActionsForOrderResponse,
     LinkObject,
 )
+from tests.support.spec_models import (
+    DEFS,
+    MODEL_NAMES,
+    SPEC_MODELS,
+    minimal_wire,
+    model_class,
+    pascal,
+    python_name,
+    ref_name,
+)
 
-SPEC_PATH = Path(py_sp_api.__file__).parent / "specs" / "messaging.json"
-SPEC: Dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
-DEFS: Dict[str, Any] = SPEC["definitions"]
-MODELS_PACKAGE = "py_sp_api.generated.messaging.models"
 UTC = timezone.utc
 
 HYPOTHESIS = settings(
@@ -44,80 +47,9 @@ HYPOTHESIS = settings(
 # --------------------------------------------------------------------------------------------
 
 
-def _pascal(prop: str) -> str:
-    prop = prop.lstrip("_")
-    return prop[:1].upper() + prop[1:]
-
-
-def _module_name(class_name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
-
-
-def _python_name(wire: str) -> str:
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", wire.lstrip("_")).lower()
-    return {"self": "var_self", "schema": "var_schema"}.get(snake, snake)
-
-
-def _is_object_with_properties(schema: Dict[str, Any]) -> bool:
-    return (
-        "$ref" not in schema
-        and schema.get("type", "object") == "object"
-        and bool(schema.get("properties"))
-    )
-
-
-def _spec_models() -> Dict[str, Dict[str, Any]]:
-    found: Dict[str, Dict[str, Any]] = {}
-
-    def visit(name: str, schema: Dict[str, Any]) -> None:
-        found[name] = schema
-        for prop_name, prop in schema["properties"].items():
-            target = prop.get("items", {}) if prop.get("type") == "array" else prop
-            if _is_object_with_properties(target):
-                visit(name + _pascal(prop_name), target)
-
-    for name, schema in DEFS.items():
-        if _is_object_with_properties(schema):
-            visit(name, schema)
-    return found
-
-
-SPEC_MODELS = _spec_models()
-MODEL_NAMES = sorted(SPEC_MODELS)
-
-
-def _model_class(name: str) -> Any:
-    return getattr(importlib.import_module(f"{MODELS_PACKAGE}.{_module_name(name)}"), name)
-
-
 def _known_keys(name: str) -> set:
     props = SPEC_MODELS[name]["properties"]
-    return set(props) | {_python_name(p) for p in props}
-
-
-def _ref_name(prop: Dict[str, Any]) -> str:
-    return prop["$ref"].rsplit("/", 1)[1]
-
-
-def _minimal_wire(name: str) -> Dict[str, Any]:
-    """The smallest valid wire-form dict: required properties only (no date-times needed)."""
-    schema = SPEC_MODELS[name]
-
-    def value(owner: str, prop_name: str, prop: Dict[str, Any]) -> Any:
-        if "$ref" in prop:
-            ref = _ref_name(prop)
-            return _minimal_wire(ref) if ref in SPEC_MODELS else value(owner, prop_name, DEFS[ref])
-        kind = prop.get("type", "object")
-        if kind == "array":
-            count = prop.get("minItems", prop.get("minLength", 0))
-            return [value(owner, prop_name, prop["items"]) for _ in range(count)]
-        if kind == "object":
-            return _minimal_wire(owner + _pascal(prop_name)) if prop.get("properties") else {}
-        assert kind == "string", prop
-        assert "format" not in prop, prop
-        return "x"
-
-    return {p: value(name, p, schema["properties"][p]) for p in schema.get("required", [])}
+    return set(props) | {python_name(p) for p in props}
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,7 +107,7 @@ _STRATEGIES: Dict[str, st.SearchStrategy] = {}
 
 def _prop_strategy(owner: str, prop_name: str, prop: Dict[str, Any]) -> st.SearchStrategy:
     if "$ref" in prop:
-        ref = _ref_name(prop)
+        ref = ref_name(prop)
         if ref in SPEC_MODELS:
             return model_strategy(ref)
         return _prop_strategy(owner, prop_name, DEFS[ref])
@@ -187,7 +119,7 @@ def _prop_strategy(owner: str, prop_name: str, prop: Dict[str, Any]) -> st.Searc
         return st.lists(items, min_size=low, max_size=high)
     if kind == "object":
         if prop.get("properties"):
-            return model_strategy(owner + _pascal(prop_name))
+            return model_strategy(owner + pascal(prop_name))
         # Free-form (the Schema definition): any JSON object.
         return st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=4)
     assert kind == "string", f"spec uses a type this test does not know: {kind}"
@@ -242,7 +174,7 @@ Leaf = Callable[[Any], datetime]
 
 def _walk_prop(owner: str, prop_name: str, prop: Dict[str, Any], value: Any, leaf: Leaf) -> Any:
     if "$ref" in prop:
-        ref = _ref_name(prop)
+        ref = ref_name(prop)
         if ref in SPEC_MODELS:
             return normalise(ref, value, leaf)
         return _walk_prop(owner, prop_name, DEFS[ref], value, leaf)
@@ -250,7 +182,7 @@ def _walk_prop(owner: str, prop_name: str, prop: Dict[str, Any], value: Any, lea
     if kind == "array":
         return [_walk_prop(owner, prop_name, prop["items"], item, leaf) for item in value]
     if kind == "object" and prop.get("properties"):
-        return normalise(owner + _pascal(prop_name), value, leaf)
+        return normalise(owner + pascal(prop_name), value, leaf)
     if kind == "string" and prop.get("format") == "date-time":
         return leaf(value)
     return value
@@ -272,7 +204,7 @@ def to_python_names(name: str, value: Dict[str, Any]) -> Dict[str, Any]:
 
     def convert(prop_name: str, prop: Dict[str, Any], item: Any) -> Any:
         if "$ref" in prop:
-            ref = _ref_name(prop)
+            ref = ref_name(prop)
             if ref in SPEC_MODELS:
                 return to_python_names(ref, item)
             return convert(prop_name, DEFS[ref], item)
@@ -280,11 +212,11 @@ def to_python_names(name: str, value: Dict[str, Any]) -> Dict[str, Any]:
         if kind == "array":
             return [convert(prop_name, prop["items"], x) for x in item]
         if kind == "object" and prop.get("properties"):
-            return to_python_names(name + _pascal(prop_name), item)
+            return to_python_names(name + pascal(prop_name), item)
         return item
 
     return {
-        (_python_name(key) if key in props else key): (
+        (python_name(key) if key in props else key): (
             convert(key, props[key], item) if key in props else item
         )
         for key, item in value.items()
@@ -300,7 +232,7 @@ def to_python_names(name: str, value: Dict[str, Any]) -> Dict[str, Any]:
 @HYPOTHESIS
 @given(data=st.data())
 def test_round_trip(name: str, data: st.DataObject):
-    cls = _model_class(name)
+    cls = model_class(name)
     wire = data.draw(model_strategy(name), label="wire")
     expected = normalise(name, wire, _parse_wire_datetime)
 
@@ -323,7 +255,7 @@ def test_round_trip(name: str, data: st.DataObject):
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_from_dict_none_is_none(name: str):
-    assert _model_class(name).from_dict(None) is None
+    assert model_class(name).from_dict(None) is None
 
 
 def test_strategy_covers_every_model():
@@ -389,8 +321,8 @@ def test_unknown_field_that_looks_like_hal_metadata_is_kept():
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_unknown_null_field_survives_in_every_model(name: str):
-    cls = _model_class(name)
-    wire = {**_minimal_wire(name), "futureField": None, "futureList": [None]}
+    cls = model_class(name)
+    wire = {**minimal_wire(name), "futureField": None, "futureList": [None]}
     model = cls.from_dict(wire)
     assert model.model_extra == {"futureField": None, "futureList": [None]}
     assert model.to_dict() == wire

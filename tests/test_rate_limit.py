@@ -7,6 +7,7 @@ matters the limiter's store runs on a fake clock that the recording sleep advanc
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from typing import Callable, Iterator, List, Tuple
@@ -22,13 +23,13 @@ from py_sp_api import (
     RateLimitWaitExceeded,
 )
 from py_sp_api.generated.messaging import (
-    ApiClient,
     Configuration,
     MessagingApi,
     TooManyRequestsException,
 )
 from py_sp_api.runtime.ratelimit import parse_rate_header
-from tests.support.throttling import FakeClock, RecordingSleep, ThrottlingServer
+from tests.support.threads import run_threads
+from tests.support.throttling import FakeClock, RecordingSleep
 
 ORDER_ID = "123-1234567-1234567"
 MARKETPLACE = ["ATVPDKIKX0DER"]
@@ -37,33 +38,9 @@ ApiFactory = Callable[..., MessagingApi]
 
 
 @pytest.fixture
-def clients() -> Iterator[List[ApiClient]]:
-    made: List[ApiClient] = []
-    yield made
-    for client in made:
-        client.close()
-
-
-def start_server(request: pytest.FixtureRequest, **kwargs: object) -> ThrottlingServer:
-    server = ThrottlingServer(**kwargs).start()
-
-    def stop() -> None:
-        server.stop()
-        assert server.unexpected_errors == []
-
-    request.addfinalizer(stop)
-    return server
-
-
-@pytest.fixture
-def make_api(clients: List[ApiClient]) -> ApiFactory:
-    def factory(server: ThrottlingServer, **kwargs: object) -> MessagingApi:
-        kwargs.setdefault("retry", NO_RETRIES)
-        client = ApiClient(Configuration(host=server.url, **kwargs))  # type: ignore[arg-type]
-        clients.append(client)
-        return MessagingApi(client)
-
-    return factory
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no retries unless overridden."""
+    return functools.partial(open_api, retry=NO_RETRIES)
 
 
 def burst_from_threads(
@@ -87,22 +64,17 @@ def burst_from_threads(
                 with lock:
                     done.append(1)
 
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in workers)
+    run_threads(threads, worker)
     return len(done), errors
 
 
 # -- pacing against Amazon's token bucket ------------------------------------------------------
 
 
-def test_a_paced_burst_from_six_threads_is_never_throttled(request, make_api):
-    server = start_server(request, rate=20, burst=5, rate_limit_header="20.0")
+def test_a_paced_burst_from_six_threads_is_never_throttled(start_sp, make_api):
+    server = start_sp(rate=20, burst=5, rate_limit_header="20.0")
     limiting = RateLimiting(overrides={"get_attributes": RateLimit(rate=20, burst=5)})
-    api = make_api(server, rate_limiting=limiting, connection_pool_maxsize=6)
+    api = make_api(server.url, rate_limiting=limiting, connection_pool_maxsize=6)
 
     succeeded, errors = burst_from_threads(api)
 
@@ -113,9 +85,9 @@ def test_a_paced_burst_from_six_threads_is_never_throttled(request, make_api):
     assert server.request_count == 60
 
 
-def test_the_same_burst_without_pacing_is_throttled(request, make_api):
-    server = start_server(request, rate=20, burst=5, rate_limit_header="20.0")
-    api = make_api(server, rate_limiting=False, connection_pool_maxsize=6)
+def test_the_same_burst_without_pacing_is_throttled(start_sp, make_api):
+    server = start_sp(rate=20, burst=5, rate_limit_header="20.0")
+    api = make_api(server.url, rate_limiting=False, connection_pool_maxsize=6)
 
     succeeded, errors = burst_from_threads(api)
 
@@ -127,11 +99,11 @@ def test_the_same_burst_without_pacing_is_throttled(request, make_api):
     assert server.request_count == 60
 
 
-def test_the_stated_rate_header_speeds_up_pacing(request, make_api):
+def test_the_stated_rate_header_speeds_up_pacing(start_sp, make_api):
     # The documented plan is 1 request/s; the server states 20/s on its first answer.
-    server = start_server(request, rate=20, burst=5, rate_limit_header="20.0")
+    server = start_sp(rate=20, burst=5, rate_limit_header="20.0")
     sleep = RecordingSleep(real=True)
-    api = make_api(server, rate_limiting=RateLimiting(sleep=sleep))
+    api = make_api(server.url, rate_limiting=RateLimiting(sleep=sleep))
     assert MessagingApi.rate_limit("get_attributes").rate == 1.0
 
     for _ in range(21):
@@ -161,12 +133,12 @@ def test_the_stated_rate_header_speeds_up_pacing(request, make_api):
         (None, 1.0),
     ],
 )
-def test_an_unusable_rate_header_is_ignored(request, make_api, header, expected_wait):
-    server = start_server(request, rate_limit_header=header)
+def test_an_unusable_rate_header_is_ignored(start_sp, make_api, header, expected_wait):
+    server = start_sp(rate_limit_header=header)
     clock = FakeClock()
     sleep = RecordingSleep(clock)
     limiting = RateLimiting(store=LocalBucketStore(clock=clock), sleep=sleep)
-    api = make_api(server, rate_limiting=limiting)
+    api = make_api(server.url, rate_limiting=limiting)
 
     for _ in range(6):
         api.get_attributes(ORDER_ID, MARKETPLACE)
@@ -176,13 +148,13 @@ def test_an_unusable_rate_header_is_ignored(request, make_api, header, expected_
     assert sleep.calls == [pytest.approx(expected_wait), pytest.approx(expected_wait)]
 
 
-def test_a_rate_header_back_at_the_documented_rate_is_followed(request, make_api):
+def test_a_rate_header_back_at_the_documented_rate_is_followed(start_sp, make_api):
     # Server and client share one fake clock, so the server's bucket sees exactly the pacing.
     clock = FakeClock()
-    server = start_server(request, rate=20, burst=5, rate_limit_header="20.0", clock=clock)
+    server = start_sp(rate=20, burst=5, rate_limit_header="20.0", clock=clock)
     sleep = RecordingSleep(clock)
     limiting = RateLimiting(store=LocalBucketStore(clock=clock), sleep=sleep)
-    api = make_api(server, rate_limiting=limiting)
+    api = make_api(server.url, rate_limiting=limiting)
 
     api.get_attributes(ORDER_ID, MARKETPLACE)  # the server states 20/s: the client speeds up
     server.throttle.rate = 1.0  # Amazon lowers the plan back to the documented 1/s...
@@ -214,14 +186,14 @@ def test_parse_rate_header():
 # -- whose bucket ------------------------------------------------------------------------------
 
 
-def test_two_sellers_do_not_share_a_bucket(request, make_api):
-    server = start_server(request)
+def test_two_sellers_do_not_share_a_bucket(start_sp, make_api):
+    server = start_sp()
     clock = FakeClock()
     sleep = RecordingSleep(clock)
     shared = RateLimiting(store=LocalBucketStore(clock=clock), sleep=sleep)
-    seller_a = make_api(server, rate_limiting=shared, access_token="Atza|seller-A")
-    seller_b = make_api(server, rate_limiting=shared, access_token="Atza|seller-B")
-    seller_a_again = make_api(server, rate_limiting=shared, access_token="Atza|seller-A")
+    seller_a = make_api(server.url, rate_limiting=shared, access_token="Atza|seller-A")
+    seller_b = make_api(server.url, rate_limiting=shared, access_token="Atza|seller-B")
+    seller_a_again = make_api(server.url, rate_limiting=shared, access_token="Atza|seller-A")
 
     for _ in range(4):
         seller_a.get_attributes(ORDER_ID, MARKETPLACE)
@@ -259,12 +231,12 @@ def test_lwa_identities_differ_per_seller_and_region_and_hide_secrets():
 # -- max_wait and disabling ---------------------------------------------------------------------
 
 
-def test_max_wait_raises_and_sends_nothing(request, make_api):
-    server = start_server(request)
+def test_max_wait_raises_and_sends_nothing(start_sp, make_api):
+    server = start_sp()
     clock = FakeClock()
     sleep = RecordingSleep(clock)
     limiting = RateLimiting(max_wait=0.05, store=LocalBucketStore(clock=clock), sleep=sleep)
-    api = make_api(server, rate_limiting=limiting)
+    api = make_api(server.url, rate_limiting=limiting)
     for _ in range(4):
         api.get_attributes(ORDER_ID, MARKETPLACE)
 
@@ -284,9 +256,9 @@ def test_max_wait_raises_and_sends_nothing(request, make_api):
     assert sleep.calls == []
 
 
-def test_max_wait_with_real_time(request, make_api):
-    server = start_server(request)
-    api = make_api(server, rate_limiting=RateLimiting(max_wait=0.05))
+def test_max_wait_with_real_time(start_sp, make_api):
+    server = start_sp()
+    api = make_api(server.url, rate_limiting=RateLimiting(max_wait=0.05))
     for _ in range(4):
         api.get_attributes(ORDER_ID, MARKETPLACE)
 
@@ -296,10 +268,10 @@ def test_max_wait_with_real_time(request, make_api):
     assert server.request_count == 4
 
 
-def test_disabled_rate_limiting_never_waits(request, make_api):
-    server = start_server(request)
+def test_disabled_rate_limiting_never_waits(start_sp, make_api):
+    server = start_sp()
     sleep = RecordingSleep()
-    api = make_api(server, rate_limiting=RateLimiting(enabled=False, sleep=sleep))
+    api = make_api(server.url, rate_limiting=RateLimiting(enabled=False, sleep=sleep))
 
     for _ in range(20):
         api.get_attributes(ORDER_ID, MARKETPLACE)
@@ -317,14 +289,16 @@ def test_rate_limiting_false_turns_the_limiter_off():
     assert waits == [0.0] * 100
 
 
-def test_rate_limiting_is_on_by_default_with_one_token_of_headroom(request, make_api):
-    server = start_server(request)
+def test_rate_limiting_is_on_by_default_with_one_token_of_headroom(start_sp, make_api):
+    server = start_sp()
     clock = FakeClock()
     sleep = RecordingSleep(clock)
     config_default = Configuration()
     assert config_default.rate_limiting.enabled is True
     assert config_default.rate_limiting.headroom == 1
-    api = make_api(server, rate_limiting=RateLimiting(store=LocalBucketStore(clock), sleep=sleep))
+    api = make_api(
+        server.url, rate_limiting=RateLimiting(store=LocalBucketStore(clock), sleep=sleep)
+    )
 
     for _ in range(7):
         api.get_attributes(ORDER_ID, MARKETPLACE)
@@ -345,15 +319,6 @@ def fast_thread_switching() -> Iterator[None]:
         sys.setswitchinterval(previous)
 
 
-def _run_threads(count: int, target: Callable[[], None]) -> None:
-    threads = [threading.Thread(target=target) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-
-
 def test_local_bucket_store_hands_out_each_slot_once(fast_thread_switching):
     clock = FakeClock()  # frozen: every reservation sees the same instant
     store = LocalBucketStore(clock=clock)
@@ -367,7 +332,7 @@ def test_local_bucket_store_hands_out_each_slot_once(fast_thread_switching):
         with lock:
             waits.extend(mine)
 
-    _run_threads(16, worker)
+    run_threads(16, worker)
 
     # 5 immediate tokens, then one reservation per 1/10 s slot, none handed out twice.
     slots = sorted(round(wait * 10) for wait in waits)
@@ -407,7 +372,7 @@ def test_local_bucket_store_never_exceeds_burst_plus_refill(fast_thread_switchin
         with lock:
             taken.append(mine)
 
-    _run_threads(16, worker)
+    run_threads(16, worker)
 
     elapsed = clock.now
     assert len(taken) == 16

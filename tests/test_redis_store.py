@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
@@ -24,6 +24,7 @@ from py_sp_api import NO_RETRIES, RateLimit, RateLimiting, RateLimitWaitExceeded
 from py_sp_api.generated.messaging import ApiClient, Configuration, MessagingApi
 from py_sp_api.runtime.ratelimit import BucketStore
 from tests.support.redis_server import RedisServer, redis_server_fixture  # noqa: F401
+from tests.support.threads import run_threads
 from tests.support.throttling import ThrottlingServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -406,34 +407,37 @@ class Workers:
 
 
 @pytest.fixture
-def throttling_server() -> Iterator[ThrottlingServer]:
-    server = ThrottlingServer(rate=RATE, burst=BURST, rate_limit_header=str(RATE)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.unexpected_errors == []
+def throttling_server(start_sp: Callable[..., ThrottlingServer]) -> ThrottlingServer:
+    return start_sp(rate=RATE, burst=BURST, rate_limit_header=str(RATE))
 
 
 @pytest.fixture
-def workers() -> Iterator[List[Workers]]:
+def make_workers(
+    redis_server: RedisServer, throttling_server: ThrottlingServer, namespace: str
+) -> Iterator[Callable[[float], Workers]]:
+    """``make_workers(seconds)``: PROCESSES workers on the Redis and test server; stopped after."""
     made: List[Workers] = []
-    yield made
+
+    def make(seconds: float) -> Workers:
+        group = Workers(
+            PROCESSES,
+            redis_url=redis_server.url,
+            namespace=namespace,
+            server_url=throttling_server.url,
+            seconds=seconds,
+        )
+        made.append(group)
+        return group
+
+    yield make
     for group in made:
         group.stop()
 
 
 def test_four_processes_share_one_bucket_without_a_429(
-    redis_server, throttling_server, namespace, workers
+    redis_server, throttling_server, namespace, make_workers
 ):
-    group = Workers(
-        PROCESSES,
-        redis_url=redis_server.url,
-        namespace=namespace,
-        server_url=throttling_server.url,
-        seconds=SECONDS,
-    )
-    workers.append(group)
+    group = make_workers(SECONDS)
     group.start()
     reports = group.reports()
 
@@ -454,16 +458,11 @@ def test_four_processes_share_one_bucket_without_a_429(
     assert all(r["modes"] == ["redis"] and r["fallbacks"] == 0 for r in reports)
 
 
-def test_redis_killed_mid_run_then_restarted(redis_server, throttling_server, namespace, workers):
+def test_redis_killed_mid_run_then_restarted(
+    redis_server, throttling_server, namespace, make_workers
+):
     seconds = 5.0
-    group = Workers(
-        PROCESSES,
-        redis_url=redis_server.url,
-        namespace=namespace,
-        server_url=throttling_server.url,
-        seconds=seconds,
-    )
-    workers.append(group)
+    group = make_workers(seconds)
     started = group.start()
     client = redis_server.client()
     bucket = f"py-sp-api:{namespace}:{_bucket_key(throttling_server)}"
@@ -519,12 +518,7 @@ def test_threads_of_one_process_share_the_store(redis_server, namespace):
         with lock:
             waits.extend(mine)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
+    run_threads(8, worker)
 
     # 200 reservations of one bucket: 5 at once, then each slot handed out exactly once.
     slots = sorted(round(wait * rate) for wait in waits)

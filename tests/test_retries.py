@@ -7,28 +7,28 @@ a connection that failed before anything was sent.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from typing import Callable, Iterator, List
+from typing import Callable, List
 
 import pytest
 from urllib3 import HTTPHeaderDict
 
 from py_sp_api import NO_RETRIES, RetryPolicy
 from py_sp_api.generated.messaging import (
-    ApiClient,
     ApiConnectionError,
     ApiTimeoutError,
     BadRequestException,
     Configuration,
-    CreateWarrantyRequest,
     MessagingApi,
     ServiceException,
     TooManyRequestsException,
 )
 from py_sp_api.runtime.retry import parse_retry_after
 from tests.support import unused_port
+from tests.support.messaging import warranty_body
 from tests.support.throttling import ThrottlingServer
 
 ORDER_ID = "123-1234567-1234567"
@@ -40,39 +40,9 @@ ApiFactory = Callable[..., MessagingApi]
 
 
 @pytest.fixture
-def sp() -> Iterator[ThrottlingServer]:
-    server = ThrottlingServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.unexpected_errors == [], "the test server itself failed"
-
-
-@pytest.fixture
-def make_api() -> Iterator[ApiFactory]:
-    clients: List[ApiClient] = []
-
-    def factory(host: str, **kwargs: object) -> MessagingApi:
-        kwargs.setdefault("rate_limiting", False)
-        kwargs.setdefault("retry", FAST_RETRY)
-        client = ApiClient(Configuration(host=host, **kwargs))  # type: ignore[arg-type]
-        clients.append(client)
-        return MessagingApi(client)
-
-    yield factory
-    for client in clients:
-        client.close()
-
-
-def warranty_body() -> CreateWarrantyRequest:
-    return CreateWarrantyRequest.model_validate(
-        {
-            "attachments": [{"uploadDestinationId": "8634452c", "fileName": "warranty.txt"}],
-            "coverageStartDate": "2024-01-01T00:00:00Z",
-            "coverageEndDate": "2025-01-01T00:00:00Z",
-        }
-    )
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
 
 
 def call(api: MessagingApi, operation: str) -> object:

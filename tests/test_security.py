@@ -18,7 +18,7 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List
+from typing import Any, Iterable, List
 
 import pytest
 import urllib3
@@ -37,48 +37,18 @@ from py_sp_api.generated.messaging import (
     ApiConnectionError,
     ApiValueError,
     Configuration,
-    CreateWarrantyRequest,
     ForbiddenException,
     MessagingApi,
 )
-from tests.support.fake_lwa import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH, FakeLwa
+from tests.support.fake_lwa import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH
+from tests.support.messaging import warranty_body
 from tests.support.recording_proxy import RecordingProxy
-from tests.support.throttling import FakeClock, RecordingSleep, ThrottlingServer
+from tests.support.throttling import FakeClock, RecordingSleep
 from tests.support.tls import TlsServer
 
 ORDER_ID = "123-1234567-1234567"
 MARKETPLACE = ["ATVPDKIKX0DER"]
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
-
-
-@pytest.fixture
-def lwa() -> Iterator[FakeLwa]:
-    server = FakeLwa().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.problems == []
-
-
-@pytest.fixture
-def sp() -> Iterator[ThrottlingServer]:
-    server = ThrottlingServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.unexpected_errors == []
-
-
-def warranty_body() -> CreateWarrantyRequest:
-    return CreateWarrantyRequest.model_validate(
-        {
-            "attachments": [{"uploadDestinationId": "8634452c", "fileName": "warranty.txt"}],
-            "coverageStartDate": "2024-01-01T00:00:00Z",
-            "coverageEndDate": "2025-01-01T00:00:00Z",
-        }
-    )
 
 
 def exception_chain(exc: BaseException) -> List[BaseException]:

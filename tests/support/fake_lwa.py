@@ -16,11 +16,12 @@ import collections
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Deque, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs
 
 from py_sp_api.runtime.auth import LwaCredentials, LwaTokenProvider
+from tests.support.background import BackgroundServer, LocalHTTPServer
 
 TOKEN_PATH = "/auth/o2/token"
 
@@ -80,8 +81,7 @@ class FakeLwa:
         self._problems: List[str] = []
         self._failures: Deque[_Failure] = collections.deque()
         self._stopping = threading.Event()
-        self._httpd: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: Optional[BackgroundServer] = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> FakeLwa:
@@ -90,26 +90,13 @@ class FakeLwa:
         class Handler(_LwaHandler):
             lwa = owner
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        httpd.daemon_threads = True
-        httpd.block_on_close = False  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name=f"fake-lwa-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server = BackgroundServer(LocalHTTPServer(Handler), name="fake-lwa")
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> FakeLwa:
         return self.start()
@@ -119,8 +106,8 @@ class FakeLwa:
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None, "fake LWA not started"
-        return int(self._httpd.server_address[1])
+        assert self._server is not None, "fake LWA not started"
+        return self._server.port
 
     @property
     def url(self) -> str:

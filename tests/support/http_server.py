@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import (
     Any,
@@ -43,6 +43,7 @@ from typing import (
 from urllib.parse import parse_qs, unquote
 
 import py_sp_api
+from tests.support.background import BackgroundServer, LocalHTTPServer
 
 SPEC_PATH = Path(py_sp_api.__file__).resolve().parent / "specs" / "messaging.json"
 
@@ -228,13 +229,10 @@ def _errors_body(code: str, message: str, details: str = "") -> bytes:
     return json.dumps({"errors": [{"code": code, "message": message, "details": details}]}).encode()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _HTTPServer(LocalHTTPServer):
     def __init__(self, owner: RecordingServer) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         self.owner._handler_error()
@@ -357,29 +355,19 @@ class RecordingServer:
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         self._unexpected_errors: List[BaseException] = []
-        self._httpd: Optional[_HTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: Optional[BackgroundServer] = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> RecordingServer:
-        self._httpd = _HTTPServer(self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            # How often serve_forever() looks at the shutdown flag: stop() waits up to this.
-            kwargs={"poll_interval": 0.002},
-            name=f"recording-server-{self.port}",
-            daemon=True,
+        self._server = BackgroundServer(
+            _HTTPServer(self), name="recording-server", poll_interval=0.002
         )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.stop()
         with self._lock:
             live = list(self._sockets.values())
         for sock in live:
@@ -394,8 +382,8 @@ class RecordingServer:
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None, "server not started"
-        return int(self._httpd.server_address[1])
+        assert self._server is not None, "server not started"
+        return self._server.port
 
     @property
     def url(self) -> str:

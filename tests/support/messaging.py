@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from dateutil.parser import isoparse
 
-from py_sp_api.generated.messaging import MessagingApi
+from py_sp_api.generated.messaging import CreateWarrantyRequest, MessagingApi
 from py_sp_api.generated.messaging.operations import OPERATIONS
 
-from .http_server import SPEC_PATH
+from .spec_models import SPEC
 
 MARKETPLACE = "ATVPDKIKX0DER"
 ORDER_ID = "123-1234567-1234567"
@@ -91,13 +90,10 @@ def comparable_body(body: Any) -> Any:
     return result
 
 
-_SPEC: Dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
-
-
 def spec_operation(name: str) -> Dict[str, Any]:
     """The spec's operation object for the method ``name``."""
     operation_id = OPERATIONS[name].operation_id
-    for methods in _SPEC["paths"].values():
+    for methods in SPEC["paths"].values():
         for operation in methods.values():
             if isinstance(operation, dict) and operation.get("operationId") == operation_id:
                 return operation
@@ -130,6 +126,17 @@ def body_model_instance(name: str) -> Any:
     return operation.body_model.model_validate(sample)
 
 
+def warranty_body() -> CreateWarrantyRequest:
+    """A valid ``create_warranty`` body (one attachment, a year of coverage)."""
+    return CreateWarrantyRequest.model_validate(
+        {
+            "attachments": [{"uploadDestinationId": "8634452c", "fileName": "warranty.txt"}],
+            "coverageStartDate": "2024-01-01T00:00:00Z",
+            "coverageEndDate": "2025-01-01T00:00:00Z",
+        }
+    )
+
+
 _DEFAULT: Any = object()
 
 
@@ -160,7 +167,7 @@ def invoke(
 
 def expected_path(name: str, encoded_order_id: str) -> str:
     """The spec's path template of ``name`` with the (already encoded) order id filled in."""
-    for template, methods in _SPEC["paths"].items():
+    for template, methods in SPEC["paths"].items():
         if any(
             isinstance(op, dict) and op.get("operationId") == OPERATIONS[name].operation_id
             for op in methods.values()
@@ -171,7 +178,7 @@ def expected_path(name: str, encoded_order_id: str) -> str:
 
 def spec_method(name: str) -> str:
     operation_id = OPERATIONS[name].operation_id
-    for methods in _SPEC["paths"].values():
+    for methods in SPEC["paths"].values():
         for method, operation in methods.items():
             if isinstance(operation, dict) and operation.get("operationId") == operation_id:
                 return method.upper()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import http.client
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, List, Optional, Tuple
 from urllib.parse import urlsplit
+
+from tests.support.background import BackgroundServer, LocalHTTPServer
 
 _HOP_BY_HOP = {
     "connection",
@@ -48,8 +50,7 @@ class RecordingProxy:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._requests: List[ProxiedRequest] = []
-        self._httpd: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: Optional[BackgroundServer] = None
 
     def __enter__(self) -> RecordingProxy:
         owner = self
@@ -57,26 +58,18 @@ class RecordingProxy:
         class Handler(_ProxyHandler):
             proxy = owner
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
+        # Leaving waits for the relays still in progress.
+        self._server = BackgroundServer(LocalHTTPServer(Handler, block_on_close=True))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.stop()
 
     @property
     def url(self) -> str:
-        assert self._httpd is not None, "proxy not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        assert self._server is not None, "proxy not started"
+        return f"http://127.0.0.1:{self._server.port}"
 
     @property
     def requests(self) -> List[ProxiedRequest]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Optional, Tuple
+
+from tests.support.background import BackgroundServer, LocalHTTPServer
 
 TEST_CA_PEM = """\
 -----BEGIN CERTIFICATE-----
@@ -61,14 +63,11 @@ def write_pems(directory: Path) -> Tuple[Path, Path, Path]:
     return ca, cert, key
 
 
-class _TlsHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _TlsHTTPServer(LocalHTTPServer):
     def __init__(self, owner: TlsServer, context: ssl.SSLContext) -> None:
         self.owner = owner
         self.context = context
-        super().__init__(("127.0.0.1", 0), _TlsHandler)
+        super().__init__(_TlsHandler)
 
     def get_request(self) -> Tuple[Any, Any]:
         sock, address = super().get_request()
@@ -106,28 +105,20 @@ class TlsServer:
         self._context.load_cert_chain(str(cert), str(key))
         self._lock = threading.Lock()
         self._requests = 0
-        self._httpd: Optional[_TlsHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: Optional[BackgroundServer] = None
 
     def __enter__(self) -> TlsServer:
-        self._httpd = _TlsHTTPServer(self, self._context)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
+        self._server = BackgroundServer(_TlsHTTPServer(self, self._context))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.stop()
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None
-        return int(self._httpd.server_address[1])
+        assert self._server is not None
+        return self._server.port
 
     def url(self, host: str = "127.0.0.1") -> str:
         return f"https://{host}:{self.port}"
