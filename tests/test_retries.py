@@ -152,14 +152,27 @@ def test_retry_after_is_honoured(sp, make_api, caplog):
     assert "retrying in 0.000s" in lines[0]
 
 
-def test_retry_after_is_capped_by_max_backoff(sp, make_api, caplog):
+def test_a_retry_after_beyond_max_backoff_is_not_cut_short(sp, make_api, caplog):
+    # Retrying before Amazon allows it would only spend attempts: the 429 is raised at once.
     caplog.set_level(logging.DEBUG, logger="py_sp_api")
     sp.throttle_next(1, retry_after="120")
+
+    with pytest.raises(TooManyRequestsException) as caught:
+        make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 1
+    assert caught.value.headers["Retry-After"] == "120"
+    assert retry_log_lines(caplog) == []
+
+
+def test_a_retry_after_within_max_backoff_is_waited(sp, make_api, caplog):
+    caplog.set_level(logging.DEBUG, logger="py_sp_api")
+    sp.throttle_next(1, retry_after="0.04")
 
     make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE)
 
     assert sp.request_count == 2
-    assert ["retrying in 0.050s" in line for line in retry_log_lines(caplog)] == [True]
+    assert ["retrying in 0.040s" in line for line in retry_log_lines(caplog)] == [True]
 
 
 @pytest.mark.parametrize("operation", ["get_attributes", "create_warranty"])

@@ -222,6 +222,10 @@ class SpecReader:
         body: Optional[ParamDef] = None
         body_model: Optional[str] = None
         for raw in op.get("parameters", []):
+            if raw["in"] not in ("path", "query", "body"):
+                # The runtime sends path, query and body parameters only: fail loudly rather
+                # than generate a method whose arguments would not reach the wire.
+                raise NotImplementedError(f"{operation_id}: {raw['in']} parameters")
             if raw["in"] == "body":
                 body_model, _ = self._resolve(raw["schema"]["$ref"])
                 body = ParamDef(

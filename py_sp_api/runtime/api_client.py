@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from types import TracebackType
@@ -17,8 +18,10 @@ from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
     ApiException,
     ApiResponseError,
+    ApiValueError,
 )
 from py_sp_api.runtime.operation import Operation, PreparedRequest
+from py_sp_api.runtime.ratelimit import RateLimitWaitExceeded
 from py_sp_api.runtime.rest import RESTClientObject
 from py_sp_api.runtime.retry import parse_retry_after
 
@@ -148,7 +151,7 @@ class ApiClient:
         if content_type is not None:
             headers["Content-Type"] = content_type
         if extra_headers:
-            headers.update(extra_headers)
+            headers.update(_checked_headers(extra_headers))
         url = config.host + path
         effective_timeout = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
         provider = config.token_provider
@@ -157,15 +160,21 @@ class ApiClient:
         identity = config.rate_limit_identity if limiter.enabled else ""
         idempotent = operation.is_idempotent
         debug = _log.isEnabledFor(logging.DEBUG)
+        token: Optional[str] = None
         token_refreshed = False
+        refused: Optional[urllib3.BaseHTTPResponse] = None  # the last 429/5xx, while retrying
         attempt = 0
         while True:
             attempt += 1
-            token = None
             if provider is not None:
-                token = provider.get_token(self.rest_client)
-                headers[ACCESS_TOKEN_HEADER] = token
-            waited = limiter.acquire(operation, identity) if limiter.enabled else 0.0
+                token = headers[ACCESS_TOKEN_HEADER] = provider.get_token(self.rest_client)
+            try:
+                waited = limiter.acquire(operation, identity) if limiter.enabled else 0.0
+            except RateLimitWaitExceeded:
+                if refused is None:
+                    raise
+                # Retrying a refused request would wait too long: report what Amazon said.
+                return _buffered(refused), attempt - 1
             started = time.monotonic() if debug else 0.0
             try:
                 response = self.rest_client.request(
@@ -201,26 +210,24 @@ class ApiClient:
                 )
             if 200 <= status <= 299:
                 return response, attempt
-            if (
-                status in (401, 403)
-                and token is not None
-                and provider is not None
-                and not token_refreshed
-                and _says_token_expired(response.data)
-                and provider.invalidate(token)
-            ):
-                # Amazon rejected the token without processing the request: one resend is safe.
-                token_refreshed = True
-                _log.debug(
-                    "%s: access token expired; refreshing and resending once",
-                    operation.operation_id,
-                )
-                continue
+            if status in (401, 403) and token is not None and provider is not None:
+                response = _buffered(response)  # read the body, keep it readable
+                if not token_refreshed and _says_token_expired(response.data):
+                    token_refreshed = True
+                    renewable = provider.invalidate(token)
+                    if renewable and provider.get_token(self.rest_client) != token:
+                        # Amazon refused the token without processing the request, so one
+                        # resend with a new token cannot deliver a message twice.
+                        _log.debug("%s: token expired; resending once", operation.operation_id)
+                        continue
+                return response, attempt
             if attempt < policy.max_attempts and policy.retries_status(status, idempotent):
-                delay = policy.delay(attempt, parse_retry_after(response.headers))
-                _release(response)
-                self._pause(delay, operation, attempt, f"HTTP {status}")
-                continue
+                retry_after = parse_retry_after(response.headers)
+                if retry_after is None or retry_after <= policy.max_backoff:
+                    refused = response = _buffered(response)
+                    delay = policy.delay(attempt, retry_after)
+                    self._pause(delay, operation, attempt, f"HTTP {status}")
+                    continue
             return response, attempt
 
     def _pause(self, delay: float, operation: Operation[Any], attempt: int, why: str) -> None:
@@ -238,10 +245,33 @@ class ApiClient:
 ACCESS_TOKEN_HEADER = "x-amz-access-token"  # noqa: S105 - a header name
 
 
-def _release(response: urllib3.BaseHTTPResponse) -> None:
-    # Drain what is left so the keep-alive connection can be reused, then give it back.
-    response.drain_conn()
+def _buffered(response: urllib3.BaseHTTPResponse) -> urllib3.BaseHTTPResponse:
+    """``response`` with its body read and its connection back in the pool.
+
+    An unread (``preload_content=False``) response becomes an equivalent one over the read
+    bytes, so whoever gets it can still ``read()`` the body the client had to look at.
+    """
+    if getattr(response, "_body", None) is not None or getattr(response, "_fp", None) is None:
+        return response  # already read
+    data = response.read()
     response.release_conn()
+    return urllib3.HTTPResponse(
+        body=io.BytesIO(data),
+        headers=response.headers,
+        status=response.status,
+        reason=response.reason,
+        preload_content=False,
+        decode_content=False,
+    )
+
+
+def _checked_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    # http.client refuses a line break in a header with an error that quotes the value,
+    # which may be a secret: refuse it first, naming only the header.
+    for name, value in headers.items():
+        if not isinstance(value, str) or "\r" in value or "\n" in value:
+            raise ApiValueError(f"header {name!r} must be a str without line breaks")
+    return headers
 
 
 def _says_token_expired(body: bytes) -> bool:
@@ -284,9 +314,14 @@ def _parse_body(
     try:
         return model.__pydantic_validator__.validate_json(document)  # type: ignore[no-any-return]
     except ValidationError as exc:
+        delivered = (
+            ""
+            if operation.is_idempotent
+            else " The request succeeded (the message was sent): do not send it again."
+        )
         raise ApiResponseError(
             f"{operation.operation_id}: the response body is not a valid {model.__name__}: "
-            f"{exc.errors(include_url=False)[:3]}",
+            f"{exc.errors(include_url=False)[:3]}.{delivered}",
             status=status,
             headers=headers,
             body=raw,

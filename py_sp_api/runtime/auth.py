@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
-import random
 import threading
 import time
 from typing import Callable, Mapping, Optional, Protocol, Tuple, Union
@@ -19,14 +19,50 @@ from urllib.parse import urlencode
 import urllib3
 
 from py_sp_api.runtime.exceptions import ApiConnectionError, ApiValueError, OpenApiException
+from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import require_secure_url
 
 _log = logging.getLogger("py_sp_api.auth")
 
 DEFAULT_LWA_ENDPOINT = "https://api.amazon.com/auth/o2/token"
+_MIN_LIFETIME = 60.0  # seconds
 ENV_CLIENT_ID = "LWA_CLIENT_ID"
 ENV_CLIENT_SECRET = "LWA_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
 ENV_REFRESH_TOKEN = "LWA_REFRESH_TOKEN"  # noqa: S105
+
+
+class SecretStr(str):
+    """A str whose repr is ``'***'``.
+
+    Tokens travel as this type, so an error reporter that records local variables (Sentry
+    does by default) or a repr of a header dict shows ``'***'`` instead of the token.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+class SecretBytes(bytes):
+    """Bytes whose repr is ``b'***'`` (the LWA request body carries the refresh token)."""
+
+    def __repr__(self) -> str:
+        return "b'***'"
+
+
+def checked_token(token: object, source: str) -> SecretStr:
+    """``token`` as a :class:`SecretStr`, if a header can carry it; never echoes the value."""
+    if not isinstance(token, str) or not token.strip():
+        raise LwaAuthError(f"{source} gave no access token")
+    token = token.strip()
+    if not (token.isascii() and token.isprintable()):
+        # http.client would refuse it with an error that quotes the whole token.
+        raise LwaAuthError(
+            f"{source} gave an access token with characters an HTTP header cannot carry "
+            "(a line break or a control character); nothing was sent"
+        )
+    return SecretStr(token)
 
 
 class HttpSender(Protocol):
@@ -130,14 +166,16 @@ class LwaCredentials:
         return self._identity
 
     def token_request_body(self) -> bytes:
-        return urlencode(
-            {
-                "grant_type": "refresh_token",
-                "refresh_token": self._refresh_token,
-                "client_id": self.client_id,
-                "client_secret": self._client_secret,
-            }
-        ).encode("ascii")
+        return SecretBytes(
+            urlencode(
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": self._refresh_token,
+                    "client_id": self.client_id,
+                    "client_secret": self._client_secret,
+                }
+            ).encode("ascii")
+        )
 
     def secrets(self) -> Tuple[str, str]:
         """The values that must never be shown (for redaction checks)."""
@@ -171,10 +209,12 @@ class StaticTokenProvider:
     """A fixed access token (managed elsewhere, or a Restricted Data Token)."""
 
     def __init__(self, token: str, *, identity: Optional[str] = None) -> None:
-        if not isinstance(token, str) or not token.strip():
-            raise ApiValueError("access_token must be a non-empty str")
-        self._token = token
-        self._identity = identity or "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+        try:
+            self._token = checked_token(token, "access_token")
+        except LwaAuthError as exc:
+            raise ApiValueError(str(exc)) from None
+        digest = hashlib.sha256(self._token.encode()).hexdigest()[:16]
+        self._identity = identity or f"token:{digest}"
 
     @property
     def identity(self) -> str:
@@ -202,12 +242,10 @@ class CallableTokenProvider:
         return self._identity
 
     def get_token(self, http: HttpSender) -> str:
-        token = self._fetch()
-        if not isinstance(token, str) or not token:
-            raise LwaAuthError("the access-token callable returned no token")
-        return token
+        return checked_token(self._fetch(), "the access-token callable")
 
     def invalidate(self, token: str) -> bool:
+        # The callable may hand out a new token next time; the client resends only if it does.
         return True
 
     def __repr__(self) -> str:
@@ -241,39 +279,55 @@ class LwaTokenProvider:
         self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
+        self._backoff = RetryPolicy(max_attempts=self.max_attempts, initial_backoff=backoff)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._token: Optional[str] = None
-        self._expires_at = 0.0
+        # (token, monotonic expiry) in one tuple, so a reader never pairs one token with
+        # another's expiry.
+        self._cached: Optional[Tuple[SecretStr, float]] = None
+        # The failure of the last fetch, and a counter of fetches: threads that waited for a
+        # fetch that failed get its error instead of each asking LWA again.
+        self._failure: Optional[LwaAuthError] = None
+        self._fetches = 0
 
     @property
     def identity(self) -> str:
         return self.credentials.identity
 
     def get_token(self, http: HttpSender) -> str:
-        token = self._token
-        if token is not None and self._clock() < self._expires_at:
-            return token
-        # One thread fetches; the others block here and then find the fresh token.
+        cached = self._cached
+        if cached is not None and self._clock() < cached[1]:
+            return cached[0]
+        fetches_seen = self._fetches
+        # One thread fetches; the others block here and then find the fresh token (or the
+        # error of the fetch they waited for).
         with self._lock:
-            if self._token is not None and self._clock() < self._expires_at:
-                return self._token
-            token, lifetime = self._fetch(http)
-            self._token = token
+            cached = self._cached
+            if cached is not None and self._clock() < cached[1]:
+                return cached[0]
+            if self._fetches != fetches_seen and self._failure is not None:
+                raise self._failure
+            self._fetches += 1
+            try:
+                token, lifetime = self._fetch(http)
+            except LwaAuthError as exc:
+                self._failure = exc
+                raise
+            self._failure = None
             # Refresh `refresh_margin` early, but never use less than half a token's life:
             # a short-lived token must not be fetched again for every single call.
-            self._expires_at = self._clock() + max(lifetime - self.refresh_margin, lifetime / 2)
+            valid_for = max(lifetime - self.refresh_margin, lifetime / 2)
+            self._cached = (token, self._clock() + valid_for)
             return token
 
     def invalidate(self, token: str) -> bool:
         with self._lock:
-            if self._token == token:
-                self._token = None
-                self._expires_at = 0.0
+            if self._cached is not None and self._cached[0] == token:
+                self._cached = None
         return True
 
-    def _fetch(self, http: HttpSender) -> Tuple[str, float]:
+    def _fetch(self, http: HttpSender) -> Tuple[SecretStr, float]:
         body = self.credentials.token_request_body()
         headers = {
             "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
@@ -283,7 +337,7 @@ class LwaTokenProvider:
         last_error: Union[LwaAuthError, None] = None
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
-                delay = self.backoff * (2 ** (attempt - 2)) * (0.5 + random.random() / 2)  # noqa: S311
+                delay = self._backoff.delay(attempt - 1)
                 _log.debug("retrying the LWA token request in %.2fs (attempt %d)", delay, attempt)
                 self._sleep(delay)
             try:
@@ -337,7 +391,7 @@ def _lwa_error(response: urllib3.BaseHTTPResponse, attempts: int) -> LwaAuthErro
     )
 
 
-def _parse_token(response: urllib3.BaseHTTPResponse, attempts: int) -> Tuple[str, float]:
+def _parse_token(response: urllib3.BaseHTTPResponse, attempts: int) -> Tuple[SecretStr, float]:
     try:
         document = json.loads(response.data)
         token = document["access_token"]
@@ -346,11 +400,13 @@ def _parse_token(response: urllib3.BaseHTTPResponse, attempts: int) -> Tuple[str
         raise LwaAuthError(
             "LWA answered 200 without a usable access_token", status=200, attempts=attempts
         ) from None
-    if not isinstance(token, str) or not token:
-        raise LwaAuthError(
-            "LWA answered 200 with an empty access_token", status=200, attempts=attempts
-        )
-    return token, lifetime
+    if not math.isfinite(lifetime) or lifetime <= 0:
+        lifetime = _MIN_LIFETIME  # nonsense from LWA must not mean a token request per call
+    try:
+        return checked_token(token, "LWA"), max(lifetime, _MIN_LIFETIME)
+    except LwaAuthError as exc:
+        exc.status, exc.attempts = 200, attempts
+        raise
 
 
 def _str_or_none(value: object) -> Optional[str]:

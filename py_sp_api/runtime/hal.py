@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable, List, Mapping
 from urllib.parse import urlsplit
 
@@ -15,11 +14,7 @@ def action_names(response: Any, operations: Mapping[str, Operation[Any]]) -> Lis
     An action whose link matches no known operation (one Amazon added after this client was
     generated) is left out rather than guessed.
     """
-    patterns = [
-        (re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(op.path))), name)
-        for name, op in operations.items()
-        if op.method == "POST"
-    ]
+    patterns = [(op.path_pattern, name) for name, op in operations.items() if op.method == "POST"]
     links = getattr(response, "links", None)
     actions: Iterable[Any] = getattr(links, "actions", None) or []
     names: List[str] = []

@@ -14,6 +14,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Generic,
+    List,
     Optional,
     Sequence,
     Tuple,
@@ -46,10 +47,14 @@ class RateLimit:
     burst: int
     documented: bool = True
 
-    @property
-    def min_interval(self) -> float:
-        """Seconds between requests once the burst is spent."""
-        return 1.0 / self.rate
+    def __post_init__(self) -> None:
+        rate_ok = isinstance(self.rate, (int, float)) and 0 < self.rate < float("inf")
+        if not rate_ok or isinstance(self.rate, bool):
+            raise ApiValueError(
+                f"a rate must be a positive number of requests/second: {self.rate!r}"
+            )
+        if not isinstance(self.burst, int) or isinstance(self.burst, bool) or self.burst < 1:
+            raise ApiValueError(f"a burst must be a whole number of at least 1: {self.burst!r}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,11 @@ class QueryParam:
     one_item_ok: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        one_ok = self.is_array and self.min_items <= 1 and (self.max_items or 1) >= 1
+        one_ok = (
+            self.is_array
+            and self.min_items <= 1
+            and (self.max_items is None or self.max_items >= 1)
+        )
         object.__setattr__(self, "one_item_ok", one_ok)
 
 
@@ -128,6 +137,8 @@ class Operation(Generic[ResponseT]):
     error: Optional[ModelRef] = None
     success_status: int = 200
     _path_parts: Tuple[str, ...] = field(init=False, repr=False, compare=False)
+    path_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    """Matches this operation's concrete paths; one group per path parameter, still encoded."""
 
     def __post_init__(self) -> None:
         # Split "/a/{x}/b" into ("/a/", "/b") once, so a call only joins strings.
@@ -138,6 +149,8 @@ class Operation(Generic[ResponseT]):
             parts.append(before)
         parts.append(rest)
         object.__setattr__(self, "_path_parts", tuple(parts))
+        regex = "([^/]+)".join(re.escape(part) for part in parts)
+        object.__setattr__(self, "path_pattern", re.compile(regex))
 
     @property
     def response_model(self) -> Type[ResponseT]:
@@ -224,6 +237,8 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
     if not param.is_array:
         if not isinstance(value, str):
             raise ApiTypeError(f"{param.python_name} must be a str, got {type(value).__name__}")
+        if param.required and not value.strip():
+            raise ApiValueError(f"{param.python_name} must not be empty")
         return _quote(value)
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise ApiTypeError(
@@ -267,7 +282,26 @@ def _encode_body(model: Type[SpApiModel], body: Any, required: bool) -> Optional
         model.__pydantic_validator__.validate_json(payload)
     except ValidationError as exc:
         raise ApiValueError(f"invalid {model.__name__}: {exc}") from exc
+    unknown = _unknown_fields(body)
+    if unknown:
+        # Models keep unknown fields so answers round-trip; in a message they are most likely
+        # a typo ("txt" for "text") that would silently drop what the seller meant to say.
+        raise ApiValueError(
+            f"{model.__name__} has no field(s) {', '.join(unknown)}; nothing was sent"
+        )
     return payload
+
+
+def _unknown_fields(value: Any, where: str = "") -> List[str]:
+    """Dotted names of the fields, at any depth, that the models do not declare."""
+    found = [f"{where}{name!r}" for name in (getattr(value, "__pydantic_extra__", None) or {})]
+    for name in getattr(type(value), "model_fields", {}):
+        child = getattr(value, name)
+        for i, item in enumerate(child if isinstance(child, list) else [child]):
+            if hasattr(item, "__pydantic_extra__"):
+                index = f"[{i}]" if isinstance(child, list) else ""
+                found += _unknown_fields(item, f"{where}{name}{index}.")
+    return found
 
 
 def _validated(model: Type[SpApiModel], data: Any) -> SpApiModel:

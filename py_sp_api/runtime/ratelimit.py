@@ -195,17 +195,11 @@ def parse_rate_header(value: str) -> Optional[float]:
     return rate
 
 
-def disabled() -> RateLimiting:
-    """A :class:`RateLimiting` that never waits."""
-    return RateLimiting(enabled=False)
-
-
 __all__: Tuple[str, ...] = (
     "BucketStore",
     "LocalBucketStore",
     "RateLimitWaitExceeded",
     "RateLimiting",
     "bucket_key",
-    "disabled",
     "parse_rate_header",
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ssl
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple, Type
+from urllib.parse import unquote
 
 import urllib3
 from urllib3.exceptions import (
@@ -15,9 +16,11 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+from urllib3.util import make_headers, parse_url
 
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import ApiConnectionError, ApiTimeoutError
+from py_sp_api.runtime.transport_security import redact_url
 
 
 class RESTResponse:
@@ -63,8 +66,11 @@ class RESTClientObject:
             pool_args["assert_hostname"] = configuration.assert_hostname
         self.pool_manager: urllib3.PoolManager
         if configuration.proxy:
+            proxy_url, proxy_headers = _proxy_with_auth(
+                configuration.proxy, configuration.proxy_headers
+            )
             self.pool_manager = urllib3.ProxyManager(
-                configuration.proxy, proxy_headers=configuration.proxy_headers, **pool_args
+                proxy_url, proxy_headers=proxy_headers, **pool_args
             )
         else:
             self.pool_manager = urllib3.PoolManager(**pool_args)
@@ -105,9 +111,13 @@ class RESTClientObject:
                 f"{method} {_origin(url)}: no response within the read timeout", request_sent=True
             ) from exc
         except SSLError as exc:
+            # urllib3 raises SSLError for a failed handshake and for a TLS failure after the
+            # request went out alike. Only a certificate rejection proves nothing was sent.
+            handshake = _caused_by(exc, (ssl.SSLCertVerificationError, ssl.CertificateError))
+            what = "TLS handshake with" if handshake else "TLS connection to"
             raise ApiConnectionError(
-                f"TLS handshake with {_origin(url)} failed: {_root_message(exc)}",
-                request_sent=False,
+                f"{what} {_origin(url)} failed: {_root_message(exc)}",
+                request_sent=False if handshake else None,
             ) from exc
         except ProtocolError as exc:
             raise ApiConnectionError(
@@ -125,10 +135,35 @@ class RESTClientObject:
         self.pool_manager.clear()
 
 
+def _proxy_with_auth(
+    proxy: str, headers: Optional[Dict[str, str]]
+) -> Tuple[str, Optional[Dict[str, str]]]:
+    """Move ``user:password@`` from a proxy URL into a Proxy-Authorization header.
+
+    urllib3 ignores credentials written in the proxy URL; a proxy would answer 407.
+    """
+    parts = parse_url(proxy)
+    if not parts.auth:
+        return proxy, headers
+    auth = unquote(parts.auth)
+    merged = {**make_headers(proxy_basic_auth=auth), **(headers or {})}
+    return parts._replace(auth=None).url, merged
+
+
 def _origin(url: str) -> str:
-    # The path carries order ids, which are not secret, but keep messages short and stable.
+    # The path carries order ids, which are not secret, but keep messages short and stable;
+    # a "user:password@" never reaches a message.
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
+    return redact_url(f"{scheme}://{rest.split('/', 1)[0]}")
+
+
+def _caused_by(exc: BaseException, kinds: Tuple[Type[BaseException], ...]) -> bool:
+    seen: Optional[BaseException] = exc
+    while seen is not None:
+        if isinstance(seen, kinds) or any(isinstance(arg, kinds) for arg in seen.args):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _root_message(exc: BaseException) -> str:
