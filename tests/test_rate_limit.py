@@ -378,3 +378,20 @@ def test_local_bucket_store_never_exceeds_burst_plus_refill(fast_thread_switchin
     assert len(taken) == 16
     assert elapsed == pytest.approx(16 * 300 * 0.0005)
     assert burst <= sum(taken) <= burst + rate * elapsed + 1e-9
+
+
+def test_full_idle_buckets_are_forgotten_but_busy_ones_kept():
+    # A long-running process meets new credentials for months; memory must not grow forever.
+    now = [0.0]
+    store = LocalBucketStore(clock=lambda: now[0])
+    for i in range(1100):
+        store.reserve(f"old-seller-{i}|GetAttributes", 1.0, 5, None)
+    now[0] = 700.0
+    for _ in range(5):
+        store.reserve("busy|GetAttributes", 1.0, 5, None)  # empties this bucket
+    store.reserve("new|GetAttributes", 1.0, 5, None)
+
+    buckets = store._buckets
+    assert set(buckets) == {"busy|GetAttributes", "new|GetAttributes"}
+    # The busy bucket kept its state: the next token is a second away.
+    assert store.reserve("busy|GetAttributes", 1.0, 5, None) == (True, 1.0)

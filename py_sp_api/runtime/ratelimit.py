@@ -21,6 +21,8 @@ from py_sp_api.runtime.operation import Operation, RateLimit
 
 _log = logging.getLogger("py_sp_api.ratelimit")
 _RESTATE_AFTER = 10.0  # seconds
+_IDLE_SECONDS = 600.0  # unused for this long, and full again: forgotten
+_MAX_IDLE_CHECK = 1024  # buckets kept before idle ones are looked for
 
 
 class RateLimitWaitExceeded(OpenApiException):
@@ -62,7 +64,9 @@ class BucketStore(Protocol):
 class _Bucket:
     tokens: float
     updated: float
+    burst: int
     learned_rate: Optional[float] = None
+    rate: float = 1.0  # the rate last applied
 
 
 class LocalBucketStore:
@@ -80,8 +84,11 @@ class LocalBucketStore:
             now = self._clock()
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[key] = _Bucket(tokens=float(burst), updated=now)
-            rate = bucket.learned_rate or rate
+                if len(self._buckets) >= _MAX_IDLE_CHECK:
+                    self._forget_idle(now)
+                bucket = self._buckets[key] = _Bucket(float(burst), now, burst)
+            rate = bucket.rate = bucket.learned_rate or rate
+            bucket.burst = burst
             # Refill, then take a token. Tokens may go negative: that is a reservation, and
             # the wait is exactly the time for the refill to cover it.
             tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
@@ -98,6 +105,18 @@ class LocalBucketStore:
             bucket = self._buckets.get(key)
             if bucket is not None and bucket.learned_rate != rate:
                 bucket.learned_rate = rate
+
+    def _forget_idle(self, now: float) -> None:
+        # A process that runs for months sees tokens rotate and sellers come and go. A bucket
+        # that has refilled completely is the same as a new one, and one that has not been
+        # used for a while can go with it: dropping them changes nothing but memory.
+        idle = [
+            key
+            for key, b in self._buckets.items()
+            if now - b.updated > _IDLE_SECONDS and b.tokens + (now - b.updated) * b.rate >= b.burst
+        ]
+        for key in idle:
+            del self._buckets[key]
 
 
 @dataclass
@@ -146,6 +165,9 @@ class RateLimiting:
             return 0.0
         bucket = self._buckets.get((identity, operation.name))
         if bucket is None:
+            if len(self._buckets) >= _MAX_IDLE_CHECK:
+                self._buckets.clear()  # a cache: entries are cheap to resolve again
+                self._stated.clear()
             plan = self.plan_for(operation)
             burst = max(1, plan.burst - self.headroom) if plan.burst > 1 else 1
             bucket = self._buckets[(identity, operation.name)] = (
