@@ -174,7 +174,7 @@ class ApiClient:
                 if refused is None:
                     raise
                 # Retrying a refused request would wait too long: report what Amazon said.
-                return _buffered(refused), attempt - 1
+                return refused, attempt - 1
             started = time.monotonic() if debug else 0.0
             try:
                 response = self.rest_client.request(
@@ -211,8 +211,9 @@ class ApiClient:
             if 200 <= status <= 299:
                 return response, attempt
             if status in (401, 403) and token is not None and provider is not None:
-                response = _buffered(response)  # read the body, keep it readable
-                if not token_refreshed and _says_token_expired(response.data):
+                data = _read_all(response)
+                response = _readable(response, data, preload_content)
+                if not token_refreshed and _says_token_expired(data):
                     token_refreshed = True
                     renewable = provider.invalidate(token)
                     if renewable and provider.get_token(self.rest_client) != token:
@@ -224,7 +225,7 @@ class ApiClient:
             if attempt < policy.max_attempts and policy.retries_status(status, idempotent):
                 retry_after = parse_retry_after(response.headers)
                 if retry_after is None or retry_after <= policy.max_backoff:
-                    refused = response = _buffered(response)
+                    refused = _readable(response, _read_all(response), preload_content)
                     delay = policy.delay(attempt, retry_after)
                     self._pause(delay, operation, attempt, f"HTTP {status}")
                     continue
@@ -245,16 +246,25 @@ class ApiClient:
 ACCESS_TOKEN_HEADER = "x-amz-access-token"  # noqa: S105 - a header name
 
 
-def _buffered(response: urllib3.BaseHTTPResponse) -> urllib3.BaseHTTPResponse:
-    """``response`` with its body read and its connection back in the pool.
-
-    An unread (``preload_content=False``) response becomes an equivalent one over the read
-    bytes, so whoever gets it can still ``read()`` the body the client had to look at.
-    """
-    if getattr(response, "_body", None) is not None or getattr(response, "_fp", None) is None:
-        return response  # already read
+def _read_all(response: urllib3.BaseHTTPResponse) -> bytes:
+    """The whole body; the connection goes back to the pool."""
+    if getattr(response, "_fp", None) is None or getattr(response, "_body", None) is not None:
+        return response.data  # preloaded
     data = response.read()
     response.release_conn()
+    return data
+
+
+def _readable(
+    response: urllib3.BaseHTTPResponse, data: bytes, preloaded: bool
+) -> urllib3.BaseHTTPResponse:
+    """A response to hand over after the client read ``data`` from ``response``.
+
+    An unread (``preload_content=False``) response becomes an equivalent one over the bytes,
+    so the caller can still ``read()`` the body the client had to look at.
+    """
+    if preloaded:
+        return response
     return urllib3.HTTPResponse(
         body=io.BytesIO(data),
         headers=response.headers,

@@ -6,6 +6,7 @@ thread while the others wait for it. Secrets never appear in a repr, a log line 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -286,10 +287,10 @@ class LwaTokenProvider:
         # (token, monotonic expiry) in one tuple, so a reader never pairs one token with
         # another's expiry.
         self._cached: Optional[Tuple[SecretStr, float]] = None
-        # The failure of the last fetch, and a counter of fetches: threads that waited for a
-        # fetch that failed get its error instead of each asking LWA again.
+        # The failure of the last fetch, and how many fetches have finished: threads that
+        # waited for a fetch that failed get its error instead of each asking LWA again.
         self._failure: Optional[LwaAuthError] = None
-        self._fetches = 0
+        self._finished = 0
 
     @property
     def identity(self) -> str:
@@ -299,21 +300,24 @@ class LwaTokenProvider:
         cached = self._cached
         if cached is not None and self._clock() < cached[1]:
             return cached[0]
-        fetches_seen = self._fetches
+        finished_before = self._finished
         # One thread fetches; the others block here and then find the fresh token (or the
-        # error of the fetch they waited for).
+        # error of the fetch that finished while they waited).
         with self._lock:
             cached = self._cached
             if cached is not None and self._clock() < cached[1]:
                 return cached[0]
-            if self._fetches != fetches_seen and self._failure is not None:
-                raise self._failure
-            self._fetches += 1
+            failure = self._failure
+            if self._finished != finished_before and failure is not None:
+                shared = copy.copy(failure)  # each thread its own traceback
+                raise shared.with_traceback(None) from failure.__cause__
             try:
                 token, lifetime = self._fetch(http)
             except LwaAuthError as exc:
                 self._failure = exc
                 raise
+            finally:
+                self._finished += 1
             self._failure = None
             # Refresh `refresh_margin` early, but never use less than half a token's life:
             # a short-lived token must not be fetched again for every single call.
