@@ -29,7 +29,9 @@ class SpApiModel(BaseModel):
     )
 
     # Unset fields are left out, but a value that was given (even null, even in a field this
-    # client does not know) is kept: nothing Amazon sent is lost in a round trip.
+    # client does not know) is kept: nothing Amazon sent is lost in a round trip. A request
+    # body on the wire differs on purpose: nulls are dropped there, and unknown fields are
+    # refused before sending (see runtime.operation).
 
     def to_dict(self) -> Dict[str, Any]:
         """The wire form as Python objects: aliases as keys, unset fields left out."""
