@@ -18,15 +18,29 @@ from py_sp_api.generated.messaging.operations import OPERATIONS
 from tests.support import RecordingServer
 from tests.support.messaging import expected_path, spec_method
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-REFERENCE_DOC = REFERENCE / "MessagingApi-python.md"
+# The contract page, kept in the repository so the examples run on every checkout; where the
+# shared original sits beside the repository, the copy must not have drifted from it.
+REFERENCE_DOC = Path(__file__).resolve().parent / "data" / "MessagingApi-python.md"
+SHARED_DOC = Path(__file__).resolve().parents[2] / "shared" / "reference" / REFERENCE_DOC.name
 DOC_HOST = "https://sellingpartnerapi-na.amazon.com"
+_TABLE_ROW = re.compile(r"^\[\*\*(\w+)\*\*\]\([^)]*\) \| \*\*(\w+)\*\* ([^ ]+) \|", re.MULTILINE)
 
-if not REFERENCE_DOC.is_file():
-    pytest.skip(
-        f"the shared reference page {REFERENCE_DOC} is not present in this checkout",
-        allow_module_level=True,
-    )
+
+def test_the_copy_of_the_reference_page_is_the_shared_original():
+    if SHARED_DOC.is_file():
+        assert REFERENCE_DOC.read_bytes() == SHARED_DOC.read_bytes()
+    assert REFERENCE_DOC.is_file()
+
+
+def test_every_documented_method_has_the_documented_http_method_and_path():
+    # From the contract's own table, not from the generated code: a generator that swapped
+    # two operations, or renamed one, fails here.
+    rows = _TABLE_ROW.findall(REFERENCE_DOC.read_text(encoding="utf-8"))
+    assert len(rows) == 13
+    documented = {name: (method, path) for name, method, path in rows}
+    generated = {name: (op.method, op.path) for name, op in OPERATIONS.items()}
+    assert generated == documented
+
 
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 _CALL = re.compile(r"api_instance\.(\w+)\(")
