@@ -5,10 +5,10 @@ and no submodule is loaded until one of the names below is first used. The Messa
 lives in :mod:`py_sp_api.generated.messaging`.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Dict
 
 from py_sp_api._version import __version__
+from py_sp_api.runtime.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from py_sp_api.runtime.auth import (
@@ -65,14 +65,4 @@ _EXPORTS: Dict[str, str] = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

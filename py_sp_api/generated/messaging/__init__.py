@@ -2,8 +2,9 @@
 """Selling Partner API for Messaging (v1), generated from Amazon's model. Every name below is
 importable from this package; modules load on first use."""
 
-import importlib
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Dict
+
+from py_sp_api.runtime.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from py_sp_api.generated.messaging.api.messaging_api import MessagingApi as MessagingApi
@@ -264,15 +265,4 @@ __all__ = [
     "UnsupportedMediaTypeException",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
