@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import threading
 from typing import Callable, List
+from urllib.parse import parse_qs
 
 import pytest
 import urllib3
@@ -415,7 +416,13 @@ def test_credentials_from_env():
     )
 
     assert credentials.client_id == CLIENT_ID
-    assert credentials.secrets() == (CLIENT_SECRET, REFRESH_TOKEN)
+    form = parse_qs(bytes(credentials.token_request_body()).decode())
+    assert form == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": [REFRESH_TOKEN],
+        "client_id": [CLIENT_ID],
+        "client_secret": [CLIENT_SECRET],
+    }
     assert credentials.endpoint == "https://api.amazon.com/auth/o2/token"
 
 

@@ -178,10 +178,6 @@ class LwaCredentials:
             ).encode("ascii")
         )
 
-    def secrets(self) -> Tuple[str, str]:
-        """The values that must never be shown (for redaction checks)."""
-        return (self._client_secret, self._refresh_token)
-
     def __repr__(self) -> str:
         return f"LwaCredentials(client_id={self.client_id!r}, client_secret=***, refresh_token=***)"
 
