@@ -38,8 +38,9 @@ ACCEPT = "application/hal+json"
 class ApiClient:
     """Owns the connection pool and sends operations.
 
-    One ``ApiClient`` is safe to share between threads. Use it as a context manager, or call
-    :meth:`close`, to release its connections.
+    One ``ApiClient`` is safe to share between threads, and may be built before ``os.fork()``
+    (the child gets its own connections). Use it as a context manager, or call :meth:`close`,
+    to release its connections.
 
     Args:
         configuration: where and how to connect; a default :class:`Configuration` if omitted.

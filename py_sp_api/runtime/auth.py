@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import urllib3
 
 from py_sp_api.runtime.exceptions import ApiConnectionError, ApiValueError, OpenApiException
+from py_sp_api.runtime.forksafe import reinit_after_fork
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import require_secure_url
 
@@ -287,6 +288,7 @@ class LwaTokenProvider:
         # waited for a fetch that failed get its error instead of each asking LWA again.
         self._failure: Optional[LwaAuthError] = None
         self._finished = 0
+        reinit_after_fork(self)
 
     @property
     def identity(self) -> str:
@@ -326,6 +328,11 @@ class LwaTokenProvider:
             if self._cached is not None and self._cached[0] == token:
                 self._cached = None
         return True
+
+    def _reinit_after_fork(self) -> None:
+        # Another thread of the parent may have been fetching, holding the lock, at the fork;
+        # it does not exist here to release it. The cached token stays: same seller, still valid.
+        self._lock = threading.Lock()
 
     def _fetch(self, http: HttpSender) -> Tuple[SecretStr, float]:
         body = self.credentials.token_request_body()

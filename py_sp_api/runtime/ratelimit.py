@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple
 
 from py_sp_api.runtime.exceptions import OpenApiException
+from py_sp_api.runtime.forksafe import reinit_after_fork
 from py_sp_api.runtime.operation import Operation, RateLimit
 
 _log = logging.getLogger("py_sp_api.ratelimit")
@@ -76,6 +77,7 @@ class LocalBucketStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: Dict[str, _Bucket] = {}
+        reinit_after_fork(self)
 
     def reserve(
         self, key: str, rate: float, burst: int, max_wait: Optional[float]
@@ -105,6 +107,10 @@ class LocalBucketStore:
             bucket = self._buckets.get(key)
             if bucket is not None and bucket.learned_rate != rate:
                 bucket.learned_rate = rate
+
+    def _reinit_after_fork(self) -> None:
+        # A lock held by another thread of the parent at the fork would never be released.
+        self._lock = threading.Lock()
 
     def _forget_idle(self, now: float) -> None:
         # A process that runs for months sees tokens rotate and sellers come and go. A bucket

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional, Set, Tuple, Type
 
 from py_sp_api.runtime.exceptions import ApiValueError
+from py_sp_api.runtime.forksafe import reinit_after_fork
 from py_sp_api.runtime.ratelimit import LocalBucketStore
 
 if TYPE_CHECKING:
@@ -201,6 +202,7 @@ class RedisBucketStore:
         self._local = LocalBucketStore()
         self._local_lock = threading.Lock()
         self._drained: Set[str] = set()
+        reinit_after_fork(self)
 
     @classmethod
     def from_url(
@@ -320,6 +322,14 @@ class RedisBucketStore:
         )
 
     # -- internals ---------------------------------------------------------------------------
+    def _reinit_after_fork(self) -> None:
+        # Locks another thread of the parent may have held at the fork, and a probe of Redis
+        # that thread was making, which would otherwise stay "in progress" in the child for
+        # ever. redis-py's pool notices the new pid by itself and opens its own connections.
+        self._lock = threading.Lock()
+        self._local_lock = threading.Lock()
+        self._probing = False
+
     def _reserve_redis(
         self, key: str, rate: float, burst: int, max_wait: Optional[float], resume_at: float
     ) -> Tuple[bool, float]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
-from typing import Any, Dict, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type
 from urllib.parse import unquote
 
 import urllib3
@@ -20,6 +21,7 @@ from urllib3.util import make_headers, parse_url
 
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import ApiConnectionError, ApiTimeoutError
+from py_sp_api.runtime.forksafe import reinit_after_fork
 from py_sp_api.runtime.transport_security import redact_url
 
 
@@ -64,16 +66,18 @@ class RESTClientObject:
         }
         if configuration.assert_hostname is not None:
             pool_args["assert_hostname"] = configuration.assert_hostname
-        self.pool_manager: urllib3.PoolManager
+        self._new_pool_manager: Callable[[], urllib3.PoolManager]
         if configuration.proxy:
             proxy_url, proxy_headers = _proxy_with_auth(
                 configuration.proxy, configuration.proxy_headers
             )
-            self.pool_manager = urllib3.ProxyManager(
-                proxy_url, proxy_headers=proxy_headers, **pool_args
+            self._new_pool_manager = functools.partial(
+                urllib3.ProxyManager, proxy_url, proxy_headers=proxy_headers, **pool_args
             )
         else:
-            self.pool_manager = urllib3.PoolManager(**pool_args)
+            self._new_pool_manager = functools.partial(urllib3.PoolManager, **pool_args)
+        self.pool_manager = self._new_pool_manager()
+        reinit_after_fork(self)
 
     def request(
         self,
@@ -133,6 +137,13 @@ class RESTClientObject:
     def close(self) -> None:
         """Close every pooled connection."""
         self.pool_manager.clear()
+
+    def _reinit_after_fork(self) -> None:
+        # The inherited sockets are the parent's connections: a child using one would read
+        # the parent's responses. Dropped, not cleared: clear() takes a lock another thread
+        # of the parent may have held at the fork. urllib3 then closes the child's copies of
+        # the sockets; close() without shutdown() leaves the parent's connections intact.
+        self.pool_manager = self._new_pool_manager()
 
 
 def _proxy_with_auth(
