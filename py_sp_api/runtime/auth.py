@@ -19,7 +19,11 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from py_sp_api.runtime.exceptions import ApiConnectionError, ApiValueError, OpenApiException
+from py_sp_api.runtime.exceptions import (
+    ApiConnectionError,
+    ApiValueError,
+    LwaAuthError as LwaAuthError,
+)
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import require_secure_url
 
@@ -78,32 +82,6 @@ class HttpSender(Protocol):
         timeout: Optional[urllib3.Timeout] = None,
         preload_content: bool = True,
     ) -> urllib3.BaseHTTPResponse: ...
-
-
-class LwaAuthError(OpenApiException):
-    """LWA refused or failed to issue an access token.
-
-    Attributes:
-        error: LWA's error code (``invalid_grant``, ``invalid_client``...) or None.
-        error_description: LWA's explanation, if it gave one.
-        status: the HTTP status of LWA's answer, None when no answer came.
-        attempts: how many token requests were made.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        error: Optional[str] = None,
-        error_description: Optional[str] = None,
-        status: Optional[int] = None,
-        attempts: int = 1,
-    ) -> None:
-        self.error = error
-        self.error_description = error_description
-        self.status = status
-        self.attempts = attempts
-        super().__init__(message)
 
 
 class LwaCredentials:
