@@ -279,6 +279,66 @@ def test_a_403_that_is_not_about_expiry_is_not_refreshed(lwa, sp, make_api):
     assert lwa.token_requests == 1
 
 
+NOT_ABOUT_THE_ACCESS_TOKEN = {
+    "403-token-of-thanks": (
+        403,
+        {
+            "errors": [
+                {
+                    "code": "InvalidInput",
+                    "message": "The order's token-of-thanks period has expired.",
+                }
+            ]
+        },
+    ),
+    "401-unauthorized-other-token": (
+        401,
+        {
+            "errors": [
+                {
+                    "code": "Unauthorized",
+                    "message": "Access to requested resource is denied.",
+                    "details": "The gift token of this order has expired.",
+                }
+            ]
+        },
+    ),
+    "403-not-json": (
+        403,
+        b"<html><body>Your session token has expired. Access token expired.</body></html>",
+    ),
+    "403-words-outside-errors": (
+        403,
+        {"note": "the access token you provided has expired", "errors": []},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_ABOUT_THE_ACCESS_TOKEN))
+def test_an_answer_that_only_mentions_expired_and_token_is_not_refreshed(lwa, sp, make_api, case):
+    status, body = NOT_ABOUT_THE_ACCESS_TOKEN[case]
+    api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
+    sp.enqueue(status, body)
+
+    with pytest.raises((ForbiddenException, UnauthorizedException)) as caught:
+        api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert caught.value.status == status
+    assert sp.request_count == 1  # not resent
+    assert lwa.token_requests == 1  # not refreshed
+
+
+def test_amazons_expired_token_answer_is_refreshed_and_resent_exactly_once(lwa, sp, make_api):
+    api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
+    sp.enqueue(403, TOKEN_EXPIRED_BODY)
+
+    api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert [response.status for response in sp.responses] == [403, 201]
+    assert sp.tokens_seen == ["Atza|token-1", "Atza|token-2"]
+    assert lwa.token_requests == 2
+
+
 def test_a_fixed_token_is_not_refreshed_when_the_server_says_it_expired(sp, make_api):
     api = make_api(access_token="Atza|fixed")
     sp.expire_token("Atza|fixed")
