@@ -13,18 +13,20 @@ from py_sp_api.runtime.lazy import lazy_attributes
 if TYPE_CHECKING:
     from py_sp_api.runtime.auth import (
         CallableTokenProvider as CallableTokenProvider,
-        LwaAuthError as LwaAuthError,
         LwaCredentials as LwaCredentials,
         LwaTokenProvider as LwaTokenProvider,
         StaticTokenProvider as StaticTokenProvider,
         TokenProvider as TokenProvider,
+    )
+    from py_sp_api.runtime.exceptions import (
+        LwaAuthError as LwaAuthError,
+        RateLimitWaitExceeded as RateLimitWaitExceeded,
     )
     from py_sp_api.runtime.operation import RateLimit as RateLimit
     from py_sp_api.runtime.ratelimit import (
         BucketStore as BucketStore,
         LocalBucketStore as LocalBucketStore,
         RateLimiting as RateLimiting,
-        RateLimitWaitExceeded as RateLimitWaitExceeded,
     )
     from py_sp_api.runtime.redis_store import RedisBucketStore as RedisBucketStore
     from py_sp_api.runtime.regions import (
@@ -44,7 +46,7 @@ _EXPORTS: Dict[str, str] = {
     "EU": "py_sp_api.runtime.regions",
     "FE": "py_sp_api.runtime.regions",
     "LocalBucketStore": "py_sp_api.runtime.ratelimit",
-    "LwaAuthError": "py_sp_api.runtime.auth",
+    "LwaAuthError": "py_sp_api.runtime.exceptions",
     "LwaCredentials": "py_sp_api.runtime.auth",
     "LwaTokenProvider": "py_sp_api.runtime.auth",
     "MARKETPLACES": "py_sp_api.runtime.regions",
@@ -53,7 +55,7 @@ _EXPORTS: Dict[str, str] = {
     "NO_RETRIES": "py_sp_api.runtime.retry",
     "REGIONS": "py_sp_api.runtime.regions",
     "RateLimit": "py_sp_api.runtime.operation",
-    "RateLimitWaitExceeded": "py_sp_api.runtime.ratelimit",
+    "RateLimitWaitExceeded": "py_sp_api.runtime.exceptions",
     "RateLimiting": "py_sp_api.runtime.ratelimit",
     "RedisBucketStore": "py_sp_api.runtime.redis_store",
     "Region": "py_sp_api.runtime.regions",

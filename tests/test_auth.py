@@ -146,8 +146,7 @@ def test_a_token_is_refreshed_once_it_is_inside_the_refresh_margin(lwa, sp, make
     lwa.expires_in = expires_in
     provider = lwa.provider(clock=clock)  # refresh_margin defaults to 60 s
     api = make_api(token_provider=provider)
-    # Refreshed 60 s early, but a short-lived token is kept for at least half its life.
-    valid_for = max(expires_in - 60, expires_in / 2)
+    valid_for = expires_in - 60
 
     api.get_attributes(ORDER_ID, MARKETPLACE)
     clock.advance(valid_for - 0.5)
@@ -160,6 +159,57 @@ def test_a_token_is_refreshed_once_it_is_inside_the_refresh_margin(lwa, sp, make
 
     assert lwa.token_requests == 2
     assert sp.tokens_seen == ["Atza|token-1", "Atza|token-1", "Atza|token-2", "Atza|token-2"]
+
+
+def seconds_until_refetch(api: MessagingApi, clock: FakeClock, lwa, step: float = 0.5) -> float:
+    """Call every ``step`` seconds of the fake clock; how long the first token was used."""
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+    start = clock()
+    while lwa.token_requests == 1 and clock() - start < 7200:
+        clock.advance(step)
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+    return clock() - start
+
+
+def test_a_token_is_used_until_expires_in_minus_refresh_margin(lwa, sp, make_api):
+    clock = FakeClock()
+    lwa.expires_in = 3
+    api = make_api(token_provider=lwa.provider(clock=clock, refresh_margin=1))
+
+    assert seconds_until_refetch(api, clock, lwa) == 2.0
+    assert sp.tokens_seen[-2:] == ["Atza|token-1", "Atza|token-2"]
+
+
+@pytest.mark.parametrize("expires_in", [0, -5, "NaN"])
+def test_a_nonsense_expires_in_counts_as_the_documented_hour(lwa, sp, make_api, expires_in):
+    clock = FakeClock()
+    lwa.expires_in = expires_in
+    api = make_api(token_provider=lwa.provider(clock=clock))  # refresh_margin 60 s
+
+    assert seconds_until_refetch(api, clock, lwa, step=60.0) == 3600 - 60
+
+
+@pytest.mark.parametrize("refresh_margin", [3, 10])
+def test_a_token_with_no_life_left_serves_its_own_call_and_is_not_reused(
+    lwa, sp, make_api, refresh_margin
+):
+    clock = FakeClock()
+    lwa.expires_in = 3
+    provider = lwa.provider(clock=clock, refresh_margin=refresh_margin)
+    api = make_api(token_provider=provider)
+
+    for _ in range(3):
+        api.get_attributes(ORDER_ID, MARKETPLACE)  # the clock does not move
+
+    # One token request per call: never a stale token, never a loop within a call.
+    assert lwa.token_requests == 3
+    assert sp.tokens_seen == ["Atza|token-1", "Atza|token-2", "Atza|token-3"]
+
+
+@pytest.mark.parametrize("refresh_margin", [-1.0, float("nan"), float("inf"), "60"])
+def test_a_nonsensical_refresh_margin_is_refused(lwa, refresh_margin):
+    with pytest.raises(ApiValueError, match="refresh_margin"):
+        lwa.provider(refresh_margin=refresh_margin)
 
 
 # -- "the access token you provided has expired" -----------------------------------------------
@@ -227,6 +277,66 @@ def test_a_403_that_is_not_about_expiry_is_not_refreshed(lwa, sp, make_api):
 
     assert sp.request_count == 1
     assert lwa.token_requests == 1
+
+
+NOT_ABOUT_THE_ACCESS_TOKEN = {
+    "403-token-of-thanks": (
+        403,
+        {
+            "errors": [
+                {
+                    "code": "InvalidInput",
+                    "message": "The order's token-of-thanks period has expired.",
+                }
+            ]
+        },
+    ),
+    "401-unauthorized-other-token": (
+        401,
+        {
+            "errors": [
+                {
+                    "code": "Unauthorized",
+                    "message": "Access to requested resource is denied.",
+                    "details": "The gift token of this order has expired.",
+                }
+            ]
+        },
+    ),
+    "403-not-json": (
+        403,
+        b"<html><body>Your session token has expired. Access token expired.</body></html>",
+    ),
+    "403-words-outside-errors": (
+        403,
+        {"note": "the access token you provided has expired", "errors": []},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_ABOUT_THE_ACCESS_TOKEN))
+def test_an_answer_that_only_mentions_expired_and_token_is_not_refreshed(lwa, sp, make_api, case):
+    status, body = NOT_ABOUT_THE_ACCESS_TOKEN[case]
+    api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
+    sp.enqueue(status, body)
+
+    with pytest.raises((ForbiddenException, UnauthorizedException)) as caught:
+        api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert caught.value.status == status
+    assert sp.request_count == 1  # not resent
+    assert lwa.token_requests == 1  # not refreshed
+
+
+def test_amazons_expired_token_answer_is_refreshed_and_resent_exactly_once(lwa, sp, make_api):
+    api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
+    sp.enqueue(403, TOKEN_EXPIRED_BODY)
+
+    api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+
+    assert [response.status for response in sp.responses] == [403, 201]
+    assert sp.tokens_seen == ["Atza|token-1", "Atza|token-2"]
+    assert lwa.token_requests == 2
 
 
 def test_a_fixed_token_is_not_refreshed_when_the_server_says_it_expired(sp, make_api):

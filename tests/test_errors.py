@@ -455,3 +455,59 @@ def test_a_429_that_never_clears_raises_too_many_requests_after_the_retry_budget
     assert exc.request_id == "rid-429-2"
     assert exc.errors == [Error(code="QuotaExceeded", message="You exceeded your quota")]
     assert server.request_count == 3
+
+
+# -- a model refusing a value --------------------------------------------------------------
+
+LONG_NOTE = "Private note for the buyer. " * 72  # 2,016 characters: over the 2,000 limit
+
+
+def _refusals() -> Dict[str, Any]:
+    from py_sp_api.generated.messaging import CreateUnexpectedProblemRequest
+
+    def assign() -> None:
+        request = CreateUnexpectedProblemRequest(text="fine")
+        request.text = LONG_NOTE
+
+    return {
+        "constructor": lambda: CreateUnexpectedProblemRequest(text=LONG_NOTE),
+        "assignment": assign,
+        "from_dict": lambda: CreateUnexpectedProblemRequest.from_dict({"text": LONG_NOTE}),
+        "from_json": lambda: CreateUnexpectedProblemRequest.from_json(
+            json.dumps({"text": LONG_NOTE})
+        ),
+    }
+
+
+@pytest.mark.parametrize("how", ["constructor", "assignment", "from_dict", "from_json"])
+def test_a_model_refusing_a_value_raises_an_open_api_exception_with_a_short_message(how: str):
+    from py_sp_api.generated.messaging.exceptions import ApiValueError
+
+    with pytest.raises(OpenApiException) as caught:
+        _refusals()[how]()
+
+    error = caught.value
+    assert isinstance(error, ApiValueError)
+    assert isinstance(error, ValueError)
+    assert isinstance(error, ValidationError)  # still pydantic's, for code that catches it
+    assert [problem["type"] for problem in error.errors()] == ["string_too_long"]
+    assert str(error) == (
+        "invalid CreateUnexpectedProblemRequest: text: String should have at most 2000 characters"
+    )
+
+
+def test_a_nested_or_custom_model_error_names_the_field_and_not_the_value():
+    from py_sp_api.generated.messaging import CreateWarrantyRequest
+
+    with pytest.raises(OpenApiException) as caught:
+        CreateWarrantyRequest(
+            coverage_start_date="2024-05-02T11:30:00",
+            attachments=[{"uploadDestinationId": "secret-upload-id"}],
+        )
+
+    message = str(caught.value)
+    assert message.startswith("invalid CreateWarrantyRequest: ")
+    assert "attachments.0.fileName: Field required" in message
+    assert "coverage_start_date: Value error, date-time must carry a timezone offset" in message
+    assert "secret-upload-id" not in message
+    assert "2024-05-02T11:30:00" not in message

@@ -7,6 +7,7 @@ import textwrap
 from typing import Dict, List
 
 from py_sp_api.codegen.ir import ApiDef, FieldDef, ModelDef, OperationDef, snake_case
+from py_sp_api.runtime import exceptions as runtime_exceptions
 
 # Modules that only re-export the hand-written runtime, so the import paths documented for
 # the generated client (``<package>.rest``, ``<package>.configuration``...) keep working.
@@ -14,27 +15,8 @@ _RUNTIME_SHIMS: Dict[str, List[str]] = {
     "api_client": ["ApiClient"],
     "api_response": ["ApiResponse"],
     "configuration": ["Configuration"],
-    "exceptions": [
-        "ApiAttributeError",
-        "ApiConnectionError",
-        "ApiException",
-        "ApiKeyError",
-        "ApiResponseError",
-        "ApiTimeoutError",
-        "ApiTypeError",
-        "ApiValueError",
-        "BadRequestException",
-        "ConflictException",
-        "ForbiddenException",
-        "NotFoundException",
-        "OpenApiException",
-        "PayloadTooLargeException",
-        "ServiceException",
-        "TooManyRequestsException",
-        "UnauthorizedException",
-        "UnprocessableEntityException",
-        "UnsupportedMediaTypeException",
-    ],
+    # Every exception of the runtime: a new one is re-exported on the next generation.
+    "exceptions": sorted(runtime_exceptions.__all__),
     "rest": ["ApiException", "RESTClientObject", "RESTResponse"],
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar
@@ -19,6 +20,8 @@ from py_sp_api.runtime.exceptions import (
     ApiException,
     ApiResponseError,
     ApiValueError,
+    _parse_errors,
+    _try_json,
 )
 from py_sp_api.runtime.operation import Operation, PreparedRequest
 from py_sp_api.runtime.ratelimit import RateLimitWaitExceeded
@@ -214,7 +217,7 @@ class ApiClient:
             if status in (401, 403) and token is not None and provider is not None:
                 data = _read_all(response)
                 response = _readable(response, data, preload_content)
-                if not token_refreshed and _says_token_expired(data):
+                if not token_refreshed and _says_token_expired(data, operation.error_model):
                     token_refreshed = True
                     renewable = provider.invalidate(token)
                     if renewable and provider.get_token(self.rest_client) != token:
@@ -285,9 +288,19 @@ def _checked_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     return headers
 
 
-def _says_token_expired(body: bytes) -> bool:
-    text = body.decode("utf-8", errors="replace").lower() if body else ""
-    return "expired" in text and "token" in text
+# Amazon's answer to an expired access token: 403, code "Unauthorized", message "Access to
+# requested resource is denied.", details "The access token you provided has expired."
+_ACCESS_TOKEN_EXPIRED = re.compile(r"\baccess token\b.*\bexpired\b", re.IGNORECASE | re.DOTALL)
+
+
+def _says_token_expired(body: bytes, error_model: Optional[Type[Any]]) -> bool:
+    """Whether Amazon's ``errors`` list says the access token expired (not just any text)."""
+    for error in _parse_errors(_try_json(body), error_model):
+        if error.code == "Unauthorized" and any(
+            _ACCESS_TOKEN_EXPIRED.search(text) for text in (error.message, error.details) if text
+        ):
+            return True
+    return False
 
 
 def _outcome_note(operation: Operation[Any], status: int) -> Optional[str]:

@@ -19,7 +19,11 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from py_sp_api.runtime.exceptions import ApiConnectionError, ApiValueError, OpenApiException
+from py_sp_api.runtime.exceptions import (
+    ApiConnectionError,
+    ApiValueError,
+    LwaAuthError as LwaAuthError,
+)
 from py_sp_api.runtime.forksafe import reinit_after_fork
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import require_secure_url
@@ -27,7 +31,7 @@ from py_sp_api.runtime.transport_security import require_secure_url
 _log = logging.getLogger("py_sp_api.auth")
 
 DEFAULT_LWA_ENDPOINT = "https://api.amazon.com/auth/o2/token"
-_MIN_LIFETIME = 60.0  # seconds
+DEFAULT_TOKEN_LIFETIME = 3600.0  # seconds: LWA's documented lifetime, when it omits expires_in
 ENV_CLIENT_ID = "LWA_CLIENT_ID"
 ENV_CLIENT_SECRET = "LWA_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
 ENV_REFRESH_TOKEN = "LWA_REFRESH_TOKEN"  # noqa: S105
@@ -79,32 +83,6 @@ class HttpSender(Protocol):
         timeout: Optional[urllib3.Timeout] = None,
         preload_content: bool = True,
     ) -> urllib3.BaseHTTPResponse: ...
-
-
-class LwaAuthError(OpenApiException):
-    """LWA refused or failed to issue an access token.
-
-    Attributes:
-        error: LWA's error code (``invalid_grant``, ``invalid_client``...) or None.
-        error_description: LWA's explanation, if it gave one.
-        status: the HTTP status of LWA's answer, None when no answer came.
-        attempts: how many token requests were made.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        error: Optional[str] = None,
-        error_description: Optional[str] = None,
-        status: Optional[int] = None,
-        attempts: int = 1,
-    ) -> None:
-        self.error = error
-        self.error_description = error_description
-        self.status = status
-        self.attempts = attempts
-        super().__init__(message)
 
 
 class LwaCredentials:
@@ -255,7 +233,10 @@ class LwaTokenProvider:
 
     Args:
         credentials: the LWA application and seller.
-        refresh_margin: seconds before ``expires_in`` at which a token counts as expired.
+        refresh_margin: seconds before ``expires_in`` at which a token counts as expired; a
+            token is used for ``expires_in - refresh_margin`` seconds, and only for the call
+            that fetched it when that is zero or less. An ``expires_in`` that is missing, zero,
+            negative or not a number counts as LWA's documented 3600.
         timeout: timeout of each token request.
         max_attempts: token requests made when LWA answers 5xx or cannot be reached.
         backoff: first delay between those attempts (doubles, with jitter).
@@ -273,7 +254,7 @@ class LwaTokenProvider:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.credentials = credentials
-        self.refresh_margin = refresh_margin
+        self.refresh_margin = _checked_margin(refresh_margin)
         self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
@@ -317,10 +298,9 @@ class LwaTokenProvider:
             finally:
                 self._finished += 1
             self._failure = None
-            # Refresh `refresh_margin` early, but never use less than half a token's life:
-            # a short-lived token must not be fetched again for every single call.
-            valid_for = max(lifetime - self.refresh_margin, lifetime / 2)
-            self._cached = (token, self._clock() + valid_for)
+            # A token with no life left past the margin still serves the call it was fetched
+            # for (no loop), and the next call fetches another.
+            self._cached = (token, self._clock() + lifetime - self.refresh_margin)
             return token
 
     def invalidate(self, token: str) -> bool:
@@ -402,18 +382,28 @@ def _parse_token(response: urllib3.BaseHTTPResponse, attempts: int) -> Tuple[Sec
     try:
         document = json.loads(response.data)
         token = document["access_token"]
-        lifetime = float(document.get("expires_in", 3600))
+        lifetime = float(document.get("expires_in", DEFAULT_TOKEN_LIFETIME))
     except (ValueError, KeyError, TypeError):
         raise LwaAuthError(
             "LWA answered 200 without a usable access_token", status=200, attempts=attempts
         ) from None
     if not math.isfinite(lifetime) or lifetime <= 0:
-        lifetime = _MIN_LIFETIME  # nonsense from LWA must not mean a token request per call
+        # Nonsense from LWA must not mean a token request per call; if the token does expire
+        # sooner, Amazon's "expired" answer gets one refresh and resend.
+        lifetime = DEFAULT_TOKEN_LIFETIME
     try:
-        return checked_token(token, "LWA"), max(lifetime, _MIN_LIFETIME)
+        return checked_token(token, "LWA"), lifetime
     except LwaAuthError as exc:
         exc.status, exc.attempts = 200, attempts
         raise
+
+
+def _checked_margin(margin: object) -> float:
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+        raise ApiValueError(f"refresh_margin must be a number of seconds, got {margin!r}")
+    if not math.isfinite(margin) or margin < 0:
+        raise ApiValueError(f"refresh_margin must be 0 or more seconds, got {margin!r}")
+    return float(margin)
 
 
 def _str_or_none(value: object) -> Optional[str]:

@@ -7,20 +7,68 @@ Three families:
 * transport errors (:class:`ApiConnectionError`, :class:`ApiTimeoutError`), raised when no answer
   arrived, with the urllib3 error chained as ``__cause__``.
 
+Login with Amazon (:class:`LwaAuthError`), rate limiting (:class:`RateLimitWaitExceeded`) and
+model validation (:class:`ModelValidationError`) errors live here too, so every exception is
+importable from one module (and from the generated package's ``exceptions``, which re-exports
+``__all__``).
+
 None of them ever holds a request header, so no token can reach a log through an exception.
+Every one survives pickling, so it crosses a process boundary (``multiprocessing``,
+``concurrent.futures``) whole.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Type, Union
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Type, Union
+
+from pydantic_core import PydanticCustomError, ValidationError
+
+__all__ = [
+    "ApiAttributeError",
+    "ApiConnectionError",
+    "ApiException",
+    "ApiKeyError",
+    "ApiResponseError",
+    "ApiTimeoutError",
+    "ApiTypeError",
+    "ApiValueError",
+    "BadRequestException",
+    "ConflictException",
+    "ForbiddenException",
+    "LwaAuthError",
+    "ModelValidationError",
+    "NotFoundException",
+    "OpenApiException",
+    "PayloadTooLargeException",
+    "RateLimitWaitExceeded",
+    "ServiceException",
+    "TooManyRequestsException",
+    "UnauthorizedException",
+    "UnprocessableEntityException",
+    "UnsupportedMediaTypeException",
+]
 
 REQUEST_ID_HEADER = "x-amzn-RequestId"
 _BODY_PREVIEW = 2000
+_VALIDATION_ERRORS_SHOWN = 5
 
 
 class OpenApiException(Exception):
     """Base class of every exception raised by py-sp-api."""
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # Rebuilt from its attributes, never by calling ``__init__`` again: most subclasses take
+        # arguments (keyword-only ones, several values) that ``args`` does not hold, and the
+        # default reduction would call ``__init__(*args)`` in the receiving process and fail.
+        return (_rebuild, (type(self), self.args), self.__dict__ or None)
+
+
+def _rebuild(cls: Type[OpenApiException], args: Tuple[Any, ...]) -> OpenApiException:
+    """An instance of ``cls`` with ``args``; its attributes are restored by ``__setstate__``."""
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    return exc
 
 
 class ApiTypeError(OpenApiException, TypeError):
@@ -37,6 +85,43 @@ class ApiKeyError(OpenApiException, KeyError):
 
 class ApiAttributeError(OpenApiException, AttributeError):
     """An attribute lookup failed (kept for compatibility with generated clients)."""
+
+
+class ModelValidationError(ValidationError, ApiValueError):
+    """A model was built or assigned a value its schema refuses; nothing was sent.
+
+    Raised by a model's constructor, an attribute assignment, ``from_dict`` and ``from_json``.
+    It is also pydantic's ``ValidationError`` (``errors()`` lists every problem) and a
+    ``ValueError``. The message names each field and rule without echoing the values.
+    """
+
+    def __str__(self) -> str:
+        problems = self.errors(include_url=False, include_context=False, include_input=False)
+        lines = [
+            f"{'.'.join(str(part) for part in problem['loc']) or '(model)'}: {problem['msg']}"
+            for problem in problems[:_VALIDATION_ERRORS_SHOWN]
+        ]
+        if len(problems) > _VALIDATION_ERRORS_SHOWN:
+            lines.append(f"... and {len(problems) - _VALIDATION_ERRORS_SHOWN} more")
+        return f"invalid {self.title}: " + "; ".join(lines)
+
+    @classmethod
+    def of(cls, error: ValidationError) -> ModelValidationError:
+        """``error`` as a :class:`ModelValidationError`, with the same ``errors()``."""
+        problems: List[Any] = error.errors()
+        try:
+            return cls.from_exception_data(error.title, problems)
+        except (KeyError, TypeError, ValueError):
+            # A custom error type (PydanticCustomError) is not known by name: keep its message.
+            custom = [
+                {
+                    "type": PydanticCustomError(problem["type"], problem["msg"]),
+                    "loc": problem["loc"],
+                    "input": problem["input"],
+                }
+                for problem in problems
+            ]
+            return cls.from_exception_data(error.title, custom)  # type: ignore[arg-type]
 
 
 class ErrorLike(Protocol):
@@ -228,6 +313,48 @@ class ApiResponseError(OpenApiException):
         self.request_id: Optional[str] = headers.get(REQUEST_ID_HEADER)
         detail = f"{message} (status {status}, request id {self.request_id or 'unknown'})"
         super().__init__(detail)
+
+
+class LwaAuthError(OpenApiException):
+    """LWA refused or failed to issue an access token.
+
+    Attributes:
+        error: LWA's error code (``invalid_grant``, ``invalid_client``...) or None.
+        error_description: LWA's explanation, if it gave one.
+        status: the HTTP status of LWA's answer, None when no answer came.
+        attempts: how many token requests were made.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: Optional[str] = None,
+        error_description: Optional[str] = None,
+        status: Optional[int] = None,
+        attempts: int = 1,
+    ) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.status = status
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class RateLimitWaitExceeded(OpenApiException):
+    """Sending now would break the usage plan, and the wait is longer than ``max_wait``.
+
+    Nothing was sent. ``wait`` is how long the caller would have had to wait.
+    """
+
+    def __init__(self, operation_id: str, wait: float, max_wait: float) -> None:
+        self.operation_id = operation_id
+        self.wait = wait
+        self.max_wait = max_wait
+        super().__init__(
+            f"{operation_id}: the next request is allowed in {wait:.2f}s, "
+            f"longer than max_wait={max_wait:.2f}s; nothing was sent"
+        )
 
 
 class ApiConnectionError(OpenApiException):

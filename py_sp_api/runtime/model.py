@@ -7,7 +7,10 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Type, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic_core import ValidationError
 from typing_extensions import Annotated
+
+from py_sp_api.runtime.exceptions import ModelValidationError
 
 ModelT = TypeVar("ModelT", bound="SpApiModel")
 
@@ -17,7 +20,9 @@ class SpApiModel(BaseModel):
 
     Unknown fields are kept, so a field Amazon adds later survives a parse and a round trip.
     Assignments are validated, so a too-long text set after construction still fails before
-    anything is sent.
+    anything is sent. A refused value raises :class:`ModelValidationError` (an
+    ``ApiValueError`` and a pydantic ``ValidationError``) from the constructor, an assignment,
+    :meth:`from_dict` and :meth:`from_json`.
     """
 
     model_config = ConfigDict(
@@ -32,6 +37,22 @@ class SpApiModel(BaseModel):
     # client does not know) is kept: nothing Amazon sent is lost in a round trip. A request
     # body on the wire differs on purpose: nulls are dropped there, and unknown fields are
     # refused before sending (see runtime.operation).
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ModelValidationError.of(exc) from None
+
+    # Marks this __init__ as pydantic's own, so parsing a response (validate_json) still builds
+    # nested models in Rust instead of calling back into Python for each one.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise ModelValidationError.of(exc) from None
 
     def to_dict(self) -> Dict[str, Any]:
         """The wire form as Python objects: aliases as keys, unset fields left out."""
@@ -65,12 +86,18 @@ class SpApiModel(BaseModel):
         """Build from a dict keyed by wire names or field names; ``None`` gives ``None``."""
         if obj is None:
             return None
-        return cls.model_validate(obj)
+        try:
+            return cls.model_validate(obj)
+        except ValidationError as exc:
+            raise ModelValidationError.of(exc) from None
 
     @classmethod
     def from_json(cls: Type[ModelT], json_str: str | bytes) -> ModelT:
         """Parse a JSON document straight into the model."""
-        return cls.model_validate_json(json_str)
+        try:
+            return cls.model_validate_json(json_str)
+        except ValidationError as exc:
+            raise ModelValidationError.of(exc) from None
 
 
 def _parse_datetime(value: Any) -> Any:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple
 
-from py_sp_api.runtime.exceptions import OpenApiException
+from py_sp_api.runtime.exceptions import RateLimitWaitExceeded as RateLimitWaitExceeded
 from py_sp_api.runtime.forksafe import reinit_after_fork
 from py_sp_api.runtime.operation import Operation, RateLimit
 
@@ -24,22 +24,6 @@ _log = logging.getLogger("py_sp_api.ratelimit")
 _RESTATE_AFTER = 10.0  # seconds
 _IDLE_SECONDS = 600.0  # unused for this long, and full again: forgotten
 _MAX_IDLE_CHECK = 1024  # buckets kept before idle ones are looked for
-
-
-class RateLimitWaitExceeded(OpenApiException):
-    """Sending now would break the usage plan, and the wait is longer than ``max_wait``.
-
-    Nothing was sent. ``wait`` is how long the caller would have had to wait.
-    """
-
-    def __init__(self, operation_id: str, wait: float, max_wait: float) -> None:
-        self.operation_id = operation_id
-        self.wait = wait
-        self.max_wait = max_wait
-        super().__init__(
-            f"{operation_id}: the next request is allowed in {wait:.2f}s, "
-            f"longer than max_wait={max_wait:.2f}s; nothing was sent"
-        )
 
 
 class BucketStore(Protocol):
