@@ -6,7 +6,7 @@ import io
 import logging
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 import urllib3
 from pydantic_core import ValidationError
@@ -20,6 +20,7 @@ from py_sp_api.runtime.exceptions import (
     ApiResponseError,
     ApiValueError,
 )
+from py_sp_api.runtime.headers import ACCESS_TOKEN_HEADER, DefaultHeaders, merge_call_headers
 from py_sp_api.runtime.operation import Operation, PreparedRequest
 from py_sp_api.runtime.ratelimit import RateLimitWaitExceeded
 from py_sp_api.runtime.rest import RESTClientObject
@@ -44,6 +45,11 @@ class ApiClient:
     Args:
         configuration: where and how to connect; a default :class:`Configuration` if omitted.
         header_name, header_value: one extra header sent with every request.
+
+    Headers are checked when they are set (here, by :meth:`set_default_header`, by assigning
+    to :attr:`default_headers` or :attr:`user_agent`) and per call for ``_headers``; a header
+    HTTP cannot carry raises :class:`ApiValueError` naming only the header. Names ignore case:
+    a per-call header replaces a default one spelled differently.
     """
 
     def __init__(
@@ -53,24 +59,34 @@ class ApiClient:
         header_value: Optional[str] = None,
     ) -> None:
         self.configuration = configuration if configuration is not None else Configuration()
-        self.default_headers: Dict[str, str] = {
-            "Accept": ACCEPT,
-            "User-Agent": self.configuration.user_agent,
-        }
+        self._default_headers = DefaultHeaders(
+            {"Accept": ACCEPT, "User-Agent": self.configuration.user_agent}
+        )
+        if (header_name is None) != (header_value is None):
+            raise ApiValueError("give both header_name and header_value, or neither")
         if header_name is not None and header_value is not None:
-            self.default_headers[header_name] = header_value
+            self._default_headers[header_name] = header_value
         self.rest_client = RESTClientObject(self.configuration)
 
     @property
+    def default_headers(self) -> DefaultHeaders:
+        """The headers sent with every request (a ``dict`` that checks what is put in it)."""
+        return self._default_headers
+
+    @default_headers.setter
+    def default_headers(self, headers: Mapping[str, str]) -> None:
+        self._default_headers = DefaultHeaders(headers)
+
+    @property
     def user_agent(self) -> str:
-        return self.default_headers["User-Agent"]
+        return self._default_headers["User-Agent"]
 
     @user_agent.setter
     def user_agent(self, value: str) -> None:
-        self.default_headers["User-Agent"] = value
+        self._default_headers["User-Agent"] = value
 
     def set_default_header(self, header_name: str, header_value: str) -> None:
-        self.default_headers[header_name] = header_value
+        self._default_headers[header_name] = header_value
 
     def __enter__(self) -> ApiClient:
         return self
@@ -147,14 +163,16 @@ class ApiClient:
         """Send with auth, pacing and retries; return the final response and the tries made."""
         config = self.configuration
         method, path, body, content_type = request
-        headers = dict(self.default_headers)
+        headers = dict(self._default_headers)
         if content_type is not None:
             headers["Content-Type"] = content_type
-        if extra_headers:
-            headers.update(_checked_headers(extra_headers))
+        provider = config.token_provider
+        if extra_headers and merge_call_headers(headers, extra_headers):
+            # A per-call token (a Restricted Data Token) is sent as given: never replaced by,
+            # nor "refreshed" into, the configured token.
+            provider = None
         url = config.host + path
         effective_timeout = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
-        provider = config.token_provider
         limiter = config.rate_limiting
         policy = config.retry
         identity = config.rate_limit_identity if limiter.enabled else ""
@@ -243,9 +261,6 @@ class ApiClient:
         time.sleep(delay)
 
 
-ACCESS_TOKEN_HEADER = "x-amz-access-token"  # noqa: S105 - a header name
-
-
 def _read_all(response: urllib3.BaseHTTPResponse) -> bytes:
     """The whole body; the connection goes back to the pool."""
     if getattr(response, "_fp", None) is None or getattr(response, "_body", None) is not None:
@@ -273,15 +288,6 @@ def _readable(
         preload_content=False,
         decode_content=False,
     )
-
-
-def _checked_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-    # http.client refuses a line break in a header with an error that quotes the value,
-    # which may be a secret: refuse it first, naming only the header.
-    for name, value in headers.items():
-        if not isinstance(value, str) or "\r" in value or "\n" in value:
-            raise ApiValueError(f"header {name!r} must be a str without line breaks")
-    return headers
 
 
 def _says_token_expired(body: bytes) -> bool:

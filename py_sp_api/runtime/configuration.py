@@ -18,6 +18,7 @@ from py_sp_api.runtime.auth import (
     TokenProvider,
 )
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
+from py_sp_api.runtime.headers import check_header
 from py_sp_api.runtime.ratelimit import RateLimiting
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import is_secure_url, redact_url
@@ -128,6 +129,16 @@ class Configuration:
                 "use https://, or a loopback address for local testing"
             )
         self._host = host
+
+    @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` header of the clients built from this configuration."""
+        return self._user_agent
+
+    @user_agent.setter
+    def user_agent(self, value: str) -> None:
+        check_header("User-Agent", value)
+        self._user_agent = value
 
     @property
     def token_provider(self) -> Optional[TokenProvider]:
