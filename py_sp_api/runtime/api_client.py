@@ -18,12 +18,15 @@ from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
     ApiException,
     ApiResponseError,
+    ApiResponseTooLargeError,
     ApiValueError,
+    OpenApiException,
+    exception_class_for_status,
 )
 from py_sp_api.runtime.headers import ACCESS_TOKEN_HEADER, DefaultHeaders, merge_call_headers
 from py_sp_api.runtime.operation import Operation, PreparedRequest
 from py_sp_api.runtime.ratelimit import RateLimitWaitExceeded
-from py_sp_api.runtime.rest import RESTClientObject
+from py_sp_api.runtime.rest import RESTClientObject, read_bounded
 from py_sp_api.runtime.retry import parse_retry_after
 
 if TYPE_CHECKING:
@@ -118,6 +121,11 @@ class ApiClient:
         status = response.status
         raw = response.data
         if not 200 <= status <= 299:
+            note = _outcome_note(operation, status)
+            encoding = _unrequested_encoding(response.headers)
+            if encoding is not None:
+                raw = b""  # not text, and the client will not inflate it
+                note = _joined(note, f"The body is {encoding}-encoded (not asked for): not read.")
             raise ApiException.from_response(
                 status=status,
                 reason=response.reason,
@@ -125,7 +133,7 @@ class ApiClient:
                 body=raw,
                 error_model=operation.error_model,
                 attempts=attempts,
-                note=_outcome_note(operation, status),
+                note=note,
             )
         return ApiResponse(
             status_code=status,
@@ -147,6 +155,8 @@ class ApiClient:
 
         Auth, rate limiting and retries apply as for :meth:`call`. The caller reads the
         response and then calls ``release_conn()`` to return the connection to the pool.
+        The body is as it came over the wire (never decoded), and ``max_response_bytes``
+        does not limit it: read it in pieces (``read(amt)``, ``stream()``) if it may be large.
         """
         request = operation.prepare(args, body)
         return self._send(operation, request, timeout, headers, preload_content=False)[0]
@@ -210,6 +220,8 @@ class ApiClient:
                     self._pause(policy.delay(attempt), operation, attempt, str(exc))
                     continue
                 raise _final_transport_error(exc, operation, attempt) from exc.__cause__
+            except ApiResponseTooLargeError as exc:
+                raise _too_large_outcome(exc, operation, attempt) from exc
             status = response.status
             if limiter.enabled:
                 limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
@@ -229,7 +241,7 @@ class ApiClient:
             if 200 <= status <= 299:
                 return response, attempt
             if status in (401, 403) and token is not None and provider is not None:
-                data = _read_all(response)
+                data = self._read_all(response, operation, attempt)
                 response = _readable(response, data, preload_content)
                 if not token_refreshed and _says_token_expired(data):
                     token_refreshed = True
@@ -243,11 +255,23 @@ class ApiClient:
             if attempt < policy.max_attempts and policy.retries_status(status, idempotent):
                 retry_after = parse_retry_after(response.headers)
                 if retry_after is None or retry_after <= policy.max_backoff:
-                    refused = _readable(response, _read_all(response), preload_content)
+                    data = self._read_all(response, operation, attempt)
+                    refused = _readable(response, data, preload_content)
                     delay = policy.delay(attempt, retry_after)
                     self._pause(delay, operation, attempt, f"HTTP {status}")
                     continue
             return response, attempt
+
+    def _read_all(
+        self, response: urllib3.BaseHTTPResponse, operation: Operation[Any], attempt: int
+    ) -> bytes:
+        """The whole body (at most ``max_response_bytes``); the connection goes back to the pool."""
+        if getattr(response, "_fp", None) is None or getattr(response, "_body", None) is not None:
+            return response.data  # preloaded
+        try:
+            return read_bounded(response, self.configuration.max_response_bytes)
+        except ApiResponseTooLargeError as exc:
+            raise _too_large_outcome(exc, operation, attempt) from exc
 
     def _pause(self, delay: float, operation: Operation[Any], attempt: int, why: str) -> None:
         if _log.isEnabledFor(logging.DEBUG):
@@ -259,15 +283,6 @@ class ApiClient:
                 delay,
             )
         time.sleep(delay)
-
-
-def _read_all(response: urllib3.BaseHTTPResponse) -> bytes:
-    """The whole body; the connection goes back to the pool."""
-    if getattr(response, "_fp", None) is None or getattr(response, "_body", None) is not None:
-        return response.data  # preloaded
-    data = response.read()
-    response.release_conn()
-    return data
 
 
 def _readable(
@@ -306,6 +321,50 @@ def _outcome_note(operation: Operation[Any], status: int) -> Optional[str]:
     return None
 
 
+def _too_large_outcome(
+    exc: ApiResponseTooLargeError, operation: Operation[Any], attempts: int
+) -> OpenApiException:
+    """What a body over the limit means for this call: success, or the status's error."""
+    status = exc.status or 0
+    if 200 <= status <= 299:
+        delivered = (
+            ""
+            if operation.is_idempotent
+            else " Amazon accepted the request (the message was sent): do not send it again."
+        )
+        return ApiResponseTooLargeError(
+            f"{operation.operation_id}: the {status} response body is larger than "
+            f"max_response_bytes ({exc.limit} bytes) and was not read.{delivered} "
+            f"(request id {exc.request_id or 'unknown'})",
+            status=status,
+            reason=exc.reason,
+            headers=exc.headers,
+            limit=exc.limit,
+            content_length=exc.content_length,
+            attempts=attempts,
+        )
+    too_large = f"The body is larger than max_response_bytes ({exc.limit} bytes): not read."
+    return exception_class_for_status(status)(
+        status,
+        exc.reason,
+        headers=exc.headers,
+        attempts=attempts,
+        note=_joined(_outcome_note(operation, status), too_large),
+    )
+
+
+def _unrequested_encoding(headers: Mapping[str, str]) -> Optional[str]:
+    # The client asks for identity, so any other Content-Encoding is one it did not ask for.
+    encoding = headers.get("Content-Encoding")
+    if encoding is None or encoding.strip().lower() in ("", "identity"):
+        return None
+    return encoding.strip()
+
+
+def _joined(first: Optional[str], second: str) -> str:
+    return f"{first}\n{second}" if first else second
+
+
 def _final_transport_error(
     exc: ApiConnectionError, operation: Operation[Any], attempts: int
 ) -> ApiConnectionError:
@@ -335,9 +394,15 @@ def _parse_body(
             if operation.is_idempotent
             else " The request succeeded (the message was sent): do not send it again."
         )
+        encoding = _unrequested_encoding(headers)
+        problem = (
+            f"is {encoding}-encoded, which the client did not ask for (it sends "
+            "Accept-Encoding: identity), so it was not decoded"
+            if encoding is not None
+            else f"is not a valid {model.__name__}: {exc.errors(include_url=False)[:3]}"
+        )
         raise ApiResponseError(
-            f"{operation.operation_id}: the response body is not a valid {model.__name__}: "
-            f"{exc.errors(include_url=False)[:3]}.{delivered}",
+            f"{operation.operation_id}: the response body {problem}.{delivered}",
             status=status,
             headers=headers,
             body=raw,
