@@ -31,6 +31,7 @@ from py_sp_api.runtime.exceptions import (
     ApiException,
     ApiKeyError,
     ApiResponseError,
+    ApiResponseTooLargeError,
     ApiTimeoutError,
     ApiTypeError,
     ApiValueError,
@@ -112,6 +113,16 @@ FACTORIES: Dict[str, Callable[[], BaseException]] = {
         status=201,
         headers=_headers(),
         body=b"<html>not json</html>",
+    ),
+    "ApiResponseTooLargeError": lambda: ApiResponseTooLargeError(
+        "POST https://sellingpartnerapi-na.amazon.com: the 201 response body is larger than "
+        "max_response_bytes (1024 bytes) (4096 bytes announced); it was not read",
+        status=201,
+        reason="Created",
+        headers=_headers(),
+        limit=1024,
+        content_length=4096,
+        attempts=1,
     ),
     "ApiConnectionError": lambda: ApiConnectionError(
         "connection reset", request_sent=True, attempts=3

@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 import urllib3
 from pydantic_core import ValidationError
@@ -19,13 +19,17 @@ from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
     ApiException,
     ApiResponseError,
+    ApiResponseTooLargeError,
     ApiValueError,
+    OpenApiException,
     _parse_errors,
     _try_json,
+    exception_class_for_status,
 )
+from py_sp_api.runtime.headers import ACCESS_TOKEN_HEADER, DefaultHeaders, merge_call_headers
 from py_sp_api.runtime.operation import Operation, PreparedRequest
 from py_sp_api.runtime.ratelimit import RateLimitWaitExceeded
-from py_sp_api.runtime.rest import RESTClientObject
+from py_sp_api.runtime.rest import RESTClientObject, read_bounded
 from py_sp_api.runtime.retry import parse_retry_after
 
 if TYPE_CHECKING:
@@ -48,6 +52,11 @@ class ApiClient:
     Args:
         configuration: where and how to connect; a default :class:`Configuration` if omitted.
         header_name, header_value: one extra header sent with every request.
+
+    Headers are checked when they are set (here, by :meth:`set_default_header`, by assigning
+    to :attr:`default_headers` or :attr:`user_agent`) and per call for ``_headers``; a header
+    HTTP cannot carry raises :class:`ApiValueError` naming only the header. Names ignore case:
+    a per-call header replaces a default one spelled differently.
     """
 
     def __init__(
@@ -57,24 +66,34 @@ class ApiClient:
         header_value: Optional[str] = None,
     ) -> None:
         self.configuration = configuration if configuration is not None else Configuration()
-        self.default_headers: Dict[str, str] = {
-            "Accept": ACCEPT,
-            "User-Agent": self.configuration.user_agent,
-        }
+        self._default_headers = DefaultHeaders(
+            {"Accept": ACCEPT, "User-Agent": self.configuration.user_agent}
+        )
+        if (header_name is None) != (header_value is None):
+            raise ApiValueError("give both header_name and header_value, or neither")
         if header_name is not None and header_value is not None:
-            self.default_headers[header_name] = header_value
+            self._default_headers[header_name] = header_value
         self.rest_client = RESTClientObject(self.configuration)
 
     @property
+    def default_headers(self) -> DefaultHeaders:
+        """The headers sent with every request (a ``dict`` that checks what is put in it)."""
+        return self._default_headers
+
+    @default_headers.setter
+    def default_headers(self, headers: Mapping[str, str]) -> None:
+        self._default_headers = DefaultHeaders(headers)
+
+    @property
     def user_agent(self) -> str:
-        return self.default_headers["User-Agent"]
+        return self._default_headers["User-Agent"]
 
     @user_agent.setter
     def user_agent(self, value: str) -> None:
-        self.default_headers["User-Agent"] = value
+        self._default_headers["User-Agent"] = value
 
     def set_default_header(self, header_name: str, header_value: str) -> None:
-        self.default_headers[header_name] = header_value
+        self._default_headers[header_name] = header_value
 
     def __enter__(self) -> ApiClient:
         return self
@@ -106,6 +125,11 @@ class ApiClient:
         status = response.status
         raw = response.data
         if not 200 <= status <= 299:
+            note = _outcome_note(operation, status)
+            encoding = _unrequested_encoding(response.headers)
+            if encoding is not None:
+                raw = b""  # not text, and the client will not inflate it
+                note = _joined(note, f"The body is {encoding}-encoded (not asked for): not read.")
             raise ApiException.from_response(
                 status=status,
                 reason=response.reason,
@@ -113,7 +137,7 @@ class ApiClient:
                 body=raw,
                 error_model=operation.error_model,
                 attempts=attempts,
-                note=_outcome_note(operation, status),
+                note=note,
             )
         return ApiResponse(
             status_code=status,
@@ -135,6 +159,8 @@ class ApiClient:
 
         Auth, rate limiting and retries apply as for :meth:`call`. The caller reads the
         response and then calls ``release_conn()`` to return the connection to the pool.
+        The body is as it came over the wire (never decoded), and ``max_response_bytes``
+        does not limit it: read it in pieces (``read(amt)``, ``stream()``) if it may be large.
         """
         request = operation.prepare(args, body)
         return self._send(operation, request, timeout, headers, preload_content=False)[0]
@@ -151,14 +177,16 @@ class ApiClient:
         """Send with auth, pacing and retries; return the final response and the tries made."""
         config = self.configuration
         method, path, body, content_type = request
-        headers = dict(self.default_headers)
+        headers = dict(self._default_headers)
         if content_type is not None:
             headers["Content-Type"] = content_type
-        if extra_headers:
-            headers.update(_checked_headers(extra_headers))
+        provider = config.token_provider
+        if extra_headers and merge_call_headers(headers, extra_headers):
+            # A per-call token (a Restricted Data Token) is sent as given: never replaced by,
+            # nor "refreshed" into, the configured token.
+            provider = None
         url = config.host + path
         effective_timeout = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
-        provider = config.token_provider
         limiter = config.rate_limiting
         policy = config.retry
         identity = config.rate_limit_identity if limiter.enabled else ""
@@ -196,6 +224,8 @@ class ApiClient:
                     self._pause(policy.delay(attempt), operation, attempt, str(exc))
                     continue
                 raise _final_transport_error(exc, operation, attempt) from exc.__cause__
+            except ApiResponseTooLargeError as exc:
+                raise _too_large_outcome(exc, operation, attempt) from exc
             status = response.status
             if limiter.enabled:
                 limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
@@ -215,7 +245,7 @@ class ApiClient:
             if 200 <= status <= 299:
                 return response, attempt
             if status in (401, 403) and token is not None and provider is not None:
-                data = _read_all(response)
+                data = self._read_all(response, operation, attempt)
                 response = _readable(response, data, preload_content)
                 if not token_refreshed and _says_token_expired(data, operation.error_model):
                     token_refreshed = True
@@ -229,11 +259,23 @@ class ApiClient:
             if attempt < policy.max_attempts and policy.retries_status(status, idempotent):
                 retry_after = parse_retry_after(response.headers)
                 if retry_after is None or retry_after <= policy.max_backoff:
-                    refused = _readable(response, _read_all(response), preload_content)
+                    data = self._read_all(response, operation, attempt)
+                    refused = _readable(response, data, preload_content)
                     delay = policy.delay(attempt, retry_after)
                     self._pause(delay, operation, attempt, f"HTTP {status}")
                     continue
             return response, attempt
+
+    def _read_all(
+        self, response: urllib3.BaseHTTPResponse, operation: Operation[Any], attempt: int
+    ) -> bytes:
+        """The whole body (at most ``max_response_bytes``); the connection goes back to the pool."""
+        if getattr(response, "_fp", None) is None or getattr(response, "_body", None) is not None:
+            return response.data  # preloaded
+        try:
+            return read_bounded(response, self.configuration.max_response_bytes)
+        except ApiResponseTooLargeError as exc:
+            raise _too_large_outcome(exc, operation, attempt) from exc
 
     def _pause(self, delay: float, operation: Operation[Any], attempt: int, why: str) -> None:
         if _log.isEnabledFor(logging.DEBUG):
@@ -245,18 +287,6 @@ class ApiClient:
                 delay,
             )
         time.sleep(delay)
-
-
-ACCESS_TOKEN_HEADER = "x-amz-access-token"  # noqa: S105 - a header name
-
-
-def _read_all(response: urllib3.BaseHTTPResponse) -> bytes:
-    """The whole body; the connection goes back to the pool."""
-    if getattr(response, "_fp", None) is None or getattr(response, "_body", None) is not None:
-        return response.data  # preloaded
-    data = response.read()
-    response.release_conn()
-    return data
 
 
 def _readable(
@@ -277,15 +307,6 @@ def _readable(
         preload_content=False,
         decode_content=False,
     )
-
-
-def _checked_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-    # http.client refuses a line break in a header with an error that quotes the value,
-    # which may be a secret: refuse it first, naming only the header.
-    for name, value in headers.items():
-        if not isinstance(value, str) or "\r" in value or "\n" in value:
-            raise ApiValueError(f"header {name!r} must be a str without line breaks")
-    return headers
 
 
 # Amazon's answer to an expired access token: 403, code "Unauthorized", message "Access to
@@ -312,6 +333,50 @@ def _outcome_note(operation: Operation[Any], status: int) -> Optional[str]:
     if status == 429:
         return "Throttled: the operation's usage plan was exceeded; nothing was processed."
     return None
+
+
+def _too_large_outcome(
+    exc: ApiResponseTooLargeError, operation: Operation[Any], attempts: int
+) -> OpenApiException:
+    """What a body over the limit means for this call: success, or the status's error."""
+    status = exc.status or 0
+    if 200 <= status <= 299:
+        delivered = (
+            ""
+            if operation.is_idempotent
+            else " Amazon accepted the request (the message was sent): do not send it again."
+        )
+        return ApiResponseTooLargeError(
+            f"{operation.operation_id}: the {status} response body is larger than "
+            f"max_response_bytes ({exc.limit} bytes) and was not read.{delivered} "
+            f"(request id {exc.request_id or 'unknown'})",
+            status=status,
+            reason=exc.reason,
+            headers=exc.headers,
+            limit=exc.limit,
+            content_length=exc.content_length,
+            attempts=attempts,
+        )
+    too_large = f"The body is larger than max_response_bytes ({exc.limit} bytes): not read."
+    return exception_class_for_status(status)(
+        status,
+        exc.reason,
+        headers=exc.headers,
+        attempts=attempts,
+        note=_joined(_outcome_note(operation, status), too_large),
+    )
+
+
+def _unrequested_encoding(headers: Mapping[str, str]) -> Optional[str]:
+    # The client asks for identity, so any other Content-Encoding is one it did not ask for.
+    encoding = headers.get("Content-Encoding")
+    if encoding is None or encoding.strip().lower() in ("", "identity"):
+        return None
+    return encoding.strip()
+
+
+def _joined(first: Optional[str], second: str) -> str:
+    return f"{first}\n{second}" if first else second
 
 
 def _final_transport_error(
@@ -343,9 +408,15 @@ def _parse_body(
             if operation.is_idempotent
             else " The request succeeded (the message was sent): do not send it again."
         )
+        encoding = _unrequested_encoding(headers)
+        problem = (
+            f"is {encoding}-encoded, which the client did not ask for (it sends "
+            "Accept-Encoding: identity), so it was not decoded"
+            if encoding is not None
+            else f"is not a valid {model.__name__}: {exc.errors(include_url=False)[:3]}"
+        )
         raise ApiResponseError(
-            f"{operation.operation_id}: the response body is not a valid {model.__name__}: "
-            f"{exc.errors(include_url=False)[:3]}.{delivered}",
+            f"{operation.operation_id}: the response body {problem}.{delivered}",
             status=status,
             headers=headers,
             body=raw,

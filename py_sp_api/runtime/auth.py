@@ -21,6 +21,7 @@ import urllib3
 
 from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
+    ApiResponseTooLargeError,
     ApiValueError,
     LwaAuthError as LwaAuthError,
 )
@@ -337,6 +338,13 @@ class LwaTokenProvider:
                 )
                 last_error.__cause__ = exc
                 continue
+            except ApiResponseTooLargeError as exc:
+                raise LwaAuthError(
+                    f"LWA answered {exc.status} with a body larger than max_response_bytes "
+                    f"({exc.limit} bytes)",
+                    status=exc.status,
+                    attempts=attempt,
+                ) from exc
             _log.debug("LWA token request -> %s (attempt %d)", response.status, attempt)
             if response.status >= 500:
                 last_error = _lwa_error(response, attempt)

@@ -18,6 +18,7 @@ from py_sp_api.runtime.auth import (
     TokenProvider,
 )
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
+from py_sp_api.runtime.headers import check_header
 from py_sp_api.runtime.ratelimit import RateLimiting
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import is_secure_url, redact_url
@@ -28,6 +29,9 @@ TimeoutValue = Union[None, float, Tuple[float, float], urllib3.Timeout]
 """A timeout: seconds for the whole request, a ``(connect, read)`` pair, or a urllib3 Timeout."""
 
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=10.0, read=60.0)
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+"""Far above any Messaging answer (a few KiB), far below what would strain a process."""
 
 
 def default_user_agent() -> str:
@@ -55,6 +59,9 @@ class Configuration:
         rate_limiting: ``True`` (default) paces calls to each operation's usage plan,
             ``False`` turns that off, or a :class:`RateLimiting` with other settings.
         retry: the :class:`RetryPolicy` (429s always, 5xx and dropped connections for GETs).
+        max_response_bytes: the largest response body the client reads into memory (10 MiB by
+            default; Messaging answers take a few KiB). A larger body is not read: the call
+            raises :class:`ApiResponseTooLargeError` (2xx) or the status's ``ApiException``.
 
     Without credentials no token is sent, which is what Amazon's sandbox hosts and local test
     servers expect. With credentials, a plain ``http://`` host is refused unless it is a
@@ -80,6 +87,7 @@ class Configuration:
         token_provider: Optional[TokenProvider] = None,
         rate_limiting: Union[bool, RateLimiting] = True,
         retry: Optional[RetryPolicy] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._identity: Optional[Tuple[str, str, str]] = None
         self.token_provider = _token_provider(credentials, access_token, token_provider)
@@ -96,6 +104,7 @@ class Configuration:
             raise ApiValueError("connection_pool_maxsize must be at least 1")
         self.connection_pool_maxsize = connection_pool_maxsize
         self.user_agent = user_agent or default_user_agent()
+        self.max_response_bytes = max_response_bytes
         if isinstance(rate_limiting, RateLimiting):
             self.rate_limiting = rate_limiting
         else:
@@ -128,6 +137,31 @@ class Configuration:
                 "use https://, or a loopback address for local testing"
             )
         self._host = host
+
+    @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` header of the clients built from this configuration."""
+        return self._user_agent
+
+    @user_agent.setter
+    def user_agent(self, value: str) -> None:
+        check_header("User-Agent", value)
+        self._user_agent = value
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest response body read into memory; a larger one raises an error."""
+        return self._max_response_bytes
+
+    @max_response_bytes.setter
+    def max_response_bytes(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiTypeError(
+                f"max_response_bytes must be an int (bytes), got {type(value).__name__}"
+            )
+        if value < 1:
+            raise ApiValueError(f"max_response_bytes must be at least 1, got {value}")
+        self._max_response_bytes = value
 
     @property
     def token_provider(self) -> Optional[TokenProvider]:

@@ -30,6 +30,7 @@ __all__ = [
     "ApiException",
     "ApiKeyError",
     "ApiResponseError",
+    "ApiResponseTooLargeError",
     "ApiTimeoutError",
     "ApiTypeError",
     "ApiValueError",
@@ -313,6 +314,44 @@ class ApiResponseError(OpenApiException):
         self.request_id: Optional[str] = headers.get(REQUEST_ID_HEADER)
         detail = f"{message} (status {status}, request id {self.request_id or 'unknown'})"
         super().__init__(detail)
+
+
+class ApiResponseTooLargeError(ApiResponseError):
+    """The response body was larger than ``Configuration.max_response_bytes``; it was not read.
+
+    Raised for a 2xx answer: the call succeeded on Amazon's side. (For another status the
+    status's :class:`ApiException` is raised, with this error as its ``__cause__``.)
+
+    Attributes:
+        status, reason, headers, request_id: of the answer.
+        limit: the ``max_response_bytes`` in force.
+        content_length: the size the server announced, or ``None`` (a chunked body, read
+            until it passed the limit).
+        body: always ``b""``: the body was not kept.
+        attempts: how many times the request was sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        reason: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        limit: Optional[int] = None,
+        content_length: Optional[int] = None,
+        attempts: int = 1,
+    ) -> None:
+        # Not ApiResponseError.__init__: the message is already complete.
+        OpenApiException.__init__(self, message)
+        self.status = status  # type: ignore[assignment]
+        self.reason = reason
+        self.headers = headers if headers is not None else {}
+        self.request_id = self.headers.get(REQUEST_ID_HEADER)
+        self.body = b""
+        self.limit = limit
+        self.content_length = content_length
+        self.attempts = attempts
 
 
 class LwaAuthError(OpenApiException):

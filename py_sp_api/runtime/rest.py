@@ -20,7 +20,11 @@ from urllib3.exceptions import (
 from urllib3.util import make_headers, parse_url
 
 from py_sp_api.runtime.configuration import Configuration
-from py_sp_api.runtime.exceptions import ApiConnectionError, ApiTimeoutError
+from py_sp_api.runtime.exceptions import (
+    ApiConnectionError,
+    ApiResponseTooLargeError,
+    ApiTimeoutError,
+)
 from py_sp_api.runtime.forksafe import reinit_after_fork
 from py_sp_api.runtime.transport_security import redact_url
 
@@ -55,6 +59,7 @@ class RESTClientObject:
     """
 
     def __init__(self, configuration: Configuration) -> None:
+        self._configuration = configuration
         pool_args: Dict[str, Any] = {
             "num_pools": 4,
             "maxsize": configuration.connection_pool_maxsize,
@@ -88,19 +93,29 @@ class RESTClientObject:
         timeout: Optional[urllib3.Timeout] = None,
         preload_content: bool = True,
     ) -> urllib3.BaseHTTPResponse:
-        """Send one request; raise :class:`ApiConnectionError` if no response arrives."""
+        """Send one request; raise :class:`ApiConnectionError` if no response arrives.
+
+        The body is never decoded (the request asks for ``identity``; a ``Content-Encoding``
+        the client did not ask for is left as it came). With ``preload_content`` the body is
+        read, unless it is larger than ``max_response_bytes``: then
+        :class:`ApiResponseTooLargeError` is raised, having read at most that much.
+        """
         try:
             # urlopen, not request: the body is already bytes, so request()'s form and JSON
             # encoding (and its per-call header dict copy) would only cost time.
-            return self.pool_manager.urlopen(
+            response = self.pool_manager.urlopen(
                 method,
                 url,
                 body=body,
                 headers=headers,
                 timeout=timeout,
-                preload_content=preload_content,
+                preload_content=False,
+                decode_content=False,
                 redirect=False,
             )
+            if preload_content:
+                return _preloaded(response, self._configuration.max_response_bytes, method, url)
+            return response
         # NewConnectionError subclasses ConnectTimeoutError: catch it first.
         except (NewConnectionError, ProxyError) as exc:
             raise ApiConnectionError(
@@ -144,6 +159,67 @@ class RESTClientObject:
         # of the parent may have held at the fork. urllib3 then closes the child's copies of
         # the sockets; close() without shutdown() leaves the parent's connections intact.
         self.pool_manager = self._new_pool_manager()
+
+
+def _preloaded(
+    response: urllib3.BaseHTTPResponse, limit: int, method: str, url: str
+) -> urllib3.BaseHTTPResponse:
+    """``response`` with its body read (``.data``), never more than ``limit`` bytes of it."""
+    announced = response.length_remaining
+    if announced is not None:
+        if announced > limit:
+            raise too_large(response, limit, method, url, announced)
+        response.read(cache_content=True)
+        return response
+    # Chunked or closed-delimited: read one byte past the limit to know whether it is passed.
+    data = response.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(response, limit, method, url, None)
+    return urllib3.HTTPResponse(
+        body=data,
+        headers=response.headers,
+        status=response.status,
+        version=response.version,
+        reason=response.reason,
+        preload_content=False,
+        decode_content=False,
+        request_url=response.url,
+    )
+
+
+def read_bounded(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:
+    """The whole body of an unread response; :class:`ApiResponseTooLargeError` past ``limit``."""
+    announced = response.length_remaining
+    if announced is not None and announced > limit:
+        raise too_large(response, limit, None, None, announced)
+    data = response.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(response, limit, None, None, announced)
+    response.release_conn()
+    return data
+
+
+def too_large(
+    response: urllib3.BaseHTTPResponse,
+    limit: int,
+    method: Optional[str],
+    url: Optional[str],
+    content_length: Optional[int],
+) -> ApiResponseTooLargeError:
+    """The error for a body over ``limit``; the connection is closed, the rest never read."""
+    response.close()  # a half-read connection cannot serve another request
+    response.release_conn()
+    where = f"{method} {_origin(url)}: " if method and url else ""
+    size = f" ({content_length} bytes announced)" if content_length is not None else ""
+    return ApiResponseTooLargeError(
+        f"{where}the {response.status} response body is larger than max_response_bytes "
+        f"({limit} bytes){size}; it was not read",
+        status=response.status,
+        reason=response.reason,
+        headers=response.headers,
+        limit=limit,
+        content_length=content_length,
+    )
 
 
 def _proxy_with_auth(
