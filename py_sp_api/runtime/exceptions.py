@@ -13,7 +13,7 @@ None of them ever holds a request header, so no token can reach a log through an
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Type, Union
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Type, Union
 
 REQUEST_ID_HEADER = "x-amzn-RequestId"
 _BODY_PREVIEW = 2000
@@ -249,6 +249,29 @@ class ApiConnectionError(OpenApiException):
 
 class ApiTimeoutError(ApiConnectionError):
     """The connection or the read took longer than the configured timeout."""
+
+
+class RateLimitStoreError(OpenApiException):
+    """The shared rate-limit store refused a command on a bucket; nothing was sent.
+
+    Not an outage (those fall back to local buckets): the bucket's key holds something that is
+    not a bucket, or the command was refused, and it will stay so until someone looks.
+
+    Attributes:
+        key: the store's key of the bucket (e.g. the Redis key); names no secret.
+        reason: what the store answered.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(
+            f"the rate-limit store refused a command on bucket {key!r}: {reason}; "
+            "nothing was sent (remove or fix that key)"
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.key, self.reason))
 
 
 def _decode(body: bytes) -> str:
