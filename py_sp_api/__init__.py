@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     )
     from py_sp_api.runtime.exceptions import (
         LwaAuthError as LwaAuthError,
+        RateLimitStoreError as RateLimitStoreError,
         RateLimitWaitExceeded as RateLimitWaitExceeded,
     )
     from py_sp_api.runtime.operation import RateLimit as RateLimit
@@ -55,6 +56,7 @@ _EXPORTS: Dict[str, str] = {
     "NO_RETRIES": "py_sp_api.runtime.retry",
     "REGIONS": "py_sp_api.runtime.regions",
     "RateLimit": "py_sp_api.runtime.operation",
+    "RateLimitStoreError": "py_sp_api.runtime.exceptions",
     "RateLimitWaitExceeded": "py_sp_api.runtime.exceptions",
     "RateLimiting": "py_sp_api.runtime.ratelimit",
     "RedisBucketStore": "py_sp_api.runtime.redis_store",

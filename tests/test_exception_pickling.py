@@ -36,6 +36,7 @@ from py_sp_api.runtime.exceptions import (
     ApiTypeError,
     ApiValueError,
     OpenApiException,
+    RateLimitStoreError,
 )
 from tests.support.fake_lwa import FakeLwa
 from tests.support.throttling import TOKEN_EXPIRED_BODY, ThrottlingServer
@@ -123,6 +124,10 @@ FACTORIES: Dict[str, Callable[[], BaseException]] = {
         limit=1024,
         content_length=4096,
         attempts=1,
+    ),
+    "RateLimitStoreError": lambda: RateLimitStoreError(
+        "py-sp-api:app:https://sellingpartnerapi-na.amazon.com|lwa:0123|getAttributes",
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
     ),
     "ApiConnectionError": lambda: ApiConnectionError(
         "connection reset", request_sent=True, attempts=3

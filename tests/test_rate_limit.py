@@ -389,9 +389,15 @@ def test_full_idle_buckets_are_forgotten_but_busy_ones_kept():
     now[0] = 700.0
     for _ in range(5):
         store.reserve("busy|GetAttributes", 1.0, 5, None)  # empties this bucket
-    store.reserve("new|GetAttributes", 1.0, 5, None)
+    # Past 1024 buckets, each new one forgets up to two of the least recently used idle ones.
+    new = {f"new-seller-{i}|GetAttributes" for i in range(600)}
+    for key in sorted(new):
+        store.reserve(key, 1.0, 5, None)
 
     buckets = store._buckets
-    assert set(buckets) == {"busy|GetAttributes", "new|GetAttributes"}
+    assert len(buckets) <= 1024
+    assert new | {"busy|GetAttributes"} <= set(buckets)
+    kept_old = sorted(int(key.split("-")[2].split("|")[0]) for key in buckets if "old" in key)
+    assert kept_old == list(range(1100 - len(kept_old), 1100)), "not the oldest forgotten first"
     # The busy bucket kept its state: the next token is a second away.
     assert store.reserve("busy|GetAttributes", 1.0, 5, None) == (True, 1.0)

@@ -14,6 +14,7 @@ import math
 import os
 import threading
 import time
+from types import ModuleType
 from typing import Callable, Mapping, Optional, Protocol, Tuple, Union
 from urllib.parse import urlencode
 
@@ -208,11 +209,18 @@ class StaticTokenProvider:
 
 
 class CallableTokenProvider:
-    """Calls ``fetch()`` for a token before every request; it should cache what it returns."""
+    """Calls ``fetch()`` for a token before every request; it should cache what it returns.
+
+    Its rate-limit identity (whose buckets its calls use) is ``identity`` when given. Otherwise
+    it names the callable within this process: a bound method such as ``cache.current`` by its
+    object and method, so that every ``cache.current`` (a new bound method object at each
+    attribute access) is the same seller; any other callable by the object itself. Give
+    ``identity`` to share buckets between processes, or when one callable serves several sellers.
+    """
 
     def __init__(self, fetch: Callable[[], str], *, identity: Optional[str] = None) -> None:
         self._fetch = fetch
-        self._identity = identity or f"callable:{id(fetch):x}"
+        self._identity = identity or _callable_identity(fetch)
 
     @property
     def identity(self) -> str:
@@ -227,6 +235,15 @@ class CallableTokenProvider:
 
     def __repr__(self) -> str:
         return f"CallableTokenProvider(identity={self._identity!r})"
+
+
+def _callable_identity(fetch: Callable[[], str]) -> str:
+    # The provider holds ``fetch`` and so its object: while it lives, no other object has that
+    # id. A module is skipped: its builtin functions are stable objects themselves.
+    owner = getattr(fetch, "__self__", None)
+    if owner is None or isinstance(owner, ModuleType):
+        return f"callable:{id(fetch):x}"
+    return f"callable:{id(owner):x}.{getattr(fetch, '__qualname__', '')}"
 
 
 class LwaTokenProvider:

@@ -42,6 +42,7 @@ __all__ = [
     "NotFoundException",
     "OpenApiException",
     "PayloadTooLargeException",
+    "RateLimitStoreError",
     "RateLimitWaitExceeded",
     "ServiceException",
     "TooManyRequestsException",
@@ -415,6 +416,26 @@ class ApiConnectionError(OpenApiException):
 
 class ApiTimeoutError(ApiConnectionError):
     """The connection or the read took longer than the configured timeout."""
+
+
+class RateLimitStoreError(OpenApiException):
+    """The shared rate-limit store refused a command on a bucket; nothing was sent.
+
+    Not an outage (those fall back to local buckets): the bucket's key holds something that is
+    not a bucket, or the command was refused, and it will stay so until someone looks.
+
+    Attributes:
+        key: the store's key of the bucket (e.g. the Redis key); names no secret.
+        reason: what the store answered.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(
+            f"the rate-limit store refused a command on bucket {key!r}: {reason}; "
+            "nothing was sent (remove or fix that key)"
+        )
 
 
 def _decode(body: bytes) -> str:

@@ -25,9 +25,14 @@ import time
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional, Set, Tuple, Type
 
-from py_sp_api.runtime.exceptions import ApiValueError
+from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError, RateLimitStoreError
 from py_sp_api.runtime.forksafe import reinit_after_fork
-from py_sp_api.runtime.ratelimit import LocalBucketStore
+from py_sp_api.runtime.ratelimit import (
+    RATE_BAND,
+    LocalBucketStore,
+    checked_rate,
+    checked_seconds,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -37,10 +42,16 @@ _log = logging.getLogger("py_sp_api.ratelimit")
 DEFAULT_PREFIX = "py-sp-api"
 DEFAULT_SOCKET_TIMEOUT = 0.25
 """Seconds a Redis command may take before the store falls back (connect and read alike)."""
+MAX_EXPIRY = 86_400.0
+"""Longest a bucket key is kept, in seconds, whatever its state says: one day."""
+_MAX_RETRY_INTERVAL = 3600.0
+_SKEW_MARGIN = 1.0  # seconds a bucket may be ahead of Redis's clock beyond a resume time
 
 # KEYS[1]: the bucket's hash. ARGV: rate, burst, max_wait (negative: no limit), shortest idle
 # expiry in milliseconds, resume time (Redis time in seconds, 0: none), tokens of a bucket reset
-# at that resume. Returns {taken (0/1), wait in seconds as a string}.
+# at that resume, how far "ts" may be ahead of Redis's clock (seconds), the band of learned
+# rates around the plan's, longest expiry in milliseconds. Returns {taken (0/1), wait in
+# seconds as a string}.
 #
 # The hash holds "tokens" at Redis time "ts", and "rate" once a rate was learned with set_rate.
 # Tokens may go negative: that is a reservation, and the wait is exactly the time for the refill
@@ -52,6 +63,11 @@ DEFAULT_SOCKET_TIMEOUT = 0.25
 # used before it (or missing, as after a restart of Redis) is then reset: not full, since the
 # plan was spent locally meanwhile, but with the requests the processes still have in flight
 # from their local buckets (about one each) reserved.
+#
+# Nothing stored is trusted beyond reason: a learned rate outside the band around the plan
+# (written by an older client) is dropped, a "ts" further ahead than a resume can put it (a
+# failover to a replica whose clock is behind, an NTP step) is taken as clock skew and brought
+# back to now, and no expiry exceeds the longest one.
 RESERVE_SCRIPT = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local key = KEYS[1]
@@ -66,7 +82,16 @@ local state = redis.call('HMGET', key, 'tokens', 'ts', 'rate')
 local tokens = tonumber(state[1])
 local updated = tonumber(state[2])
 local learned = tonumber(state[3])
-if learned and learned > 0 then rate = learned end
+local band = tonumber(ARGV[8])
+if learned and learned >= rate / band and learned <= rate * band then
+  rate = learned
+elseif state[3] then
+  redis.call('HDEL', key, 'rate')
+end
+if updated and updated > now + tonumber(ARGV[7]) then
+  updated = now
+  if tokens and tokens > burst then tokens = burst end
+end
 if resume_at > 0 and (tokens == nil or updated == nil or updated < resume_at) then
   tokens = tonumber(ARGV[6])
   updated = math.max(now, resume_at)
@@ -92,6 +117,8 @@ local stored_tokens = string.format('%.17g', tokens)
 redis.call('HSET', key, 'tokens', stored_tokens, 'ts', string.format('%.6f', updated))
 local ttl = math.ceil(((updated - now) + (burst - tokens) / rate + 2 * burst / rate) * 1000)
 if ttl < min_ttl then ttl = min_ttl end
+local max_ttl = tonumber(ARGV[9])
+if not (ttl <= max_ttl) then ttl = max_ttl end
 redis.call('PEXPIRE', key, ttl)
 return {taken, string.format('%.17g', wait)}
 """
@@ -170,10 +197,12 @@ class RedisBucketStore:
             raise ApiValueError("namespace must be a non-empty str (the application's name or id)")
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ApiValueError("workers must be a positive int")
-        if not retry_interval > 0:
-            raise ApiValueError("retry_interval must be positive")
-        if not idle_expiry > 0:
-            raise ApiValueError("idle_expiry must be positive")
+        checked_seconds(retry_interval, "retry_interval", zero_allowed=False)
+        if retry_interval > _MAX_RETRY_INTERVAL:
+            raise ApiValueError(f"retry_interval must be at most {_MAX_RETRY_INTERVAL:g} s")
+        checked_seconds(idle_expiry, "idle_expiry", zero_allowed=False)
+        if idle_expiry > MAX_EXPIRY:
+            raise ApiValueError(f"idle_expiry must be at most {MAX_EXPIRY:g} s (a day)")
         self._client = client
         self.namespace = namespace
         self.prefix = prefix
@@ -181,9 +210,24 @@ class RedisBucketStore:
         self.retry_interval = float(retry_interval)
         self.idle_expiry = float(idle_expiry)
         self._idle_ms = str(max(1, int(idle_expiry * 1000)))
-        self._errors: Tuple[Type[BaseException], ...] = (
-            redis_module.exceptions.RedisError,
-            OSError,
+        # A resume puts "ts" up to 2 x retry_interval ahead; further is clock skew.
+        self._skew_window = repr(2 * self.retry_interval + _SKEW_MARGIN)
+        self._band = repr(RATE_BAND)
+        self._max_ttl_ms = str(int(MAX_EXPIRY * 1000))
+        exceptions = redis_module.exceptions
+        self._errors: Tuple[Type[BaseException], ...] = (exceptions.RedisError, OSError)
+        # Refusals that will not go away by retrying (WRONGTYPE, bad arguments, no permission);
+        # a read-only replica, full memory, a busy server or a cluster in flux are outages.
+        self._command_errors: Tuple[Type[BaseException], ...] = (
+            exceptions.ResponseError,
+            exceptions.DataError,
+        )
+        self._unavailable: Tuple[Type[BaseException], ...] = (
+            exceptions.ReadOnlyError,
+            exceptions.OutOfMemoryError,
+            exceptions.ClusterError,
+            exceptions.TryAgainError,
+            exceptions.AskError,
         )
         self._reserve_script = client.register_script(RESERVE_SCRIPT)
         self._set_rate_script = client.register_script(SET_RATE_SCRIPT)
@@ -242,6 +286,7 @@ class RedisBucketStore:
     def reserve(
         self, key: str, rate: float, burst: int, max_wait: Optional[float]
     ) -> Tuple[bool, float]:
+        _check_reservation(rate, burst, max_wait)
         now = time.monotonic()
         back = probe = False
         with self._lock:
@@ -263,10 +308,12 @@ class RedisBucketStore:
         try:
             return self._reserve_redis(key, rate, burst, max_wait, resume_at)
         except self._errors as exc:
+            self._raise_if_refused(key, exc)
             self._switch_to_fallback(epoch, exc)
             return self._reserve_local(key, rate, burst, max_wait)
 
     def set_rate(self, key: str, rate: float) -> None:
+        checked_rate(rate, "a learned rate")
         with self._lock:
             state, epoch = self._state, self._epoch
         if state != _SHARED:
@@ -277,6 +324,7 @@ class RedisBucketStore:
                 keys=[self.redis_key(key)], args=[repr(float(rate)), self._idle_ms]
             )
         except self._errors as exc:
+            self._raise_if_refused(key, exc)
             self._switch_to_fallback(epoch, exc)
             self._local.set_rate(key, rate / self.workers)
 
@@ -343,6 +391,9 @@ class RedisBucketStore:
                 self._idle_ms,
                 f"{resume_at:.6f}",
                 str(1 - self.workers),
+                self._skew_window,
+                self._band,
+                self._max_ttl_ms,
             ],
         )
         taken, wait = reply
@@ -389,6 +440,13 @@ class RedisBucketStore:
             self._resume_until = self._switch_at + 2 * delay
         _log.debug("Redis answers again; shared buckets resume in %.2fs", resume_at - redis_now)
 
+    def _raise_if_refused(self, key: str, exc: BaseException) -> None:
+        """Raise a command Redis refused as an error of the bucket: falling back cannot fix it."""
+        if isinstance(exc, self._command_errors) and not isinstance(exc, self._unavailable):
+            reason = str(exc)
+            if not reason.startswith(("BUSY", "LOADING", "MASTERDOWN")):
+                raise RateLimitStoreError(self.redis_key(key), reason) from exc
+
     def _switch_to_fallback(self, epoch: int, exc: BaseException) -> None:
         with self._lock:
             if self._state != _SHARED or epoch != self._epoch:
@@ -411,4 +469,14 @@ class RedisBucketStore:
         )
 
 
-__all__: Tuple[str, ...] = ("RedisBucketStore",)
+def _check_reservation(rate: float, burst: int, max_wait: Optional[float]) -> None:
+    checked_rate(rate, "rate")
+    if isinstance(burst, bool) or not isinstance(burst, int):
+        raise ApiTypeError(f"burst must be an int, not {type(burst).__name__}")
+    if burst < 1:
+        raise ApiValueError(f"burst must be at least 1: {burst!r}")
+    if max_wait is not None:
+        checked_seconds(max_wait, "max_wait", zero_allowed=True)
+
+
+__all__: Tuple[str, ...] = ("MAX_EXPIRY", "RedisBucketStore")
