@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
+import warnings
 from typing import Any, List, Optional, Sequence, TextIO, Tuple
 
 from py_sp_api.generated.messaging import (
@@ -34,6 +36,7 @@ from py_sp_api.generated.messaging import (
 from py_sp_api.runtime.api_response import ApiResponse
 from py_sp_api.runtime.exceptions import OpenApiException
 from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.ratelimit import parse_rate_header
 
 SANDBOX_ORDER = "123-1234567-1234567"
 MARKETPLACE = "ATVPDKIKX0DER"
@@ -101,9 +104,26 @@ def live_calls() -> List[Tuple[str, Optional[SpApiModel]]]:
     return [call for call in sandbox_calls() if call[0] in READ_ONLY]
 
 
-def _short(value: object, limit: int = 160) -> str:
+LINE_WIDTH = 99
+INDENT = " " * 8
+
+
+def _short(value: object, limit: int = LINE_WIDTH - len(INDENT) - 3) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _plan(name: str) -> str:
+    plan = MessagingApi.rate_limit(name)
+    documented = "" if plan.documented else " (API default; undocumented)"
+    return f"{plan.rate:g} req/s, burst {plan.burst}{documented}"
+
+
+def _removed(name: str) -> Optional[str]:
+    removal = MessagingApi.operations[name].removed
+    if removal is None:
+        return None
+    return f"removed from Amazon's model on {removal.removed_on}: Amazon may refuse it"
 
 
 def run(
@@ -113,47 +133,56 @@ def run(
     calls: Sequence[Tuple[str, Optional[SpApiModel]]],
     out: TextIO = sys.stdout,
 ) -> int:
-    """Call each operation, print a line per call, and return how many failed."""
+    """Call each operation, print a few lines per call, and return how many failed."""
     failures = 0
     started = time.monotonic()
-    with ApiClient(config) as client:
+
+    def say(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    with ApiClient(config) as client, warnings.catch_warnings():
+        # The tour marks removed operations in its own lines; no warning text in between.
+        warnings.simplefilter("ignore", DeprecationWarning)
         api = MessagingApi(client)
-        interactive = out.isatty()
         for i, (name, body) in enumerate(calls, 1):
-            plan = MessagingApi.rate_limit(name)
-            documented = "" if plan.documented else ", default: not documented by Amazon"
-            prefix = f"[{i:2}/{len(calls)}] {name:34}"
-            if interactive:
-                print(f"{prefix} ...", end="\r", file=out, flush=True)
+            prefix = f"[{i:2}/{len(calls)}] {name:33}"
             send = getattr(api, f"{name}_with_http_info")
             args = (order_id, [marketplace_id]) + (() if body is None else (body,))
             try:
                 response: ApiResponse[Any] = send(*args)
             except OpenApiException as exc:
                 failures += 1
-                summary = str(exc).replace("\n", " | ")
-                print(f"{prefix} FAILED {type(exc).__name__}: {summary}", file=out, flush=True)
+                say(f"{prefix} FAILED: {type(exc).__name__}")
+                for line in str(exc).splitlines():
+                    say(INDENT + _short(line).strip("'\""))
                 continue
-            stated = response.rate_limit or "-"
-            print(
-                f"{prefix} HTTP {response.status_code}  "
-                f"plan {plan.rate:g} req/s, burst {plan.burst}{documented} "
-                f"(x-amzn-RateLimit-Limit: {stated})\n"
-                f"        -> {_short(response.data)}",
-                file=out,
-                flush=True,
-            )
+            say(f"{prefix} HTTP {response.status_code}  {_plan(name)}")
+            stated = parse_rate_header(response.rate_limit or "")
+            if stated is not None and stated != MessagingApi.rate_limit(name).rate:
+                say(f"{INDENT}Amazon states {stated:g} req/s for your account")
+            removed = _removed(name)
+            if removed:
+                say(f"{INDENT}{removed}")
+            say(f"{INDENT}-> {_short(response.data)}")
             if name == "get_messaging_actions_for_order":
                 allowed = ", ".join(api.available_actions(response.data)) or "none"
-                print(f"        allowed actions: {allowed}", file=out, flush=True)
+                for line in textwrap.wrap(
+                    f"allowed: {allowed}",
+                    LINE_WIDTH,
+                    initial_indent=INDENT,
+                    subsequent_indent=INDENT + "  ",
+                ):
+                    say(line)
     elapsed = time.monotonic() - started
     ok = len(calls) - failures
-    print(
-        f"{ok}/{len(calls)} operations succeeded against {config.host} in {elapsed:.2f}s",
-        file=out,
-        flush=True,
-    )
+    say(f"{ok}/{len(calls)} operations succeeded against {config.host} in {elapsed:.2f}s")
     return failures
+
+
+NEXT_STEP = (
+    "Next: docs/first-live-call.md sets up credentials; then\n"
+    "  python -m py_sp_api.tour --live --order-id <your order> --marketplace-id <its marketplace>"
+)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -192,6 +221,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         failures = run(
             sandbox.configuration(), SANDBOX_ORDER, options.marketplace_id, sandbox_calls()
         )
+    print(NEXT_STEP)
     return 1 if failures else 0
 
 

@@ -31,12 +31,15 @@ LWA_VARIABLES = ("LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "LWA_REFRESH_TOKEN")
 ORDER = "123-1234567-1234567"
 MARKETPLACE = "ATVPDKIKX0DER"
 OPERATION_LINE = re.compile(
-    r"^\[ ?(?P<number>\d+)/(?P<total>\d+)\] (?P<name>\w+) +"
-    r"HTTP (?P<status>\d{3})  plan (?P<plan>[^(]*?) \(x-amzn-RateLimit-Limit: (?P<stated>[^)]*)\)$"
+    r"^\[ ?(?P<number>\d+)/(?P<total>\d+)\] (?P<name>\w+) +HTTP (?P<status>\d{3})  (?P<plan>.+)$"
 )
 FAILED_LINE = re.compile(
-    r"^\[ ?(?P<number>\d+)/(?P<total>\d+)\] (?P<name>\w+) +FAILED (?P<why>.*)$"
+    r"^\[ ?(?P<number>\d+)/(?P<total>\d+)\] (?P<name>\w+) +FAILED: (?P<why>\w+)$"
 )
+REMOVED_BY_AMAZON = {
+    "create_negative_feedback_removal": "2025-08-04",
+    "create_amazon_motors": "2026-01-30",
+}
 
 
 def env_without_lwa(**extra: str) -> Dict[str, str]:
@@ -98,25 +101,37 @@ def test_the_tour_calls_all_13_operations(tmp_path: Path) -> None:
         name = match["name"]
         assert int(match["status"]) == OPERATIONS[name].success_status, match[0]
         assert match["status"] == ("200" if name.startswith("get_") else "201"), match[0]
-        assert match["stated"] == "1", match[0]
         if name == "send_invoice":
-            assert match["plan"] == "1 req/s, burst 5, default: not documented by Amazon"
+            assert match["plan"] == "1 req/s, burst 5 (API default; undocumented)"
         else:
             assert match["plan"] == "1 req/s, burst 5", match[0]
         plan = MessagingApi.rate_limit(name)
         assert (plan.rate, plan.burst, plan.documented) == (1.0, 5, name != "send_invoice")
     assert "FAILED" not in result.stdout
 
-    # Each operation line is followed by its typed result.
+    # Each operation line is followed by its typed result; a removed operation's by a mark.
     for index, line in enumerate(lines):
-        if OPERATION_LINE.match(line):
-            assert lines[index + 1].startswith("        -> "), lines[index + 1]
+        match = OPERATION_LINE.match(line)
+        if match:
+            following = lines[index + 1]
+            removed_on = REMOVED_BY_AMAZON.get(match["name"])
+            if removed_on:
+                assert following == (
+                    f"        removed from Amazon's model on {removed_on}: Amazon may refuse it"
+                )
+                following = lines[index + 2]
+            assert following.startswith("        -> "), following
     attributes = lines[lines.index(next(m[0] for m in found if m["name"] == "get_attributes")) + 1]
     assert "GetAttributesResponse(buyer=GetAttributesResponseBuyer(locale='en-US')" in attributes
+    assert max(len(line) for line in lines) < 100  # readable in a narrow terminal or notebook
 
-    summary = re.fullmatch(r"13/13 operations succeeded against (\S+) in \d+\.\d\ds", lines[-1])
-    assert summary, lines[-1]
+    summary = re.fullmatch(r"13/13 operations succeeded against (\S+) in \d+\.\d\ds", lines[-3])
+    assert summary, lines[-3]
     assert summary.group(1) == url
+    # ...and a newcomer is told where to go next.
+    assert lines[-2].startswith("Next: docs/first-live-call.md")
+    assert (REPO / "docs" / "first-live-call.md").is_file()
+    assert lines[-1].split()[:4] == ["python", "-m", "py_sp_api.tour", "--live"]
 
 
 @pytest.mark.parametrize(
@@ -177,9 +192,13 @@ def test_run_reports_a_failed_operation_and_carries_on(failing: List[str]) -> No
     assert "\r" not in output  # not a terminal: no progress lines
     failed = [m for m in map(FAILED_LINE.match, output.splitlines()) if m]
     assert [m["name"] for m in failed] == failing
+    lines = output.splitlines()
     for match in failed:
-        assert match["why"].startswith("ServiceException: (500) Internal Server Error | ")
-        assert match["why"].endswith("| InternalFailure: We encountered an internal error.")
+        assert match["why"] == "ServiceException"
+        at = lines.index(match[0])
+        assert lines[at + 1] == "        (500) Internal Server Error"
+        detail = "        InternalFailure: We encountered an internal error."
+        assert detail in lines[at + 2 : at + 5]
     succeeded = operation_lines(output)
     assert [m["name"] for m in succeeded] == [n for n, _ in calls if n not in failing]
     numbers = sorted(int(m["number"]) for m in [*failed, *succeeded])

@@ -103,6 +103,15 @@ class OperationDef:
     consumes: str
     produces: str
     example_body: Optional[Dict[str, Any]] = None
+    removed: Optional[RemovalDef] = None
+
+
+@dataclass(frozen=True)
+class RemovalDef:
+    """Amazon removed the operation from its current model (from removed_operations.json)."""
+
+    removed_on: str
+    model_commit: str
 
 
 @dataclass

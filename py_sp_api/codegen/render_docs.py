@@ -6,6 +6,7 @@ import json
 from typing import Any, Dict, List, Set
 
 from py_sp_api.codegen.ir import ApiDef, ModelDef, OperationDef
+from py_sp_api.codegen.render_python import removal_note
 
 EXAMPLE_ORDER_ID = "123-1234567-1234567"
 EXAMPLE_MARKETPLACE = "ATVPDKIKX0DER"
@@ -29,6 +30,8 @@ def render_api_doc(api_package: str, api: ApiDef, header: str) -> str:
     for op in api.operations:
         summary = _cell(op.description.split("**Usage Plan:**")[0]).split(". ")[0].rstrip(".")
         marker = "" if op.rate_documented else " *"
+        if op.removed:
+            summary = f"**Removed by Amazon {op.removed.removed_on}.** {summary}"
         out.append(
             f"[**{op.python_name}**](#{op.python_name}) | **{op.method}** {op.path} | "
             f"{op.rate:g}{marker} | {op.burst}{marker} | {summary}"
@@ -67,6 +70,7 @@ def _render_operation(
         "",
         f"> {op.response_model} {op.python_name}({', '.join(args)})",
         "",
+        *([f"**{removal_note(op)}**", ""] if op.removed else []),
         " ".join(description.split()),
         "",
         f"**Usage plan:** {op.rate:g} request(s) per second, burst {op.burst}{rate_note}. "

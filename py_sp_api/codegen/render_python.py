@@ -161,6 +161,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
         "    PathParam,",
         "    QueryParam,",
         "    RateLimit,",
+        *(["    Removal,"] if any(op.removed for op in api.operations) else []),
         ")",
         "",
         "if TYPE_CHECKING:",
@@ -238,6 +239,11 @@ def _render_operation(op: OperationDef, modules: Dict[str, str]) -> List[str]:
         f"    rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, "
         f"documented={op.rate_documented}),"
     )
+    if op.removed:
+        lines.append(
+            f"    removed=Removal(removed_on={_q(op.removed.removed_on)}, "
+            f"model_commit={_q(op.removed.model_commit)}),"
+        )
     lines.append(")")
     return lines
 
@@ -303,6 +309,8 @@ def _render_methods(op: OperationDef) -> List[str]:
     if not op.rate_documented:
         rate += " (not documented by Amazon for this operation; the API's default)"
     summary = op.description.split("**Usage Plan:**")[0].strip() or op.operation_id
+    if op.removed:
+        summary = f"{removal_note(op)} {summary}"
     arg_docs = [
         f"            {p.python_name}: {' '.join(p.description.split())}" for p in op.params
     ]
@@ -346,6 +354,16 @@ def _render_methods(op: OperationDef) -> List[str]:
         "        return self.api_client.call_raw(",
         *call,
     ]
+
+
+def removal_note(op: OperationDef) -> str:
+    """The sentence that marks a removed operation in docstrings and docs."""
+    assert op.removed is not None
+    return (
+        f"Removed by Amazon: {op.operation_id} is not in Amazon's current model (removed "
+        f"{op.removed.removed_on}, model commit {op.removed.model_commit}); calling it warns "
+        "(DeprecationWarning) and Amazon may refuse it."
+    )
 
 
 def render_api_init(api_package: str, api: ApiDef, header: str) -> str:

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
+from py_sp_api.runtime.docs_links import doc_url
 from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
     ApiResponseTooLargeError,
@@ -128,7 +129,11 @@ class LwaCredentials:
         names = (ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN)
         missing = [name for name in names if not env.get(name, "").strip()]
         if missing:
-            raise ApiValueError(f"missing environment variable(s): {', '.join(missing)}")
+            raise ApiValueError(
+                f"missing environment variable(s): {', '.join(missing)}. Where each value comes "
+                f"from (an application, the Buyer Communication role, a refresh token per "
+                f"region): {doc_url('first-live-call.md')}"
+            )
         return cls(
             env[ENV_CLIENT_ID],
             env[ENV_CLIENT_SECRET],

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
@@ -55,6 +57,18 @@ class RateLimit:
             )
         if not isinstance(self.burst, int) or isinstance(self.burst, bool) or self.burst < 1:
             raise ApiValueError(f"a burst must be a whole number of at least 1: {self.burst!r}")
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Amazon removed the operation from its current model; the method stays for old code.
+
+    ``removed_on`` is the date (ISO 8601) of the model change, ``model_commit`` the commit in
+    amzn/selling-partner-api-models that removed it. Amazon may refuse such a call at any time.
+    """
+
+    removed_on: str
+    model_commit: str
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,8 @@ class Operation(Generic[ResponseT]):
     body_required: bool = False
     error: Optional[ModelRef] = None
     success_status: int = 200
+    removed: Optional[Removal] = None
+    """Set when Amazon removed this operation from its current model (see :class:`Removal`)."""
     _path_parts: Tuple[str, ...] = field(init=False, repr=False, compare=False)
     path_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     """Matches this operation's concrete paths; one group per path parameter, still encoded."""
@@ -174,6 +190,8 @@ class Operation(Generic[ResponseT]):
 
     def prepare(self, args: Sequence[Any], body: Any = None) -> PreparedRequest:
         """Validate the caller's arguments and build the request; raises before any I/O."""
+        if self.removed is not None:
+            _warn_removed_once(self)
         parts = self._path_parts
         path = parts[0]
         i = 0
@@ -206,6 +224,29 @@ class Operation(Generic[ResponseT]):
         payload = _encode_body(self.body.get(), body, self.body_required)
         content_type = "application/json" if payload is not None else None
         return (self.method, path, payload, content_type)
+
+
+_warned_removed: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_removed_once(operation: Operation[Any]) -> None:
+    # Keyed by method and path: operation ids repeat across Amazon's APIs.
+    key = f"{operation.method} {operation.path}"
+    removal = operation.removed
+    assert removal is not None
+    with _warned_lock:
+        if key in _warned_removed:
+            return
+        _warned_removed.add(key)
+    warnings.warn(
+        f"{operation.name}: Amazon removed {operation.operation_id} from its API model on "
+        f"{removal.removed_on} (model commit {removal.model_commit}) and may refuse the call; "
+        "the method is kept so that existing code still runs.",
+        DeprecationWarning,
+        # The user's call -> generated method -> ApiClient.call -> prepare -> here.
+        stacklevel=5,
+    )
 
 
 # Ids made only of these characters need no percent-encoding; checking is cheaper than quoting.

@@ -15,6 +15,7 @@ from py_sp_api.runtime.operation import (
     PathParam,
     QueryParam,
     RateLimit,
+    Removal,
 )
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ CREATE_AMAZON_MOTORS: Operation[CreateAmazonMotorsResponse] = Operation(
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    removed=Removal(removed_on="2026-01-30", model_commit="b9dffa4"),
 )
 
 
@@ -201,6 +203,7 @@ CREATE_NEGATIVE_FEEDBACK_REMOVAL: Operation[CreateNegativeFeedbackRemovalRespons
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    removed=Removal(removed_on="2025-08-04", model_commit="7c93eb1"),
 )
 
 

@@ -131,8 +131,10 @@ class MessagingApi(BaseApi):
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
     ) -> CreateAmazonMotorsResponse:
-        """Sends a message to a buyer to provide details about an Amazon Motors order. This message
-        can only be sent by Amazon Motors sellers.
+        """Removed by Amazon: CreateAmazonMotors is not in Amazon's current model (removed
+        2026-01-30, model commit b9dffa4); calling it warns (DeprecationWarning) and Amazon may
+        refuse it. Sends a message to a buyer to provide details about an Amazon Motors order.
+        This message can only be sent by Amazon Motors sellers.
 
         ``POST /messaging/v1/orders/{amazonOrderId}/messages/amazonMotors``
 
@@ -550,8 +552,11 @@ class MessagingApi(BaseApi):
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
     ) -> CreateNegativeFeedbackRemovalResponse:
-        """Sends a non-critical message that asks a buyer to remove their negative feedback. This
-        message should only be sent after the seller has resolved the buyer's problem.
+        """Removed by Amazon: createNegativeFeedbackRemoval is not in Amazon's current model
+        (removed 2025-08-04, model commit 7c93eb1); calling it warns (DeprecationWarning) and
+        Amazon may refuse it. Sends a non-critical message that asks a buyer to remove their
+        negative feedback. This message should only be sent after the seller has resolved the
+        buyer's problem.
 
         ``POST /messaging/v1/orders/{amazonOrderId}/messages/negativeFeedbackRemoval``
 
