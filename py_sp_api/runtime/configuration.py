@@ -63,9 +63,9 @@ class Configuration:
             default; Messaging answers take a few KiB). A larger body is not read: the call
             raises :class:`ApiResponseTooLargeError` (2xx) or the status's ``ApiException``.
 
-    Without credentials no token is sent, which is what Amazon's sandbox hosts and local test
-    servers expect. With credentials, a plain ``http://`` host is refused unless it is a
-    loopback address.
+    Without credentials no token is sent: fine for the local sandbox and test servers, but
+    Amazon's hosts, its sandbox hosts included, refuse a request without one (403). With
+    credentials, a plain ``http://`` host is refused unless it is a loopback address.
     """
 
     def __init__(

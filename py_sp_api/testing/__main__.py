@@ -19,9 +19,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument(
         "--require-access-token", action="store_true", help="answer 403 without one"
     )
+    parser.add_argument(
+        "--strict", action="store_true", help="only Amazon's static cases, as its sandbox"
+    )
     options = parser.parse_args(argv)
     sandbox = MessagingSandbox(
         port=options.port,
+        strict=options.strict,
         enforce_rate_limits=options.enforce_rate_limits,
         require_access_token=options.require_access_token,
     ).start()

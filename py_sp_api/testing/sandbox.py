@@ -1,10 +1,20 @@
-"""A local Messaging sandbox: a real HTTP server on 127.0.0.1 that answers like Amazon's.
+"""A local Messaging sandbox: a real HTTP server on 127.0.0.1 that answers like Amazon.
 
-It replays every static sandbox case written in the bundled spec (``x-amzn-api-sandbox``)
-exactly, and validates anything else against the spec: unknown paths get 404, a missing or
-doubled ``marketplaceIds`` or a body that breaks the operation's schema gets 400 with an
-``errors`` list naming the problem, a body that is not JSON gets 415. Valid requests that match
-no static case succeed, so any order id can be used.
+Two modes:
+
+* ``MessagingSandbox(strict=True)`` is Amazon's static sandbox (the ``sandbox.`` hosts): it
+  answers only the static cases written in the bundled spec (``x-amzn-api-sandbox``); any other
+  request gets 400 ``InvalidInput`` "Could not match input arguments", and a request without an
+  ``x-amz-access-token`` gets 403 ``MissingAuthenticationToken``, as Amazon's sandbox answers.
+* The default is a small simulator of production. It replays the same static cases exactly, and
+  validates everything else against the spec (unknown paths 404, a missing or doubled
+  ``marketplaceIds`` or a body that breaks the schema 400, a body that is not JSON 415, an order
+  id not of Amazon's ``3-7-7`` digit form 400). Beyond that it models the rule that trips most
+  sellers: each order offers some message types (:meth:`MessagingSandbox.set_actions`; all of
+  them by default), ``get_messaging_actions_for_order`` lists exactly those, sending one the
+  order does not offer answers Amazon's 403 "Invalid amazonOrderId and template combination.",
+  and a type sent once disappears from the order's actions. docs/testing.md says where each
+  rule comes from.
 
 Optional behaviours for tests: enforce each operation's usage plan (429 ``QuotaExceeded``),
 require an ``x-amz-access-token``, and inject 500/503 answers for an operation. Every request is
@@ -23,7 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from py_sp_api.testing.schema import validate
@@ -34,6 +44,10 @@ if TYPE_CHECKING:
 SPEC_FILE = Path(__file__).resolve().parent.parent / "specs" / "messaging.json"
 JSON_TYPE = "application/json"
 HAL_TYPE = "application/hal+json"
+ORDER_ID_FORM = re.compile(r"\d{3}-\d{7}-\d{7}")
+ACCESS_DENIED = "Access to requested resource is denied."
+NO_MATCH = "Could not match input arguments"
+TEMPLATE_COMBINATION = "Invalid amazonOrderId and template combination."
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,9 @@ class _State:
     failures: Dict[str, _Failure] = field(default_factory=dict)
     connections: Set[socket.socket] = field(default_factory=set)
     stopped: bool = False
+    # The simulator's orders: the message types each offers (absent: all), and those sent.
+    offered: Dict[str, Set[str]] = field(default_factory=dict)
+    sent: Dict[str, Set[str]] = field(default_factory=dict)
 
 
 class MessagingSandbox:
@@ -112,10 +129,15 @@ class MessagingSandbox:
 
     Args:
         port: 0 (default) picks a free port.
+        strict: behave as Amazon's static sandbox (see the module docstring) instead of the
+            production simulator. Strict mode always requires an access token.
         enforce_rate_limits: answer 429 ``QuotaExceeded`` beyond each operation's usage plan
             (one bucket per operation and access token, as Amazon keeps them).
         require_access_token: answer 403 unless ``x-amz-access-token`` is present.
         rate_limits: usage plans to enforce instead of the spec's, by method name.
+        repeatable: message types (method names) an order may be sent more than once. Amazon
+            does not publish which types it limits, so by default every type is sent at most
+            once per order, the conservative reading.
     """
 
     def __init__(
@@ -127,9 +149,13 @@ class MessagingSandbox:
         require_access_token: bool = False,
         rate_limits: Optional[Dict[str, Tuple[float, int]]] = None,
         spec_file: Path = SPEC_FILE,
+        strict: bool = False,
+        repeatable: Iterable[str] = (),
     ) -> None:
+        self.strict = strict
         self.enforce_rate_limits = enforce_rate_limits
-        self.require_access_token = require_access_token
+        self.require_access_token = require_access_token or strict
+        self.repeatable = frozenset(repeatable)
         self._bind = (host, port)
         self._spec_file = spec_file
         self._rate_overrides = dict(rate_limits or {})
@@ -219,14 +245,50 @@ class MessagingSandbox:
             self._state.failures[name] = _Failure(status, times)
 
     def reset(self) -> None:
-        """Forget recorded requests, injected failures and rate-limit state."""
+        """Forget recorded requests, injected failures, rate-limit and order state."""
         with self._state.lock:
             self._state.requests.clear()
             self._state.failures.clear()
             self._state.buckets.clear()
+            self._state.offered.clear()
+            self._state.sent.clear()
+
+    def set_actions(self, order_id: str, actions: Iterable[str]) -> None:
+        """Decide which message types (method names) ``order_id`` offers from now on.
+
+        ``set_actions(order, [])`` models an order that offers none (not shipped yet, say);
+        an order never configured offers every type.
+        """
+        wanted = set(actions)
+        unknown = wanted - set(self.message_types())
+        if unknown:
+            raise ValueError(
+                f"not message types: {sorted(unknown)}; known: {sorted(self.message_types())}"
+            )
+        with self._state.lock:
+            self._state.offered[order_id] = wanted
+            self._state.sent.pop(order_id, None)
+
+    def actions(self, order_id: str) -> List[str]:
+        """The message types ``order_id`` offers now, as the simulator would list them."""
+        with self._state.lock:
+            return sorted(self._offered_now(order_id))
+
+    def message_types(self) -> List[str]:
+        """Every message type: the method names of the operations that send a message."""
+        return [route.name for route in self._all_routes() if route.method == "POST"]
+
+    def _offered_now(self, order_id: str) -> Set[str]:
+        offered = self._state.offered.get(order_id)
+        everything = {route.name for route in self._all_routes() if route.method == "POST"}
+        available = set(everything if offered is None else offered)
+        return available - self._state.sent.get(order_id, set())
+
+    def _all_routes(self) -> List[_Route]:
+        return self._routes or _routes(json.loads(self._spec_file.read_text()), {})
 
     def _route_named(self, name: str) -> _Route:
-        for route in self._routes or _routes(json.loads(self._spec_file.read_text()), {}):
+        for route in self._all_routes():
             if name in (route.name, route.operation_id):
                 return route
         raise ValueError(f"unknown operation {name!r}")
@@ -250,19 +312,26 @@ class MessagingSandbox:
             return _Answer(status, extra, payload, route.name, order_id)
 
         if self.require_access_token and not headers.get("x-amz-access-token"):
-            denied = "Access to requested resource is denied."
-            return answer(*_error(403, "Unauthorized", denied, "No access token was sent."))
+            return answer(*_error(403, "MissingAuthenticationToken", ACCESS_DENIED, None))
         if self.enforce_rate_limits and not self._take_token(route, headers):
             quota = "You exceeded your quota for the requested resource."
             return answer(*_error(429, "QuotaExceeded", quota))
         injected = self._injected_failure(route)
         if injected is not None:
             return answer(*_error(injected, "InternalFailure", "We encountered an internal error."))
+        if self.strict:
+            static = self._static(route, order_id, query, body)
+            return answer(*(static or _error(400, "InvalidInput", NO_MATCH)))
         problem = self._invalid(route, query, headers, body)
         if problem is not None:
             return answer(*problem)
-        status, payload = self._static_or_default(route, order_id, query, body)
-        return answer(status, {}, payload)
+        static = self._static(route, order_id, query, body)
+        if static is not None:
+            return answer(*static)
+        if not ORDER_ID_FORM.fullmatch(order_id):
+            form = "An Amazon order id has the form 3-7-7 digits, e.g. 123-1234567-1234567"
+            return answer(*_error(400, "InvalidInput", f"Invalid amazonOrderId: {order_id}", form))
+        return answer(*self._simulate(route, order_id, query))
 
     def _match(self, method: str, path: str) -> Tuple[Optional[_Route], Optional[str], List[str]]:
         """The route and order id for a request, or the methods the path does allow."""
@@ -324,9 +393,10 @@ class MessagingSandbox:
             return _error(400, "InvalidInput", "Invalid request body", "; ".join(problems))
         return None
 
-    def _static_or_default(
+    def _static(
         self, route: _Route, order_id: str, query: Dict[str, List[str]], body: bytes
-    ) -> Tuple[int, bytes]:
+    ) -> Optional[Tuple[int, Dict[str, str], bytes]]:
+        """The spec's static case this request matches, if any."""
         try:
             document = json.loads(body) if body.strip() else None
         except ValueError:
@@ -334,8 +404,25 @@ class MessagingSandbox:
         for status, case in _static_cases(route.spec):
             params = case.get("request", {}).get("parameters", {})
             if _case_matches(params, order_id, query, document):
-                return status, json.dumps(case.get("response", {})).encode()
-        return route.success_status, json.dumps(_default_body(route, order_id, query)).encode()
+                return status, {}, json.dumps(case.get("response", {})).encode()
+        return None
+
+    def _simulate(
+        self, route: _Route, order_id: str, query: Dict[str, List[str]]
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        marketplace = ",".join(query.get("marketplaceIds", []))
+        if route.name == "get_attributes":
+            return route.success_status, {}, json.dumps({"buyer": {"locale": "en-US"}}).encode()
+        with self._state.lock:
+            offered = self._offered_now(order_id)
+            if route.name == "get_messaging_actions_for_order":
+                document = _actions_for(order_id, marketplace, offered)
+                return route.success_status, {}, json.dumps(document).encode()
+            if route.name not in offered:
+                return _error(403, "Unauthorized", TEMPLATE_COMBINATION)
+            if route.name not in self.repeatable:
+                self._state.sent.setdefault(order_id, set()).add(route.name)
+        return route.success_status, {}, b"{}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -464,22 +551,14 @@ def _case_matches(
     return True
 
 
-def _default_body(route: _Route, order_id: str, query: Dict[str, List[str]]) -> Dict[str, Any]:
-    if route.name == "get_attributes":
-        return {"buyer": {"locale": "en-US"}}
-    if route.name == "get_messaging_actions_for_order":
-        return _actions_for(order_id, ",".join(query.get("marketplaceIds", [])))
-    return {}
-
-
-def _actions_for(order_id: str, marketplace_id: str) -> Dict[str, Any]:
-    """HAL links to every message type, the way Amazon lists the actions an order allows."""
+def _actions_for(order_id: str, marketplace_id: str, offered: Set[str]) -> Dict[str, Any]:
+    """HAL links to the offered message types, the way Amazon lists an order's actions."""
     from py_sp_api.generated.messaging.operations import OPERATIONS
 
     base = f"/messaging/v1/orders/{order_id}"
     actions, embedded = [], []
     for op in OPERATIONS.values():
-        if op.method != "POST":
+        if op.method != "POST" or op.name not in offered:
             continue
         kind = op.path.rsplit("/", 1)[1]
         href = f"{base}/messages/{kind}?marketplaceIds={marketplace_id}"
@@ -502,7 +581,10 @@ def _actions_for(order_id: str, marketplace_id: str) -> Dict[str, Any]:
 
 
 def _error(
-    status: int, code: str, message: str, details: str = ""
+    status: int, code: str, message: str, details: Optional[str] = ""
 ) -> Tuple[int, Dict[str, str], bytes]:
-    payload = {"errors": [{"code": code, "message": message, "details": details}]}
-    return status, {}, json.dumps(payload).encode()
+    """Amazon's error body; ``details=None`` leaves the field out, as some answers do."""
+    error = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return status, {}, json.dumps({"errors": [error]}).encode()
