@@ -15,12 +15,15 @@ from typing import Any, Callable, Dict, List
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from py_sp_api.generated.messaging.exceptions import ApiValueError, ModelValidationError
 from py_sp_api.generated.messaging.models import (
+    CreateLegalDisclosureRequest,
     GetAttributesResponse,
     GetAttributesResponseBuyer,
     GetMessagingActionsForOrderResponse,
     LinkObject,
 )
+from py_sp_api.runtime.model import SpApiRequestModel
 from tests.support.spec_models import (
     DEFS,
     MODEL_NAMES,
@@ -33,6 +36,8 @@ from tests.support.spec_models import (
 )
 
 UTC = timezone.utc
+# Models only ever sent: they refuse unknown fields (a typo would otherwise be sent as nothing).
+REQUEST_ONLY = {name for name in MODEL_NAMES if issubclass(model_class(name), SpApiRequestModel)}
 
 HYPOTHESIS = settings(
     max_examples=25,
@@ -142,7 +147,7 @@ def model_strategy(name: str) -> st.SearchStrategy:
         extra = st.dictionaries(
             st.text(min_size=1, max_size=8).filter(lambda k: k not in known),
             NON_NULL_JSON,
-            max_size=2,
+            max_size=0 if name in REQUEST_ONLY else 2,  # those refuse unknown fields
         )
         _STRATEGIES[name] = st.builds(lambda d, e: {**e, **d}, declared, extra)
     return _STRATEGIES[name]
@@ -319,8 +324,8 @@ def test_unknown_field_that_looks_like_hal_metadata_is_kept():
     assert GetAttributesResponse.from_json(model.to_json()).to_dict() == wire
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_unknown_null_field_survives_in_every_model(name: str):
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n not in REQUEST_ONLY])
+def test_unknown_null_field_survives_in_every_model_that_is_received(name: str):
     cls = model_class(name)
     wire = {**minimal_wire(name), "futureField": None, "futureList": [None]}
     model = cls.from_dict(wire)
@@ -330,6 +335,34 @@ def test_unknown_null_field_survives_in_every_model(name: str):
     assert json.loads(model.to_str()) == wire
     assert cls.from_json(model.to_json()) == model
     assert cls.from_dict(model.to_dict()) == model
+
+
+def test_the_request_only_models_are_exactly_those_no_answer_contains():
+    assert sorted(REQUEST_ONLY) == sorted(
+        [*(n for n in MODEL_NAMES if n.endswith("Request")), "Attachment"]
+    )
+
+
+@pytest.mark.parametrize("name", sorted(REQUEST_ONLY))
+def test_a_request_model_refuses_an_unknown_field_when_built(name: str):
+    cls = model_class(name)
+    wire = {**minimal_wire(name), "txet": "hi"}
+    for build in (
+        lambda: cls(**wire),
+        lambda: cls.from_dict(wire),
+        lambda: cls.from_json(json.dumps(wire)),
+    ):
+        with pytest.raises(ModelValidationError) as caught:
+            build()
+        assert "txet" in str(caught.value)
+        assert isinstance(caught.value, ApiValueError)
+
+
+def test_a_nested_request_model_refuses_an_unknown_field_too():
+    with pytest.raises(ModelValidationError, match="fileNmae"):
+        CreateLegalDisclosureRequest.from_dict(
+            {"attachments": [{"uploadDestinationId": "u-1", "fileName": "a.pdf", "fileNmae": "b"}]}
+        )
 
 
 def test_unknown_field_with_a_null_value_survives():

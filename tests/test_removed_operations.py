@@ -67,7 +67,7 @@ def test_generator_refuses_a_data_file_that_disagrees_with_the_models(
     wrong = tmp_path / "removed_operations.json"
     wrong.write_text(json.dumps(data), encoding="utf-8")
     monkeypatch.setattr(generate, "REMOVED_OPERATIONS", wrong)
-    with pytest.raises(generate.RemovedOperationsMismatch, match="CreateAmazonMotors"):
+    with pytest.raises(ValueError, match=r"lacks .*CreateAmazonMotors"):
         generate.generate()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 # Names that would shadow pydantic's BaseModel API or read badly as attributes.
 _RESERVED = set(keyword.kwlist) | {
@@ -59,6 +59,8 @@ class ModelDef:
     model_imports: Set[str] = field(default_factory=set)
     uses_datetime: bool = False
     uses_any: bool = False
+    # Reachable only from request bodies: unknown fields are refused when it is built.
+    request_only: bool = False
 
 
 @dataclass
@@ -147,6 +149,13 @@ class SpecReader:
             if method in ("get", "put", "post", "delete", "patch")
         ]
         operations.sort(key=lambda op: op.python_name)
+        sent = self._reachable(op.body_model for op in operations if op.body_model)
+        received = self._reachable(
+            [op.response_model for op in operations]
+            + [op.error_model for op in operations if op.error_model]
+        )
+        for name in sent - received:
+            self.models[name].request_only = True
         info = self.spec["info"]
         scheme = (self.spec.get("schemes") or ["https"])[0]
         return ApiDef(
@@ -157,6 +166,17 @@ class SpecReader:
             models=sorted(self.models.values(), key=lambda m: m.name),
             operations=operations,
         )
+
+    def _reachable(self, roots: Iterable[str]) -> Set[str]:
+        """The models ``roots`` name, and every model their fields name, transitively."""
+        seen: Set[str] = set()
+        todo = [name for name in roots if name in self.models]
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(self.models[name].model_imports - seen)
+        return seen
 
     @staticmethod
     def _is_model(schema: Dict[str, Any]) -> bool:

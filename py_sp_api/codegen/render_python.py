@@ -63,7 +63,8 @@ def render_model(api_package: str, model: ModelDef, header: str) -> str:
         lines.append("")
     lines.append("from pydantic import Field")
     lines.append("")
-    runtime_names = ["SpApiModel"] + (["AwareDateTime"] if model.uses_datetime else [])
+    base = "SpApiRequestModel" if model.request_only else "SpApiModel"
+    runtime_names = [base] + (["AwareDateTime"] if model.uses_datetime else [])
     modules = {f"{api_package}.models.{snake_case(dep)}": [dep] for dep in model.model_imports}
     modules["py_sp_api.runtime.model"] = sorted(runtime_names)
     for module in sorted(modules):
@@ -71,7 +72,7 @@ def render_model(api_package: str, model: ModelDef, header: str) -> str:
     lines += [
         "",
         "",
-        f"class {model.name}(SpApiModel):",
+        f"class {model.name}({base}):",
         f'    """{_doc(model.description or model.name, "    ")}"""',
         "",
     ]

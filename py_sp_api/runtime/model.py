@@ -100,6 +100,18 @@ class SpApiModel(BaseModel):
             raise ModelValidationError.of(exc) from None
 
 
+class SpApiRequestModel(SpApiModel):
+    """A model that is only ever sent: an unknown field is refused when it is built.
+
+    ``CreateConfirmOrderDetailsRequest(txet="hi")`` is a typo that would silently send an
+    empty message; it raises :class:`ModelValidationError` naming the field at once. Models
+    that also arrive in answers keep unknown fields (see :class:`SpApiModel`), and every body
+    is checked again for unknown fields before it is sent.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
 def _parse_datetime(value: Any) -> Any:
     # pydantic accepts RFC 3339; dateutil also reads the other ISO 8601 forms Amazon has used
     # (basic format, no seconds). A missing offset is refused: guessing a zone for a warranty

@@ -5,10 +5,10 @@ api/reference/createuploaddestinationforresource) operation."""
 
 from pydantic import Field
 
-from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.model import SpApiRequestModel
 
 
-class Attachment(SpApiModel):
+class Attachment(SpApiRequestModel):
     """Represents a file that was uploaded to a destination that was created by the Uploads API
     [`createUploadDestinationForResource`](https://developer-docs.amazon.com/sp-
     api/reference/createuploaddestinationforresource) operation."""

@@ -6,10 +6,10 @@ from typing import List, Optional
 from pydantic import Field
 
 from py_sp_api.generated.messaging.models.attachment import Attachment
-from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.model import SpApiRequestModel
 
 
-class CreateConfirmCustomizationDetailsRequest(SpApiModel):
+class CreateConfirmCustomizationDetailsRequest(SpApiRequestModel):
     """The request schema for the confirmCustomizationDetails operation."""
 
     text: Optional[str] = Field(

@@ -5,10 +5,10 @@ from typing import Optional
 
 from pydantic import Field
 
-from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.model import SpApiRequestModel
 
 
-class CreateConfirmOrderDetailsRequest(SpApiModel):
+class CreateConfirmOrderDetailsRequest(SpApiRequestModel):
     """The request schema for the createConfirmOrderDetails operation."""
 
     text: Optional[str] = Field(

@@ -5,10 +5,10 @@ from typing import Optional
 
 from pydantic import Field
 
-from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.model import SpApiRequestModel
 
 
-class CreateConfirmServiceDetailsRequest(SpApiModel):
+class CreateConfirmServiceDetailsRequest(SpApiRequestModel):
     """The request schema for the createConfirmServiceDetails operation."""
 
     text: Optional[str] = Field(

@@ -6,10 +6,10 @@ from typing import List, Optional
 from pydantic import Field
 
 from py_sp_api.generated.messaging.models.attachment import Attachment
-from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.model import SpApiRequestModel
 
 
-class CreateDigitalAccessKeyRequest(SpApiModel):
+class CreateDigitalAccessKeyRequest(SpApiRequestModel):
     """The request schema for the `createDigitalAccessKey` operation."""
 
     text: Optional[str] = Field(

@@ -5,10 +5,10 @@ from typing import Optional
 
 from pydantic import Field
 
-from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.model import SpApiRequestModel
 
 
-class CreateUnexpectedProblemRequest(SpApiModel):
+class CreateUnexpectedProblemRequest(SpApiRequestModel):
     """The request schema for the createUnexpectedProblem operation."""
 
     text: Optional[str] = Field(

@@ -6,10 +6,10 @@ from typing import List, Optional
 from pydantic import Field
 
 from py_sp_api.generated.messaging.models.attachment import Attachment
-from py_sp_api.runtime.model import AwareDateTime, SpApiModel
+from py_sp_api.runtime.model import AwareDateTime, SpApiRequestModel
 
 
-class CreateWarrantyRequest(SpApiModel):
+class CreateWarrantyRequest(SpApiRequestModel):
     """The request schema for the createWarranty operation."""
 
     attachments: Optional[List[Attachment]] = Field(
