@@ -1,7 +1,9 @@
 """Every Python example of the shared reference page runs, as written, against a real server.
 
-The examples build bodies with no arguments, pass ``['marketplace_ids_example']`` and catch
-``Exception``, so the only proof of success is what they print and what the server received.
+The examples build bodies with no arguments and catch ``Exception``, so the only proof of
+success is what they print and what the server received. As the contract allows, the host and
+the placeholder marketplace id are replaced: ``'marketplace_ids_example'`` cannot be a
+marketplace id, and the client refuses it before sending, as Amazon would refuse it after.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from tests.support.messaging import expected_path, spec_method
 REFERENCE_DOC = Path(__file__).resolve().parent / "data" / "MessagingApi-python.md"
 SHARED_DOC = Path(__file__).resolve().parents[2] / "shared" / "reference" / REFERENCE_DOC.name
 DOC_HOST = "https://sellingpartnerapi-na.amazon.com"
+PLACEHOLDER_MARKETPLACE = "'marketplace_ids_example'"
+MARKETPLACE = "ATVPDKIKX0DER"
 _TABLE_ROW = re.compile(r"^\[\*\*(\w+)\*\*\]\([^)]*\) \| \*\*(\w+)\*\* ([^ ]+) \|", re.MULTILINE)
 
 
@@ -68,7 +72,10 @@ def test_the_page_has_one_example_per_operation():
 
 @pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
 def test_the_example_runs_as_written_and_succeeds(name: str, code: str, server: RecordingServer):
-    runnable = code.replace(DOC_HOST, server.url)
+    assert code.count(PLACEHOLDER_MARKETPLACE) == 1
+    runnable = code.replace(DOC_HOST, server.url).replace(
+        PLACEHOLDER_MARKETPLACE, repr(MARKETPLACE)
+    )
     stdout = io.StringIO()
 
     with contextlib.redirect_stdout(stdout):
@@ -80,7 +87,7 @@ def test_the_example_runs_as_written_and_succeeds(name: str, code: str, server: 
     request = server.only_request()
     assert request.method == spec_method(name)
     assert request.path == expected_path(name, "amazon_order_id_example")
-    assert request.query == {"marketplaceIds": ["marketplace_ids_example"]}
+    assert request.query == {"marketplaceIds": [MARKETPLACE]}
     assert server.responses[0].status == OPERATIONS[name].success_status
     if OPERATIONS[name].body_model is not None:
         assert request.headers["Content-Type"] == "application/json"
@@ -89,3 +96,12 @@ def test_the_example_runs_as_written_and_succeeds(name: str, code: str, server: 
         assert request.body == b""
     # The example's ``with ApiClient(...)`` block closed the connection it used.
     assert server.wait_for_connections_closed(timeout=2.0)
+
+
+def test_the_placeholder_marketplace_is_refused_before_sending(server: RecordingServer):
+    name, code = EXAMPLES[0]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        exec(compile(code.replace(DOC_HOST, server.url), name, "exec"), {"__name__": "example"})
+    assert "'marketplace_ids_example' cannot be one" in stdout.getvalue()
+    assert server.requests == []

@@ -95,7 +95,7 @@ def test_an_unknown_region_raises_api_value_error(name):
 
 
 @pytest.mark.parametrize(
-    "marketplace_id", ["A000000000000", "", "   ", "atvpdkikx0der", "US", "ATVPDKIKX0DER1"]
+    "marketplace_id", ["A000000000000", "", "   ", "atvpdkikx0der", "USA1", "ATVPDKIKX0DER1"]
 )
 def test_an_unknown_marketplace_raises_api_value_error(marketplace_id):
     with pytest.raises(ApiValueError):

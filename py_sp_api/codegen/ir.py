@@ -270,7 +270,8 @@ class SpecReader:
             is_array = raw.get("type") == "array"
             item_type = raw.get("items", {}).get("type", "string") if is_array else raw["type"]
             scalar = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
-            type_expr = f"List[{scalar[item_type]}]" if is_array else scalar[item_type]
+            # Sequence: a tuple of marketplace ids is as good as a list.
+            type_expr = f"Sequence[{scalar[item_type]}]" if is_array else scalar[item_type]
             params.append(
                 ParamDef(
                     name=raw["name"],

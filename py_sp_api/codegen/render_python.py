@@ -260,7 +260,7 @@ def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> s
         "",
         "from __future__ import annotations",
         "",
-        "from typing import TYPE_CHECKING, Any, ClassVar, List, Mapping, Optional",
+        "from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence",
         "",
         f"from {api_package} import operations as _ops",
         "from py_sp_api.runtime.base_api import BaseApi",

@@ -115,7 +115,11 @@ class Configuration:
     def for_marketplace(
         cls, marketplace_id: str, *, sandbox: bool = False, **kwargs: Any
     ) -> Configuration:
-        """A configuration for the region serving ``marketplace_id`` (e.g. ``ATVPDKIKX0DER``)."""
+        """A configuration for the region serving a marketplace.
+
+        ``marketplace_id`` is its id (``"ATVPDKIKX0DER"``) or its country code (``"DE"``); the
+        list is ``py_sp_api.MARKETPLACES``.
+        """
         host = regions.host_for(marketplace_id=marketplace_id, sandbox=sandbox)
         return cls(host, **kwargs)
 

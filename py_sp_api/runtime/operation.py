@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
+    Dict,
     Generic,
     List,
     Optional,
@@ -89,6 +91,8 @@ class QueryParam:
     max_items: Optional[int] = None
     # Whether a one-item list is always acceptable, so the common call can skip the checks.
     one_item_ok: bool = field(init=False, repr=False, compare=False)
+    # Matches a value that needs no further check or encoding (the common call's fast path).
+    plain: Callable[[str], Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         one_ok = (
@@ -97,6 +101,8 @@ class QueryParam:
             and (self.max_items is None or self.max_items >= 1)
         )
         object.__setattr__(self, "one_item_ok", one_ok)
+        form = _VALUE_FORMS.get(self.name)
+        object.__setattr__(self, "plain", form[0] if form else _is_unreserved)
 
 
 PreparedRequest = Tuple[str, str, Optional[bytes], Optional[str]]
@@ -210,7 +216,7 @@ class Operation(Generic[ResponseT]):
                 type(value) is list
                 and len(value) == 1
                 and type(value[0]) is str
-                and _is_unreserved(value[0])
+                and query_param.plain(value[0])
                 and query_param.one_item_ok
             ):
                 encoded: Optional[str] = value[0]  # one plain id, e.g. ["ATVPDKIKX0DER"]
@@ -252,6 +258,18 @@ def _warn_removed_once(operation: Operation[Any]) -> None:
 # Ids made only of these characters need no percent-encoding; checking is cheaper than quoting.
 _is_unreserved = re.compile(r"[A-Za-z0-9_~-]+").fullmatch
 
+# Parameters whose values have a known form across every SP-API, by wire name. A value that
+# cannot be one (" ATVPDKIKX0DER", "atvpdkikx0der", "ATVPDKIKX0DER&x=1") is a bug in the
+# caller's code; a well-formed id this client does not know still passes: Amazon adds
+# marketplaces.
+_MARKETPLACE_ID = re.compile(r"[A-Z0-9]{8,20}").fullmatch
+_VALUE_FORMS: Dict[str, Tuple[Callable[[str], Any], str]] = {
+    "marketplaceIds": (_MARKETPLACE_ID, "upper-case letters and digits, e.g. 'ATVPDKIKX0DER'"),
+    "marketplaceId": (_MARKETPLACE_ID, "upper-case letters and digits, e.g. 'ATVPDKIKX0DER'"),
+}
+# Whitespace at either end, or any control character: never part of an id.
+_has_stray_characters = re.compile(r"^\s|\s$|[\x00-\x1f\x7f-\x9f]").search
+
 
 def _quote(value: str) -> str:
     return value if _is_unreserved(value) else quote(value, safe="")
@@ -264,6 +282,11 @@ def _encode_path_segment(param: PathParam, value: Any) -> str:
         return value
     if not value.strip():
         raise ApiValueError(f"{param.python_name} must not be empty")
+    if _has_stray_characters(value):
+        raise ApiValueError(
+            f"{param.python_name} {value!r} has whitespace at an end or a control character; "
+            "nothing was sent"
+        )
     if value in (".", ".."):
         # Percent-encode dot segments too, or URL normalisation would climb the path.
         return value.replace(".", "%2E")
@@ -280,6 +303,7 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
             raise ApiTypeError(f"{param.python_name} must be a str, got {type(value).__name__}")
         if param.required and not value.strip():
             raise ApiValueError(f"{param.python_name} must not be empty")
+        _check_form(param, value)
         return _quote(value)
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise ApiTypeError(
@@ -294,6 +318,7 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
         if "," in item:
             # The values travel as one comma-separated string: "A,B" would mean two.
             raise ApiValueError(f"{param.python_name} items must not contain ',': {item!r}")
+        _check_form(param, item)
     count = len(value)
     minimum = max(param.min_items, 1 if param.required else 0)
     if count < minimum:
@@ -305,6 +330,14 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
     if count == 0:
         return None
     return ",".join([_quote(item) for item in value])
+
+
+def _check_form(param: QueryParam, value: str) -> None:
+    form = _VALUE_FORMS.get(param.name)
+    if form is not None and not form[0](value):
+        raise ApiValueError(
+            f"{param.python_name}: {value!r} cannot be one (expected {form[1]}); nothing was sent"
+        )
 
 
 def _encode_body(model: Type[SpApiModel], body: Any, required: bool) -> Optional[bytes]:

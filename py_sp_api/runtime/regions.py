@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
@@ -80,6 +81,11 @@ _MARKETPLACE_ROWS = (
 MARKETPLACES: Mapping[str, Marketplace] = MappingProxyType(
     {row[0]: Marketplace(*row) for row in _MARKETPLACE_ROWS}
 )
+"""Every marketplace this client knows, by id (each also names its country and region)."""
+
+_BY_COUNTRY: Mapping[str, Marketplace] = MappingProxyType(
+    {market.country_code: market for market in MARKETPLACES.values()}
+)
 
 
 def region(name: str) -> Region:
@@ -95,23 +101,42 @@ def region(name: str) -> Region:
 
 
 def marketplace(marketplace_id: str) -> Marketplace:
-    """The marketplace with id ``marketplace_id`` (e.g. ``"A1PA6795UKMFR9"`` for Germany)."""
-    found = MARKETPLACES.get(marketplace_id.strip()) if isinstance(marketplace_id, str) else None
+    """The marketplace with id ``marketplace_id`` (e.g. ``"A1PA6795UKMFR9"``) or country code.
+
+    A two-letter country code (``"DE"``; ``"UK"`` for ``"GB"``) is accepted too. An unknown
+    value raises :class:`ApiValueError` suggesting the closest id or code.
+    """
+    key = marketplace_id.strip() if isinstance(marketplace_id, str) else ""
+    found = MARKETPLACES.get(key) or _BY_COUNTRY.get(_country(key))
     if found is None:
         raise ApiValueError(
-            f"unknown marketplace id {marketplace_id!r}; see py_sp_api.regions.MARKETPLACES"
+            f"unknown marketplace {marketplace_id!r}{_closest(key)}; every marketplace id and "
+            "country code is listed in py_sp_api.MARKETPLACES"
         )
     return found
 
 
+def _country(code: str) -> str:
+    code = code.upper()
+    return "GB" if code == "UK" else code
+
+
+def _closest(key: str) -> str:
+    candidates = [*MARKETPLACES, *_BY_COUNTRY]
+    match = difflib.get_close_matches(key.upper(), candidates, n=1, cutoff=0.6)
+    if not match:
+        return ""
+    market = MARKETPLACES.get(match[0]) or _BY_COUNTRY[match[0]]
+    return f"; did you mean {match[0]!r} ({market.name})?"
+
+
 def marketplace_by_country(country_code: str) -> Marketplace:
     """The marketplace of a country (ISO 3166 code, ``"UK"`` accepted for ``"GB"``)."""
-    code = country_code.strip().upper() if isinstance(country_code, str) else ""
-    code = "GB" if code == "UK" else code
-    for market in MARKETPLACES.values():
-        if market.country_code == code:
-            return market
-    raise ApiValueError(f"no marketplace for country {country_code!r}")
+    code = _country(country_code.strip()) if isinstance(country_code, str) else ""
+    found = _BY_COUNTRY.get(code)
+    if found is None:
+        raise ApiValueError(f"no marketplace for country {country_code!r}{_closest(code)}")
+    return found
 
 
 def host_for(*, marketplace_id: str | None = None, region_name: str | None = None,

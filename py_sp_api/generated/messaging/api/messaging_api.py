@@ -7,7 +7,7 @@ Hypertext Application Language</a> (HAL) standard."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 from py_sp_api.generated.messaging import operations as _ops
 from py_sp_api.runtime.base_api import BaseApi
@@ -55,7 +55,7 @@ class MessagingApi(BaseApi):
     def confirm_customization_details(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmCustomizationDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -89,7 +89,7 @@ class MessagingApi(BaseApi):
     def confirm_customization_details_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmCustomizationDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -107,7 +107,7 @@ class MessagingApi(BaseApi):
     def confirm_customization_details_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmCustomizationDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -125,7 +125,7 @@ class MessagingApi(BaseApi):
     def create_amazon_motors(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateAmazonMotorsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -161,7 +161,7 @@ class MessagingApi(BaseApi):
     def create_amazon_motors_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateAmazonMotorsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -179,7 +179,7 @@ class MessagingApi(BaseApi):
     def create_amazon_motors_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateAmazonMotorsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -197,7 +197,7 @@ class MessagingApi(BaseApi):
     def create_confirm_delivery_details(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmDeliveryDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -231,7 +231,7 @@ class MessagingApi(BaseApi):
     def create_confirm_delivery_details_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmDeliveryDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -249,7 +249,7 @@ class MessagingApi(BaseApi):
     def create_confirm_delivery_details_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmDeliveryDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -267,7 +267,7 @@ class MessagingApi(BaseApi):
     def create_confirm_order_details(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmOrderDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -300,7 +300,7 @@ class MessagingApi(BaseApi):
     def create_confirm_order_details_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmOrderDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -318,7 +318,7 @@ class MessagingApi(BaseApi):
     def create_confirm_order_details_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmOrderDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -336,7 +336,7 @@ class MessagingApi(BaseApi):
     def create_confirm_service_details(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmServiceDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -370,7 +370,7 @@ class MessagingApi(BaseApi):
     def create_confirm_service_details_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmServiceDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -388,7 +388,7 @@ class MessagingApi(BaseApi):
     def create_confirm_service_details_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateConfirmServiceDetailsRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -406,7 +406,7 @@ class MessagingApi(BaseApi):
     def create_digital_access_key(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateDigitalAccessKeyRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -440,7 +440,7 @@ class MessagingApi(BaseApi):
     def create_digital_access_key_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateDigitalAccessKeyRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -458,7 +458,7 @@ class MessagingApi(BaseApi):
     def create_digital_access_key_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateDigitalAccessKeyRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -476,7 +476,7 @@ class MessagingApi(BaseApi):
     def create_legal_disclosure(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateLegalDisclosureRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -511,7 +511,7 @@ class MessagingApi(BaseApi):
     def create_legal_disclosure_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateLegalDisclosureRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -529,7 +529,7 @@ class MessagingApi(BaseApi):
     def create_legal_disclosure_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateLegalDisclosureRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -547,7 +547,7 @@ class MessagingApi(BaseApi):
     def create_negative_feedback_removal(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -582,7 +582,7 @@ class MessagingApi(BaseApi):
     def create_negative_feedback_removal_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -599,7 +599,7 @@ class MessagingApi(BaseApi):
     def create_negative_feedback_removal_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -616,7 +616,7 @@ class MessagingApi(BaseApi):
     def create_unexpected_problem(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateUnexpectedProblemRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -650,7 +650,7 @@ class MessagingApi(BaseApi):
     def create_unexpected_problem_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateUnexpectedProblemRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -668,7 +668,7 @@ class MessagingApi(BaseApi):
     def create_unexpected_problem_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateUnexpectedProblemRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -686,7 +686,7 @@ class MessagingApi(BaseApi):
     def create_warranty(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateWarrantyRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -720,7 +720,7 @@ class MessagingApi(BaseApi):
     def create_warranty_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateWarrantyRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -738,7 +738,7 @@ class MessagingApi(BaseApi):
     def create_warranty_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: CreateWarrantyRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -756,7 +756,7 @@ class MessagingApi(BaseApi):
     def get_attributes(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -788,7 +788,7 @@ class MessagingApi(BaseApi):
     def get_attributes_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -805,7 +805,7 @@ class MessagingApi(BaseApi):
     def get_attributes_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -822,7 +822,7 @@ class MessagingApi(BaseApi):
     def get_messaging_actions_for_order(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -856,7 +856,7 @@ class MessagingApi(BaseApi):
     def get_messaging_actions_for_order_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -873,7 +873,7 @@ class MessagingApi(BaseApi):
     def get_messaging_actions_for_order_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
@@ -890,7 +890,7 @@ class MessagingApi(BaseApi):
     def send_invoice(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: InvoiceRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -923,7 +923,7 @@ class MessagingApi(BaseApi):
     def send_invoice_with_http_info(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: InvoiceRequest,
         *,
         _request_timeout: TimeoutValue = None,
@@ -941,7 +941,7 @@ class MessagingApi(BaseApi):
     def send_invoice_without_preload_content(
         self,
         amazon_order_id: str,
-        marketplace_ids: List[str],
+        marketplace_ids: Sequence[str],
         body: InvoiceRequest,
         *,
         _request_timeout: TimeoutValue = None,
