@@ -108,6 +108,14 @@ FACTORIES: Dict[str, Callable[[], BaseException]] = {
     "UnprocessableEntityException": _http_error(422),
     "TooManyRequestsException": _http_error(429),
     "ServiceException": _http_error(503),
+    "ActionNotAvailableException": lambda: ApiException.from_response(
+        status=403,
+        reason="Forbidden",
+        headers=_headers(),
+        body=b'{"errors": [{"code": "Unauthorized", "message": "Invalid amazonOrderId and'
+        b' template combination.", "details": ""}]}',
+        error_model=Error,
+    ),
     "ApiResponseError": lambda: ApiResponseError(
         "createWarranty: the response body is not a valid CreateWarrantyResponse. "
         "The request succeeded (the message was sent): do not send it again.",

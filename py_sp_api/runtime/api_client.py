@@ -14,6 +14,7 @@ from pydantic_core import ValidationError
 
 from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER, ApiResponse
 from py_sp_api.runtime.configuration import Configuration, TimeoutValue, to_urllib3_timeout
+from py_sp_api.runtime.docs_links import doc_url
 from py_sp_api.runtime.exceptions import (
     REQUEST_ID_HEADER,
     ApiConnectionError,
@@ -126,6 +127,8 @@ class ApiClient:
         raw = response.data
         if not 200 <= status <= 299:
             note = _outcome_note(operation, status)
+            if status in (401, 403) and not self._carries_token(headers):
+                note = _joined(note, NO_CREDENTIALS_NOTE)
             encoding = _unrequested_encoding(response.headers)
             if encoding is not None:
                 raw = b""  # not text, and the client will not inflate it
@@ -145,6 +148,13 @@ class ApiClient:
             data=_parse_body(operation, status, response.headers, raw),
             raw_data=raw,
         )
+
+    def _carries_token(self, headers: Optional[Mapping[str, str]]) -> bool:
+        """Whether a request with these per-call headers carried an access token."""
+        if self.configuration.token_provider is not None:
+            return True
+        names = [*self.default_headers, *(headers or {})]
+        return any(name.lower() == ACCESS_TOKEN_HEADER for name in names)
 
     def call_raw(
         self,
@@ -322,6 +332,14 @@ def _says_token_expired(body: bytes, error_model: Optional[Type[Any]]) -> bool:
         ):
             return True
     return False
+
+
+NO_CREDENTIALS_NOTE = (
+    "This client has no credentials configured, so the request carried no access token. "
+    "Pass credentials=LwaCredentials.from_env() (reads LWA_CLIENT_ID, LWA_CLIENT_SECRET and "
+    "LWA_REFRESH_TOKEN) or access_token=... to Configuration; where each value comes from: "
+    + doc_url("first-live-call.md")
+)
 
 
 def _outcome_note(operation: Operation[Any], status: int) -> Optional[str]:

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 from pydantic_core import PydanticCustomError, ValidationError
 
 __all__ = [
+    "ActionNotAvailableException",
     "ApiAttributeError",
     "ApiConnectionError",
     "ApiException",
@@ -223,6 +224,10 @@ class ApiException(OpenApiException):
         data = _try_json(body)
         errors = _parse_errors(data, error_model)
         exc_class = exception_class_for_status(status)
+        hint = _not_available_hint(status, errors)
+        if hint is not None:
+            exc_class = ActionNotAvailableException
+            note = f"{note}\n{hint}" if note else hint
         return exc_class(
             status,
             reason,
@@ -245,6 +250,43 @@ class UnauthorizedException(ApiException):
 
 class ForbiddenException(ApiException):
     """403: access denied, unauthorized, expired token or invalid signature."""
+
+
+class ActionNotAvailableException(ForbiddenException):
+    """403: the order does not offer this message type (or solicitation) right now.
+
+    Amazon answers 403 ``Unauthorized`` "Invalid amazonOrderId and template combination." when
+    the message type was already sent, the order is not shipped yet, or the type is not
+    offered to this seller; nothing was sent to the buyer. Credentials and roles are fine:
+    check the order's actions first (``get_messaging_actions_for_order``, then
+    ``available_actions``).
+    """
+
+
+# Amazon's 403 answers meaning "this order does not offer that action now", and what to do.
+_NOT_AVAILABLE_FOR_ORDER: Dict[str, str] = {
+    "Invalid amazonOrderId and template combination.": (
+        "This order does not offer this message type right now (already sent, not shipped "
+        "yet, or not offered to this seller); nothing was sent, and the credentials are fine. "
+        "Check first: api.available_actions(api.get_messaging_actions_for_order(order_id, "
+        "[marketplace_id]))."
+    ),
+    "The requested solicitation is not available for this amazonOrderId.": (
+        "This order does not offer this solicitation right now (already requested, or "
+        "outside the allowed window); nothing was sent, and the credentials are fine. Check "
+        "the order's solicitation actions first."
+    ),
+}
+
+
+def _not_available_hint(status: int, errors: Sequence[ErrorLike]) -> Optional[str]:
+    if status != 403:
+        return None
+    for error in errors:
+        hint = _NOT_AVAILABLE_FOR_ORDER.get((error.message or "").strip())
+        if hint is not None:
+            return hint
+    return None
 
 
 class NotFoundException(ApiException):

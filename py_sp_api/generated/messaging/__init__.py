@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from py_sp_api.generated.messaging.api_response import ApiResponse as ApiResponse
     from py_sp_api.generated.messaging.configuration import Configuration as Configuration
     from py_sp_api.generated.messaging.exceptions import (
+        ActionNotAvailableException as ActionNotAvailableException,
         ApiAttributeError as ApiAttributeError,
         ApiConnectionError as ApiConnectionError,
         ApiException as ApiException,
@@ -143,6 +144,7 @@ if TYPE_CHECKING:
     from py_sp_api.runtime.operation import RateLimit as RateLimit
 
 _EXPORTS: Dict[str, str] = {
+    "ActionNotAvailableException": "py_sp_api.generated.messaging.exceptions",
     "ApiAttributeError": "py_sp_api.generated.messaging.exceptions",
     "ApiClient": "py_sp_api.generated.messaging.api_client",
     "ApiConnectionError": "py_sp_api.generated.messaging.exceptions",
@@ -212,6 +214,7 @@ _EXPORTS: Dict[str, str] = {
 }
 
 __all__ = [
+    "ActionNotAvailableException",
     "ApiAttributeError",
     "ApiClient",
     "ApiConnectionError",

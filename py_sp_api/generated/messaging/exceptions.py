@@ -2,6 +2,7 @@
 """Re-exports :mod:`py_sp_api.runtime.exceptions` under the generated package."""
 
 from py_sp_api.runtime.exceptions import (
+    ActionNotAvailableException,
     ApiAttributeError,
     ApiConnectionError,
     ApiException,
@@ -29,6 +30,7 @@ from py_sp_api.runtime.exceptions import (
 )
 
 __all__ = [
+    "ActionNotAvailableException",
     "ApiAttributeError",
     "ApiConnectionError",
     "ApiException",
