@@ -8,6 +8,7 @@ command with ``--help`` (or ``--check`` for the generator), so a renamed module 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import os
@@ -16,7 +17,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
 
@@ -118,6 +119,69 @@ def test_every_python_block_runs(page: Path, doc_environment: Any, tmp_path: Pat
             assert answered[0] < 300, (number, answered, output.getvalue())
         if page.parent.name == "models":
             assert output.getvalue().startswith("{"), output.getvalue()
+
+
+# The names a page's prose introduces (see _namespace), declared for the type checker.
+_PRELUDE_IMPORTS = """\
+from py_sp_api import LwaCredentials
+from py_sp_api.generated.messaging import CreateWarrantyRequest, MessagingApi
+
+
+class _TokenCache:
+    def current(self) -> str:
+        raise NotImplementedError
+"""
+_PRELUDE_NAMES = {
+    "api": "MessagingApi",
+    "order_id": "str",
+    "marketplace_id": "str",
+    "body": "CreateWarrantyRequest",
+    "credentials": "LwaCredentials",
+    "my_token_cache": "_TokenCache",
+}
+
+
+def _bound_names(code: str) -> Set[str]:
+    bound: Set[str] = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add(node.asname or node.name.split(".")[0])
+    return bound
+
+
+def _typed_module(codes: List[str]) -> str:
+    """The blocks as one module, with the prose's names declared where the blocks use them."""
+    code = "\n\n".join(codes)
+    free = sorted(set(_PRELUDE_NAMES) - _bound_names(code))
+    declared = [f"{name}: {_PRELUDE_NAMES[name]}" for name in free]
+    return "\n".join([_PRELUDE_IMPORTS, *declared, "", code])
+
+
+def test_every_python_block_type_checks(tmp_path: Path) -> None:
+    for page in PYTHON_PAGES:
+        codes = blocks(page, "python")
+        # A generated page's examples are independent (each reuses names with other types), and
+        # so are blocks that are pytest files; a written page's other blocks share a namespace.
+        independent = page.name == "MessagingApi.md" or page.parent.name == "models"
+        units = [[c] for c in codes if independent or re.search(r"^def test_", c, re.MULTILINE)]
+        shared = [] if independent else [c for c in codes if [c] not in units]
+        stem = re.sub(r"\W", "_", page_id(page))
+        for number, unit in enumerate([*units, shared] if shared else units):
+            (tmp_path / f"{stem}_{number}.py").write_text(_typed_module(unit))
+    config = REPO / "pyproject.toml"  # strict, with the pydantic plugin, as for the package
+    mypy = [sys.executable, "-m", "mypy", "--config-file", str(config), "--strict"]
+    result = subprocess.run(
+        [*mypy, "--no-incremental", "--pretty", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _run_with_pytest(code: str, path: Path) -> None:
