@@ -15,6 +15,13 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if the committed files differ")
     options = parser.parse_args()
     root = options.out or repo_root()
+    if options.out is None and not (root / "pyproject.toml").is_file():
+        # Installed from a wheel: the "repository" is site-packages. Writing there would put a
+        # docs/ folder among the installed packages and rewrite the installed client.
+        parser.error(
+            f"{root} is not a source checkout (no pyproject.toml): regenerate in a clone of "
+            "the repository, or pass --out DIR to write the generated files elsewhere"
+        )
     files = generate()
     if options.check:
         stale = [f.path for f in files if _read(root / f.path) != f.text]

@@ -32,6 +32,7 @@ from py_sp_api.runtime.operation import Operation, PreparedRequest
 from py_sp_api.runtime.ratelimit import RateLimitWaitExceeded
 from py_sp_api.runtime.rest import RESTClientObject, read_bounded
 from py_sp_api.runtime.retry import parse_retry_after
+from py_sp_api.runtime.transport_security import redact_url
 
 if TYPE_CHECKING:
     from py_sp_api.runtime.model import SpApiModel
@@ -147,6 +148,14 @@ class ApiClient:
             headers=response.headers,
             data=_parse_body(operation, status, response.headers, raw),
             raw_data=raw,
+        )
+
+    def __repr__(self) -> str:
+        config = self.configuration
+        pacing = "on" if config.rate_limiting.enabled else "off"
+        return (
+            f"ApiClient(host={redact_url(config.host)!r}, "
+            f"credentials={config.credentials_summary!r}, rate_limiting={pacing!r})"
         )
 
     def _carries_token(self, headers: Optional[Mapping[str, str]]) -> bool:

@@ -8,6 +8,7 @@ from py_sp_api.runtime.api_client import ApiClient
 from py_sp_api.runtime.exceptions import ApiValueError
 from py_sp_api.runtime.hal import action_names
 from py_sp_api.runtime.operation import Operation, RateLimit
+from py_sp_api.runtime.transport_security import redact_url
 
 
 class BaseApi:
@@ -17,6 +18,13 @@ class BaseApi:
 
     def __init__(self, api_client: Optional[ApiClient] = None) -> None:
         self.api_client = api_client if api_client is not None else ApiClient()
+
+    def __repr__(self) -> str:
+        config = self.api_client.configuration
+        return (
+            f"{type(self).__name__}(host={redact_url(config.host)!r}, "
+            f"credentials={config.credentials_summary!r}, operations={len(self.operations)})"
+        )
 
     @classmethod
     def rate_limit(cls, method_name: str) -> RateLimit:

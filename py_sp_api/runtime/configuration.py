@@ -210,6 +210,19 @@ class Configuration:
             cached = self._identity = (self._host, who, f"{self._host}|{who}")
         return cached[2]
 
+    @property
+    def credentials_summary(self) -> str:
+        """What authenticates the calls, in words that never include a secret."""
+        provider = self._token_provider
+        if provider is None:
+            return "none (no access token is sent)"
+        kinds = {
+            "LwaTokenProvider": "LWA refresh token",
+            "StaticTokenProvider": "fixed access token",
+            "CallableTokenProvider": "access-token callable",
+        }
+        return kinds.get(type(provider).__name__, type(provider).__name__)
+
     def __repr__(self) -> str:
         return (
             f"Configuration(host={redact_url(self.host)!r}, auth={self.token_provider!r}, "

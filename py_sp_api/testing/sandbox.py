@@ -207,6 +207,16 @@ class MessagingSandbox:
         self._server = None
         self._thread = None
 
+    def __repr__(self) -> str:
+        mode = "strict (Amazon's static sandbox)" if self.strict else "simulator"
+        if self._server is None:
+            return f"MessagingSandbox(not running, mode={mode!r})"
+        limits = "enforced" if self.enforce_rate_limits else "off"
+        return (
+            f"MessagingSandbox(url={self.url!r}, mode={mode!r}, "
+            f"requests={len(self.requests)}, rate_limits={limits!r})"
+        )
+
     def __enter__(self) -> MessagingSandbox:
         return self.start()
 
