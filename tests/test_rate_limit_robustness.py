@@ -21,7 +21,13 @@ from py_sp_api import (
     RateLimiting,
     RateLimitWaitExceeded,
 )
-from py_sp_api.generated.messaging import MessagingApi, TooManyRequestsException
+from py_sp_api.generated.messaging import (
+    ApiClient,
+    Configuration,
+    CreateConfirmOrderDetailsRequest,
+    MessagingApi,
+    TooManyRequestsException,
+)
 from py_sp_api.runtime.ratelimit import DEFAULT_WAIT_CEILING, RATE_BAND
 from tests.support.throttling import FakeClock, RecordingSleep
 
@@ -249,16 +255,31 @@ class TokenCache:
         return self.token
 
 
-def test_a_bound_method_is_one_seller_against_an_enforcing_server(start_sp, make_api):
+def _token_for(seller: str) -> str:
+    return f"Atza|{seller}"
+
+
+# Ways sellers write "this seller's token", each built afresh for every client (per job).
+FRESH_CALLABLES = {
+    "bound-method": lambda cache: cache.current,
+    "partial": lambda cache: functools.partial(_token_for, "seller-A"),
+    "lambda-over-cache": lambda cache: lambda: cache.current(),
+    "lambda-over-seller-id": lambda cache: lambda seller="seller-A": _token_for(seller),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FRESH_CALLABLES))
+def test_a_token_callable_is_one_seller_against_an_enforcing_server(start_sp, make_api, kind):
     # Amazon's bucket for the seller: 1/s, burst 5, on the clock the client uses.
     clock = FakeClock()
     server = start_sp(rate=1.0, burst=5, clock=clock)
     sleep = RecordingSleep(clock)
     shared = RateLimiting(store=LocalBucketStore(clock=clock), sleep=sleep)
     cache = TokenCache("Atza|seller-A")
-    # One client per request handler, each given the documented ``access_token=cache.current``.
+    # One client per request handler, each given a fresh callable for the same seller.
     apis = [
-        make_api(server.url, rate_limiting=shared, access_token=cache.current) for _ in range(3)
+        make_api(server.url, rate_limiting=shared, access_token=FRESH_CALLABLES[kind](cache))
+        for _ in range(3)
     ]
 
     throttled = 0
@@ -290,6 +311,24 @@ def test_two_objects_bound_methods_are_two_sellers():
     assert a1 != b
     assert CallableTokenProvider(seller_a.current, identity="seller-42").identity == "seller-42"
     assert "Atza" not in a1
+
+
+def test_callables_for_two_sellers_are_two_sellers():
+    from py_sp_api import CallableTokenProvider
+
+    def identity(fetch):
+        return CallableTokenProvider(fetch).identity
+
+    assert identity(functools.partial(_token_for, "A")) != identity(
+        functools.partial(_token_for, "B")
+    )
+    a, b = TokenCache("Atza|A"), TokenCache("Atza|B")
+    assert identity(lambda: a.current()) != identity(lambda: b.current())
+    made = [(lambda s=s: _token_for(s)) for s in ("A", "B")]
+    assert identity(made[0]) != identity(made[1])
+    # Secrets captured by a closure never show in the identity.
+    secret = "Atza|captured-secret"
+    assert "captured-secret" not in identity(lambda: secret)
 
 
 def test_a_plain_function_keeps_its_identity():
@@ -384,3 +423,29 @@ def test_a_bucket_used_recently_is_never_forgotten():
     assert store.reserve("seller-1|GetAttributes", 1.0, 5, None) == (True, 0.0)
     assert store.reserve("seller-1|GetAttributes", 1.0, 5, None) == (True, 0.0)
     assert store.reserve("seller-1|GetAttributes", 1.0, 5, None) == (True, 1.0)
+
+
+class _StoreRefusingRates(LocalBucketStore):
+    """A store whose rate writes fail, as a Redis key of the wrong type makes them fail."""
+
+    def set_rate(self, key: str, rate: float) -> None:
+        raise RuntimeError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+
+def test_a_store_failing_to_record_the_stated_rate_never_hides_a_sent_message(
+    server, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Amazon accepted the message (201) and stated a rate; recording that rate fails. The
+    # caller must learn the message was sent, not get an error saying "nothing was sent".
+    server.enqueue(201, {}, {"x-amzn-RateLimit-Limit": "2.0", "x-amzn-RequestId": "rid-sent"})
+    limiting = RateLimiting(store=_StoreRefusingRates())
+    config = Configuration(host=server.url, rate_limiting=limiting, retry=NO_RETRIES)
+    body = CreateConfirmOrderDetailsRequest(text="Your engraving is ready.")
+    with ApiClient(config) as client, caplog.at_level(logging.WARNING, "py_sp_api.ratelimit"):
+        sent = MessagingApi(client).create_confirm_order_details_with_http_info(
+            ORDER_ID, MARKETPLACE, body
+        )
+    assert sent.status_code == 201
+    assert sent.request_id == "rid-sent"
+    assert len(server.requests) == 1
+    assert "could not record the stated rate" in caplog.text

@@ -7,6 +7,7 @@ thread while the others wait for it. Secrets never appear in a repr, a log line 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -15,7 +16,7 @@ import os
 import threading
 import time
 from types import ModuleType
-from typing import Callable, Mapping, Optional, Protocol, Tuple, Union
+from typing import Any, Callable, Mapping, Optional, Protocol, Tuple, Union
 from urllib.parse import urlencode
 
 import urllib3
@@ -217,9 +218,10 @@ class CallableTokenProvider:
     """Calls ``fetch()`` for a token before every request; it should cache what it returns.
 
     Its rate-limit identity (whose buckets its calls use) is ``identity`` when given. Otherwise
-    it names the callable within this process: a bound method such as ``cache.current`` by its
-    object and method, so that every ``cache.current`` (a new bound method object at each
-    attribute access) is the same seller; any other callable by the object itself. Give
+    it names the callable within this process, so that a callable built afresh for the same
+    seller is the same seller: a bound method such as ``cache.current`` by its object and
+    method; a ``functools.partial`` by its function and arguments; a function or lambda by its
+    code and what its closure and defaults hold; any other callable by the object itself. Give
     ``identity`` to share buckets between processes, or when one callable serves several sellers.
     """
 
@@ -243,12 +245,49 @@ class CallableTokenProvider:
 
 
 def _callable_identity(fetch: Callable[[], str]) -> str:
-    # The provider holds ``fetch`` and so its object: while it lives, no other object has that
-    # id. A module is skipped: its builtin functions are stable objects themselves.
+    """A name for the seller behind ``fetch`` that equal callables share.
+
+    Clients are often built per job, each with a fresh callable (``cache.current`` is a new
+    bound-method object at every attribute access, a ``partial`` or a lambda is new each time
+    it is built); all of them name the same seller, so they must share one bucket.
+    """
+    return "callable:" + hashlib.sha256(_seller_of(fetch).encode()).hexdigest()[:16]
+
+
+def _seller_of(fetch: object) -> str:
+    if isinstance(fetch, functools.partial):
+        # The function, and the arguments that pick the seller (hashed: they may be secrets).
+        keywords = sorted((name, _captured(v)) for name, v in fetch.keywords.items())
+        return repr((_seller_of(fetch.func), [_captured(a) for a in fetch.args], keywords))
     owner = getattr(fetch, "__self__", None)
-    if owner is None or isinstance(owner, ModuleType):
-        return f"callable:{id(fetch):x}"
-    return f"callable:{id(owner):x}.{getattr(fetch, '__qualname__', '')}"
+    if owner is not None and not isinstance(owner, ModuleType):
+        # A bound method: the object and the method. The provider holds the method and so its
+        # object: while it lives, no other object has that id.
+        return f"{id(owner):x}.{getattr(fetch, '__qualname__', '')}"
+    code = getattr(fetch, "__code__", None)
+    if code is not None:
+        # A function or lambda: its code, and what its closure captured or its defaults hold
+        # (the seller's cache, or the seller's id), so a lambda built again for the same seller
+        # is the same seller.
+        cells = getattr(fetch, "__closure__", None) or ()
+        captured = [_captured(_contents(cell)) for cell in cells]
+        defaults = [_captured(v) for v in getattr(fetch, "__defaults__", None) or ()]
+        return repr((id(code), captured, defaults))
+    return f"{id(fetch):x}"
+
+
+def _contents(cell: Any) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not assigned yet
+        return None
+
+
+def _captured(value: object) -> str:
+    # Plain values by value (the whole name is hashed: never shown), anything else by identity.
+    if isinstance(value, (str, bytes, int, float, bool, type(None))):
+        return repr(value)
+    return f"object:{id(value):x}"
 
 
 class LwaTokenProvider:

@@ -211,7 +211,11 @@ class RateLimiting:
         return wait
 
     def observe(self, operation: Operation[Any], identity: str, header: Optional[str]) -> None:
-        """Adopt the rate the server stated, if it is a number within the plan's band."""
+        """Adopt the rate the server stated, if it is a number within the plan's band.
+
+        Never raises: it runs after Amazon answered, and an error here would hide that answer
+        (for a message, that it was sent). A store that fails to record the rate is logged.
+        """
         if not (self.enabled and self.follow_rate_header and header):
             return
         key, plan_rate, _ = self._buckets.get((identity, operation.name)) or self._resolve(
@@ -228,7 +232,17 @@ class RateLimiting:
         if not plan_rate / RATE_BAND <= rate <= plan_rate * RATE_BAND:
             self._refuse(operation, key, header, rate, plan_rate)
             return
-        self.store.set_rate(key, rate)
+        try:
+            self.store.set_rate(key, rate)
+        except Exception as exc:
+            _log.warning(
+                "%s: could not record the stated rate for bucket %s (%s: %s); pacing goes on "
+                "at the rate in force",
+                operation.operation_id,
+                key,
+                type(exc).__name__,
+                exc,
+            )
 
     def _resolve(self, operation: Operation[Any], identity: str) -> Tuple[str, float, int]:
         if len(self._buckets) >= _MAX_IDLE_CHECK:
