@@ -252,3 +252,36 @@ def test_unbounded_settings_are_refused(kwargs):
 
     with pytest.raises(ApiValueError):
         RedisBucketStore.from_url("redis://127.0.0.1:1/0", namespace="app", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # Redis 6 wraps an error raised inside a script (a failover to a replica, full memory).
+        "Error running script (call to f_049d4ac0e): @user_script:31: @user_script: 31: "
+        "-READONLY You can't write against a read only replica.",
+        "Error running script (call to f_049d4ac0e): @user_script:31: @user_script: 31: "
+        "-OOM command not allowed when used memory > 'maxmemory'.",
+        "BUSY Redis is busy running a script.",
+        "LOADING Redis is loading the dataset in memory",
+    ],
+)
+def test_an_unavailable_redis_is_an_outage_however_the_reply_is_worded(
+    redis_server, namespace, reply
+):
+    import redis
+
+    store = make_store(redis_server, namespace)
+    # Not a bucket error: falling back is the answer, so nothing is raised here.
+    store._raise_if_refused("k", redis.exceptions.ResponseError(reply))
+
+
+def test_a_refused_command_is_still_a_bucket_error(redis_server, namespace):
+    import redis
+
+    from py_sp_api.runtime.exceptions import RateLimitStoreError
+
+    store = make_store(redis_server, namespace)
+    wrapped = "Error running script (call to f_1): @user_script:9: -WRONGTYPE Operation against"
+    with pytest.raises(RateLimitStoreError):
+        store._raise_if_refused("k", redis.exceptions.ResponseError(wrapped))

@@ -99,6 +99,8 @@ class Configuration:
         self.key_file = key_file
         self.assert_hostname = assert_hostname
         self.proxy = proxy
+        for name, value in (proxy_headers or {}).items():
+            check_header(name, value)  # the proxy's credentials, typically: never echoed
         self.proxy_headers = proxy_headers
         if connection_pool_maxsize < 1:
             raise ApiValueError("connection_pool_maxsize must be at least 1")

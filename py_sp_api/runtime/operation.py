@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import (
@@ -232,8 +231,9 @@ class Operation(Generic[ResponseT]):
         return (self.method, path, payload, content_type)
 
 
-_warned_removed: set[str] = set()
-_warned_lock = threading.Lock()
+# Operations already warned about. No lock: dict.setdefault is atomic, and a lock here could be
+# held by another thread at a fork and never released in the child.
+_warned_removed: Dict[str, object] = {}
 
 
 def _warn_removed_once(operation: Operation[Any]) -> None:
@@ -241,10 +241,9 @@ def _warn_removed_once(operation: Operation[Any]) -> None:
     key = f"{operation.method} {operation.path}"
     removal = operation.removed
     assert removal is not None
-    with _warned_lock:
-        if key in _warned_removed:
-            return
-        _warned_removed.add(key)
+    first = object()
+    if _warned_removed.setdefault(key, first) is not first:
+        return
     warnings.warn(
         f"{operation.name}: Amazon removed {operation.operation_id} from its API model on "
         f"{removal.removed_on} (model commit {removal.model_commit}) and may refuse the call; "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import threading
 import time
 from types import ModuleType
@@ -147,6 +148,13 @@ if not at then
 end
 return {at, string.format('%.6f', now)}
 """
+
+# Error codes meaning "Redis cannot serve this now" (an outage: fall back), whether at the
+# start of the reply or, as Redis before 7 reports an error raised inside a script, wrapped in
+# "ERR Error running script ...: -READONLY ...".
+_UNAVAILABLE_REPLY = re.compile(
+    r"(?:^|-)(?:READONLY|OOM|BUSY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b"
+)
 
 # The store's states: on the shared buckets; on local ones; on local ones until an agreed time.
 _SHARED, _FALLBACK, _RESUMING = "shared", "fallback", "resuming"
@@ -444,7 +452,7 @@ class RedisBucketStore:
         """Raise a command Redis refused as an error of the bucket: falling back cannot fix it."""
         if isinstance(exc, self._command_errors) and not isinstance(exc, self._unavailable):
             reason = str(exc)
-            if not reason.startswith(("BUSY", "LOADING", "MASTERDOWN")):
+            if not _UNAVAILABLE_REPLY.search(reason):
                 raise RateLimitStoreError(self.redis_key(key), reason) from exc
 
     def _switch_to_fallback(self, epoch: int, exc: BaseException) -> None:

@@ -113,9 +113,14 @@ class RESTClientObject:
                 decode_content=False,
                 redirect=False,
             )
-            if preload_content:
+            if not preload_content:
+                return response
+            try:
                 return _preloaded(response, self._configuration.max_response_bytes, method, url)
-            return response
+            except (ReadTimeoutError, ProtocolError, SSLError) as exc:
+                # The status line arrived: the server processed the request. Say which status,
+                # not "no response", so a sent message is not taken for one never sent.
+                raise _body_cut_off(response.status, method, url, exc) from exc
         # NewConnectionError subclasses ConnectTimeoutError: catch it first.
         except (NewConnectionError, ProxyError) as exc:
             raise ApiConnectionError(
@@ -219,6 +224,16 @@ def too_large(
         headers=response.headers,
         limit=limit,
         content_length=content_length,
+    )
+
+
+def _body_cut_off(status: int, method: str, url: str, exc: Exception) -> ApiConnectionError:
+    outcome = "the request succeeded" if 200 <= status <= 299 else "the request was answered"
+    kind = ApiTimeoutError if isinstance(exc, ReadTimeoutError) else ApiConnectionError
+    return kind(
+        f"{method} {_origin(url)}: answered {status} ({outcome}), but the body did not arrive "
+        f"whole ({_root_message(exc)})",
+        request_sent=True,
     )
 
 
