@@ -158,6 +158,10 @@ def test_an_order_id_not_of_amazons_form_is_invalid_input(api: MessagingApi, ord
     assert order in caught.value.errors[0].message
 
 
+def test_a_digital_order_id_is_of_amazons_form(api: MessagingApi) -> None:
+    assert api.get_attributes("D01-1234567-1234567", MARKETPLACE).buyer is not None
+
+
 def test_set_actions_refuses_names_that_are_not_message_types(simulator: MessagingSandbox) -> None:
     with pytest.raises(ValueError, match="get_attributes"):
         simulator.set_actions(ORDER, ["get_attributes"])
