@@ -357,3 +357,52 @@ def test_with_api_client_closes_its_pooled_connections_on_exit(server: Recording
     assert server.requests[-1].connection_id == server.connections[1].id
     client.close()
     assert server.wait_for_connections_closed(timeout=2.0)
+
+
+# -- what the mutation run found untested (issue 9, item 13) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("marketplace_id", "raw_value"),
+    [
+        ("ATVPDKIKX0DER&x=1", "ATVPDKIKX0DER%26x%3D1"),
+        ("A1 B#2", "A1%20B%232"),
+        ("A/B?C", "A%2FB%3FC"),
+        ("\u00e4", "%C3%A4"),
+    ],
+)
+def test_a_marketplace_id_that_needs_encoding_stays_one_query_value(
+    marketplace_id: str, raw_value: str, api: MessagingApi, server: RecordingServer
+):
+    api.get_attributes(ORDER_ID, [marketplace_id])
+
+    request = server.only_request()
+    assert request.query_string == f"marketplaceIds={raw_value}"
+    assert request.query == {"marketplaceIds": [marketplace_id]}
+
+
+def test_without_preload_content_applies_the_per_call_timeout(
+    api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(201, b"{}", delay=3.0)
+    started = time.monotonic()
+
+    with pytest.raises(ApiTimeoutError):
+        invoke(api, "create_warranty", variant="_without_preload_content", _request_timeout=0.2)
+
+    assert time.monotonic() - started < 2.0
+    assert server.request_count == 1
+
+
+def test_without_preload_content_sends_the_per_call_headers(
+    api: MessagingApi, server: RecordingServer
+):
+    response = invoke(
+        api, "get_attributes", variant="_without_preload_content", _headers={"X-Trace-Id": "t-9"}
+    )
+    response.read()
+    response.release_conn()
+
+    request = server.only_request()
+    assert request.headers["X-Trace-Id"] == "t-9"
+    _assert_standard_headers(request, sends_body=False)
