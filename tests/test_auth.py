@@ -474,7 +474,7 @@ def test_a_blank_credential_is_refused(field, blank):
     with pytest.raises(ApiValueError) as caught:
         LwaCredentials(**values)
 
-    assert field in str(caught.value)
+    assert f"LWA {field} must" in str(caught.value)
     assert CLIENT_SECRET not in str(caught.value)
     assert REFRESH_TOKEN not in str(caught.value)
 

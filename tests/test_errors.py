@@ -539,3 +539,16 @@ def test_a_refused_connection_keeps_its_own_text_after_the_retries():
     assert "refused" in message.lower()
     assert message.endswith("(after 3 attempts)")
     assert DELIVERED_NOTE not in message
+
+
+def test_a_429_that_is_given_up_on_says_nothing_was_processed(
+    strict_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(429, {"errors": [{"code": "QuotaExceeded", "message": "m"}]})
+
+    with pytest.raises(TooManyRequestsException) as info:
+        invoke(strict_api, "create_confirm_order_details")
+
+    assert info.value.note is not None
+    assert "nothing was processed" in info.value.note
+    assert DELIVERED_NOTE not in str(info.value)

@@ -306,9 +306,12 @@ def test_a_post_that_times_out_is_sent_once(sp, make_api):
 def test_jittered_backoff_still_doubles_each_retry():
     policy = RetryPolicy(initial_backoff=1.0, max_backoff=30.0, jitter=True)
     for attempt, full in ((1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (6, 30.0)):
-        delays = [policy.delay(attempt) for _ in range(50)]
+        delays = [policy.delay(attempt) for _ in range(200)]
         # Jitter spreads each delay over [full/2, full]; it never replaces the backoff.
         assert all(full / 2 <= delay <= full for delay in delays), (attempt, delays)
+        # Both ends of the range are used (each check fails by chance with p < 1e-19).
+        assert min(delays) < 0.6 * full, (attempt, delays)
+        assert max(delays) > 0.9 * full, (attempt, delays)
 
 
 def test_the_default_policy_jitters_and_caps_every_wait_at_30_seconds():
