@@ -19,6 +19,7 @@ import urllib3
 
 from py_sp_api import LwaAuthError, LwaCredentials, LwaTokenProvider, RetryPolicy
 from py_sp_api.generated.messaging import (
+    ApiClient,
     ApiConnectionError,
     ApiTimeoutError,
     ApiValueError,
@@ -565,3 +566,89 @@ def test_credentials_from_env_name_the_missing_variables(environ, missing):
     assert CLIENT_SECRET not in message
     assert REFRESH_TOKEN not in message
     assert CLIENT_ID not in message
+
+
+# -- what the mutation run found untested (issue 9, item 13) ----------------------------------
+
+
+@pytest.mark.parametrize("field", ["client_id", "client_secret", "refresh_token"])
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_credential_is_refused(field, blank):
+    values = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+    }
+    values[field] = blank
+
+    with pytest.raises(ApiValueError) as caught:
+        LwaCredentials(**values)
+
+    assert f"LWA {field} must" in str(caught.value)
+    assert CLIENT_SECRET not in str(caught.value)
+    assert REFRESH_TOKEN not in str(caught.value)
+
+
+def test_an_lwa_connection_failure_is_retried_until_a_token_comes(server, sp, make_api):
+    # The "LWA endpoint" is a recording server: the first token request gets its connection
+    # reset, the second a token.
+    server.enqueue(reset=True)
+    server.enqueue(200, {"access_token": "Atza|after-reset", "expires_in": 3600})
+    endpoint = f"{server.url}{TOKEN_PATH}"
+    credentials = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint=endpoint)
+    api = make_api(token_provider=LwaTokenProvider(credentials, backoff=0.01))
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.request_count == 2
+    assert sp.tokens_seen == ["Atza|after-reset"]
+
+
+def test_a_token_answer_without_expires_in_lasts_the_documented_hour(server):
+    # docs/authentication.md: cached until 60 s before it expires; an answer without
+    # expires_in counts as LWA's usual hour.
+    server.enqueue(200, {"access_token": "Atza|no-expiry", "token_type": "bearer"})
+    server.enqueue(200, {"access_token": "Atza|second", "token_type": "bearer"})
+    endpoint = f"{server.url}{TOKEN_PATH}"
+    credentials = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint=endpoint)
+    clock = FakeClock()
+    provider = LwaTokenProvider(credentials, clock=clock, max_attempts=1)
+
+    with ApiClient(Configuration(host=server.url)) as client:
+        assert provider.get_token(client.rest_client) == "Atza|no-expiry"
+        clock.advance(3600 - 60 - 0.5)
+        assert provider.get_token(client.rest_client) == "Atza|no-expiry"
+        assert server.request_count == 1
+        clock.advance(1.0)
+        assert provider.get_token(client.rest_client) == "Atza|second"
+    assert server.request_count == 2
+
+
+def test_threads_waiting_on_a_later_failed_fetch_share_its_error(lwa):
+    # The first fetch succeeds; when its token has expired, the fetch that replaces it fails
+    # while 12 threads wait for it: they get its error instead of each asking LWA again.
+    clock = FakeClock()
+    lwa.delay = 0.2
+    provider = lwa.provider(clock=clock, max_attempts=1)
+    herd = 12
+    errors: List[str] = []
+    lock = threading.Lock()
+    with ApiClient(Configuration()) as client:
+        assert provider.get_token(client.rest_client) == "Atza|token-1"
+        clock.advance(3600)
+        lwa.invalid_grant(herd)
+        barrier = threading.Barrier(herd)
+
+        def fetch() -> None:
+            barrier.wait(timeout=10)
+            try:
+                provider.get_token(client.rest_client)
+            except LwaAuthError as exc:
+                with lock:
+                    errors.append(str(exc.error))
+
+        run_threads(herd, fetch)
+
+    assert errors == ["invalid_grant"] * herd
+    later_requests = lwa.token_requests - 1
+    assert later_requests <= 2, f"{later_requests} token requests: each waiting thread asked LWA"

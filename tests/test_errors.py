@@ -511,3 +511,104 @@ def test_a_nested_or_custom_model_error_names_the_field_and_not_the_value():
     assert "coverage_start_date: Value error, date-time must carry a timezone offset" in message
     assert "secret-upload-id" not in message
     assert "2024-05-02T11:30:00" not in message
+
+
+# -- what the mutation run found untested (issue 9, item 13) ----------------------------------
+
+DELIVERED_NOTE = "may have been delivered"
+
+
+@pytest.mark.parametrize("status", [402, 405, 408, 418, 451])
+def test_a_status_without_its_own_class_raises_a_plain_api_exception(
+    status: int, strict_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(status, {"errors": [{"code": "Odd", "message": "odd status"}]})
+
+    with pytest.raises(ApiException) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert type(info.value) is ApiException
+    assert info.value.status == status
+    assert info.value.errors == [Error(code="Odd", message="odd status")]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_post_answered_5xx_says_the_message_may_have_been_delivered(
+    status: int, api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(status, b"")
+
+    with pytest.raises(ServiceException) as info:
+        invoke(api, "create_confirm_order_details")
+
+    assert DELIVERED_NOTE in str(info.value)
+    assert info.value.note is not None
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 413, 415, 422])
+def test_a_post_answered_4xx_does_not_say_the_message_may_have_been_delivered(
+    status: int, api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(status, b"")
+
+    with pytest.raises(ApiException) as info:
+        invoke(api, "create_confirm_order_details")
+
+    assert DELIVERED_NOTE not in str(info.value)
+    if status == 403:  # this client sent no token: the only note is that it has none
+        assert info.value.note is not None
+        assert info.value.note.startswith("This client has no credentials configured")
+    else:
+        assert info.value.note is None
+
+
+def test_a_get_answered_5xx_does_not_say_a_message_may_have_been_delivered(
+    strict_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(500, b"")
+
+    with pytest.raises(ServiceException) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert DELIVERED_NOTE not in str(info.value)
+    assert info.value.note is None
+
+
+def test_a_post_that_times_out_keeps_the_transport_error_and_adds_the_note(
+    api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(201, b"{}", delay=3.0)
+
+    with pytest.raises(ApiTimeoutError) as info:
+        invoke(api, "create_confirm_order_details", _request_timeout=0.2)
+
+    message = str(info.value)
+    assert message.startswith("POST http://127.0.0.1:")
+    assert "read timeout" in message
+    assert DELIVERED_NOTE in message
+
+
+def test_a_refused_connection_keeps_its_own_text_after_the_retries():
+    client = _client(f"http://127.0.0.1:{unused_port()}", retry=FAST_RETRIES)
+    with client, pytest.raises(ApiConnectionError) as info:
+        invoke(MessagingApi(client), "create_confirm_order_details")
+
+    message = str(info.value)
+    assert message.startswith("could not connect to http://127.0.0.1:")
+    assert "refused" in message.lower()
+    assert message.endswith("(after 3 attempts)")
+    assert DELIVERED_NOTE not in message
+
+
+def test_a_429_that_is_given_up_on_says_nothing_was_processed(
+    strict_api: MessagingApi, server: RecordingServer
+):
+    server.enqueue(429, {"errors": [{"code": "QuotaExceeded", "message": "m"}]})
+
+    with pytest.raises(TooManyRequestsException) as info:
+        invoke(strict_api, "create_confirm_order_details")
+
+    assert info.value.note is not None
+    assert "nothing was processed" in info.value.note
+    assert DELIVERED_NOTE not in str(info.value)

@@ -27,6 +27,7 @@ from py_sp_api.generated.messaging import (
     MessagingApi,
     TooManyRequestsException,
 )
+from py_sp_api.runtime.exceptions import ApiValueError
 from py_sp_api.runtime.ratelimit import parse_rate_header
 from tests.support.threads import run_threads
 from tests.support.throttling import FakeClock, RecordingSleep
@@ -401,3 +402,73 @@ def test_full_idle_buckets_are_forgotten_but_busy_ones_kept():
     assert kept_old == list(range(1100 - len(kept_old), 1100)), "not the oldest forgotten first"
     # The busy bucket kept its state: the next token is a second away.
     assert store.reserve("busy|GetAttributes", 1.0, 5, None) == (True, 1.0)
+
+
+# -- what the mutation run found untested (issue 9, item 13) ----------------------------------
+
+
+def test_an_override_is_not_replaced_by_the_rate_header(start_sp, make_api):
+    # The server states the documented 1/s; the override (2/s, burst 2) must keep applying.
+    server = start_sp(rate_limit_header="1.0")
+    clock = FakeClock()
+    sleep = RecordingSleep(clock)
+    limiting = RateLimiting(
+        overrides={"get_attributes": RateLimit(rate=2.0, burst=2)},
+        store=LocalBucketStore(clock=clock),
+        sleep=sleep,
+    )
+    api = make_api(server.url, rate_limiting=limiting)
+
+    for _ in range(4):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.successes == 4
+    # One token (burst 2 minus 1 of headroom), then a wait of 1/2 s per call.
+    assert sleep.calls == [pytest.approx(0.5)] * 3
+
+
+def test_follow_rate_header_false_keeps_the_documented_rate(start_sp, make_api):
+    server = start_sp(rate_limit_header="0.5")
+    clock = FakeClock()
+    sleep = RecordingSleep(clock)
+    limiting = RateLimiting(
+        follow_rate_header=False, store=LocalBucketStore(clock=clock), sleep=sleep
+    )
+    api = make_api(server.url, rate_limiting=limiting)
+
+    for _ in range(6):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.successes == 6
+    # Burst 5 minus 1 of headroom, then the documented 1/s, not the stated 0.5/s.
+    assert sleep.calls == [pytest.approx(1.0)] * 2
+
+
+def test_two_token_callables_without_an_identity_do_not_share_a_bucket(start_sp, make_api):
+    server = start_sp()
+    clock = FakeClock()
+    sleep = RecordingSleep(clock)
+    shared = RateLimiting(store=LocalBucketStore(clock=clock), sleep=sleep)
+
+    def seller_a() -> str:
+        return "Atza|seller-A"
+
+    def seller_b() -> str:
+        return "Atza|seller-B"
+
+    api_a = make_api(server.url, rate_limiting=shared, access_token=seller_a)
+    api_b = make_api(server.url, rate_limiting=shared, access_token=seller_b)
+
+    for _ in range(4):
+        api_a.get_attributes(ORDER_ID, MARKETPLACE)
+    for _ in range(4):
+        api_b.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sleep.calls == [], "seller B's callable was paced by seller A's usage"
+    assert server.tokens_seen == ["Atza|seller-A"] * 4 + ["Atza|seller-B"] * 4
+
+
+@pytest.mark.parametrize("burst", [2.5, 1.0, "2", True])
+def test_a_burst_that_is_not_a_whole_number_is_refused(burst):
+    with pytest.raises(ApiValueError, match="burst"):
+        RateLimit(rate=1.0, burst=burst)

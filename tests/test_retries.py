@@ -298,3 +298,47 @@ def test_a_post_that_times_out_is_sent_once(sp, make_api):
     assert exc.attempts == 1
     assert exc.request_sent is True
     assert DELIVERED_WARNING in str(exc)
+
+
+# -- what the mutation run found untested (issue 9, item 13) ----------------------------------
+
+
+def test_jittered_backoff_still_doubles_each_retry():
+    policy = RetryPolicy(initial_backoff=1.0, max_backoff=30.0, jitter=True)
+    for attempt, full in ((1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (6, 30.0)):
+        delays = [policy.delay(attempt) for _ in range(200)]
+        # Jitter spreads each delay over [full/2, full]; it never replaces the backoff.
+        assert all(full / 2 <= delay <= full for delay in delays), (attempt, delays)
+        # Both ends of the range are used (each check fails by chance with p < 1e-19).
+        assert min(delays) < 0.6 * full, (attempt, delays)
+        assert max(delays) > 0.9 * full, (attempt, delays)
+
+
+def test_the_default_policy_jitters_and_caps_every_wait_at_30_seconds():
+    policy = RetryPolicy()
+    assert policy.max_backoff == 30.0
+    assert policy.jitter is True
+    assert policy.delay(1, retry_after=600.0) == 30.0
+    assert all(policy.delay(20) <= 30.0 for _ in range(50))
+    assert len({policy.delay(3) for _ in range(20)}) > 1, "the default policy does not jitter"
+
+
+def test_a_retry_after_of_ten_minutes_is_not_slept_under_the_default_policy(sp, make_api):
+    sp.throttle_next(1, retry_after="600")
+
+    with pytest.raises(TooManyRequestsException):
+        make_api(sp.url, retry=RetryPolicy()).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 1
+
+
+def test_parse_retry_after_http_date_in_the_minus_0000_zone():
+    # RFC 5322 "-0000": UTC with no zone information; parsedate gives a naive datetime.
+    future = datetime.now(timezone.utc) + timedelta(seconds=120)
+    value = format_datetime(future).replace("+0000", "-0000")
+    assert value.endswith("-0000")
+
+    seconds = parse_retry_after({"Retry-After": value})
+
+    assert seconds is not None
+    assert 110 <= seconds <= 121

@@ -490,3 +490,18 @@ def test_the_lwa_request_and_the_api_call_both_go_through_the_proxy(lwa, sp):
     assert lwa.token_requests == 1
     assert lwa.requests[0].path == TOKEN_PATH
     assert sp.tokens_seen == ["Atza|token-1"]
+
+
+# -- what the mutation run found untested (issue 9, item 13) ----------------------------------
+
+
+@pytest.mark.parametrize("value", ["a-NOTE-VALUE\rb", "a-NOTE-VALUE\r", "\ra-NOTE-VALUE"])
+def test_a_lone_carriage_return_in_a_per_call_header_is_refused_before_sending(server, value):
+    # http.client would refuse it too, but with a plain ValueError that quotes the value.
+    client = ApiClient(Configuration(host=server.url, retry=FAST_RETRY))
+    with client, pytest.raises(ApiValueError) as caught:
+        MessagingApi(client).get_attributes(ORDER_ID, MARKETPLACE, _headers={"X-Note": value})
+
+    assert "X-Note" in str(caught.value)
+    assert all("NOTE-VALUE" not in str(exc) for exc in exception_chain(caught.value))
+    assert server.request_count == 0
