@@ -289,12 +289,15 @@ def _render_methods(op: OperationDef) -> List[str]:
     params = [f"        {p.python_name}: {p.type_expr}," for p in op.params]
     if op.body:
         params.append(f"        body: {op.body.type_expr},")
+    # Only a message can be journaled (GETs never are), so only POSTs take a send key.
+    journaled = op.method not in ("GET", "HEAD")
     signature = [
         "        self,",
         *params,
         "        *,",
         "        _request_timeout: TimeoutValue = None,",
         "        _headers: Optional[Mapping[str, str]] = None,",
+        *(["        _send_key: Optional[str] = None,"] if journaled else []),
     ]
     path_and_query = [p.python_name for p in op.params]
     call = [
@@ -303,6 +306,7 @@ def _render_methods(op: OperationDef) -> List[str]:
         f"            {'body' if op.body else 'None'},",
         "            timeout=_request_timeout,",
         "            headers=_headers,",
+        *(["            send_key=_send_key,"] if journaled else []),
         "        )",
     ]
 
@@ -336,6 +340,15 @@ def _render_methods(op: OperationDef) -> List[str]:
         "            ApiTypeError, ApiValueError: bad arguments; nothing was sent.",
         "            ApiException: a non-2xx answer (one subclass per status).",
         "            ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).",
+        *(
+            [
+                "            DuplicateSendError: with a send journal configured, this message's",
+                "                key was already sent, is being sent, or has an unknown outcome;",
+                "                nothing was sent. ``_send_key`` names a deliberate repeat.",
+            ]
+            if journaled
+            else []
+        ),
         '        """',
         "        return self.api_client.call(",
         *call[:-1],

@@ -35,6 +35,7 @@ from py_sp_api.runtime.retry import parse_retry_after
 from py_sp_api.runtime.transport_security import redact_url
 
 if TYPE_CHECKING:
+    from py_sp_api.runtime.journal import SendJournal
     from py_sp_api.runtime.model import SpApiModel
 
 ResponseT = TypeVar("ResponseT", bound="SpApiModel")
@@ -120,10 +121,21 @@ class ApiClient:
         *,
         timeout: TimeoutValue = None,
         headers: Optional[Mapping[str, str]] = None,
+        send_key: Optional[str] = None,
     ) -> ApiResponse[ResponseT]:
-        """Send ``operation`` and parse its answer; raise a typed error for anything else."""
+        """Send ``operation`` and parse its answer; raise a typed error for anything else.
+
+        With a journal configured, a POST is claimed under its :class:`SendKey` first
+        (``send_key`` is the caller's part of it) and its outcome recorded.
+        """
         request = operation.prepare(args, body)
-        response, attempts = self._send(operation, request, timeout, headers, preload_content=True)
+        journal = self.configuration.journal
+        if journal is None or operation.is_idempotent:
+            response, attempts = self._send(operation, request, timeout, headers, True)
+        else:
+            response, attempts = self._send_journaled(
+                journal, operation, args, request, timeout, headers, send_key, True
+            )
         status = response.status
         raw = response.data
         if not 200 <= status <= 299:
@@ -173,6 +185,7 @@ class ApiClient:
         *,
         timeout: TimeoutValue = None,
         headers: Optional[Mapping[str, str]] = None,
+        send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Send ``operation`` and hand back the unread urllib3 response, whatever its status.
 
@@ -182,7 +195,44 @@ class ApiClient:
         does not limit it: read it in pieces (``read(amt)``, ``stream()``) if it may be large.
         """
         request = operation.prepare(args, body)
-        return self._send(operation, request, timeout, headers, preload_content=False)[0]
+        journal = self.configuration.journal
+        if journal is None or operation.is_idempotent:
+            return self._send(operation, request, timeout, headers, False)[0]
+        return self._send_journaled(
+            journal, operation, args, request, timeout, headers, send_key, False
+        )[0]
+
+    def _send_journaled(
+        self,
+        journal: SendJournal,
+        operation: Operation[Any],
+        args: Sequence[Any],
+        request: PreparedRequest,
+        timeout: TimeoutValue,
+        headers: Optional[Mapping[str, str]],
+        send_key: Optional[str],
+        preload_content: bool,
+    ) -> Tuple[urllib3.BaseHTTPResponse, int]:
+        """:meth:`_send`, with the message claimed first and its outcome recorded after."""
+        # Imported here: a program without a journal never loads it.
+        from py_sp_api.runtime.journal import SendKey, settle_answer, settle_failure
+
+        marketplace_id, order_id = operation.subject(args)
+        key = SendKey(
+            self.configuration.rate_limit_identity,
+            marketplace_id,
+            order_id,
+            operation.operation_id,
+            send_key,
+        )
+        claim = journal.claim(key, request[2])  # DuplicateSendError: nothing is sent
+        try:
+            response, attempts = self._send(operation, request, timeout, headers, preload_content)
+        except BaseException as exc:
+            settle_failure(journal, claim, exc)
+            raise
+        settle_answer(journal, claim, response.status, response.headers.get(REQUEST_ID_HEADER))
+        return response, attempts
 
     def _send(
         self,
@@ -190,7 +240,6 @@ class ApiClient:
         request: PreparedRequest,
         timeout: TimeoutValue,
         extra_headers: Optional[Mapping[str, str]],
-        *,
         preload_content: bool,
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
         """Send with auth, pacing and retries; return the final response and the tries made."""

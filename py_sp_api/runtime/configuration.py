@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
 import urllib3
 
@@ -22,6 +22,9 @@ from py_sp_api.runtime.headers import check_header
 from py_sp_api.runtime.ratelimit import RateLimiting
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import is_secure_url, redact_url
+
+if TYPE_CHECKING:
+    from py_sp_api.runtime.journal import SendJournal
 
 DEFAULT_HOST = "https://sellingpartnerapi-na.amazon.com"
 
@@ -59,6 +62,9 @@ class Configuration:
         rate_limiting: ``True`` (default) paces calls to each operation's usage plan,
             ``False`` turns that off, or a :class:`RateLimiting` with other settings.
         retry: the :class:`RetryPolicy` (429s always, 5xx and dropped connections for GETs).
+        journal: a :class:`~py_sp_api.runtime.journal.SendJournal`: every POST (a message) is
+            claimed in it before sending, so each one reaches Amazon at most once, across
+            crashes and workers. ``None`` (default) journals nothing.
         max_response_bytes: the largest response body the client reads into memory (10 MiB by
             default; Messaging answers take a few KiB). A larger body is not read: the call
             raises :class:`ApiResponseTooLargeError` (2xx) or the status's ``ApiException``.
@@ -87,6 +93,7 @@ class Configuration:
         token_provider: Optional[TokenProvider] = None,
         rate_limiting: Union[bool, RateLimiting] = True,
         retry: Optional[RetryPolicy] = None,
+        journal: Optional[SendJournal] = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._identity: Optional[Tuple[str, str, str]] = None
@@ -112,6 +119,7 @@ class Configuration:
         else:
             self.rate_limiting = RateLimiting(enabled=bool(rate_limiting))
         self.retry = retry if retry is not None else RetryPolicy()
+        self.journal = journal
 
     @classmethod
     def for_marketplace(

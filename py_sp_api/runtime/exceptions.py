@@ -37,6 +37,7 @@ __all__ = [
     "ApiValueError",
     "BadRequestException",
     "ConflictException",
+    "DuplicateSendError",
     "ForbiddenException",
     "LwaAuthError",
     "ModelValidationError",
@@ -458,6 +459,31 @@ class ApiConnectionError(OpenApiException):
 
 class ApiTimeoutError(ApiConnectionError):
     """The connection or the read took longer than the configured timeout."""
+
+
+class DuplicateSendError(OpenApiException):
+    """The send journal holds this message's key already: nothing was sent.
+
+    Attributes:
+        state: the key's state: ``"sent"`` (delivered), ``"in_flight"`` (another caller is
+            sending it now) or ``"unknown"`` (an earlier send's outcome is not known; settle it
+            with ``journal.resolve``).
+        entry: the journal entry holding the key (a ``JournalEntry``).
+    """
+
+    def __init__(self, state: str, entry: Any) -> None:
+        self.state = state
+        self.entry = entry
+        what = {
+            "sent": "was already sent",
+            "in_flight": "is being sent by another caller right now",
+            "unknown": "was sent before with an unknown outcome (settle it with journal.resolve)",
+        }.get(state, f"is {state}")
+        request = f", request id {entry.request_id}" if getattr(entry, "request_id", None) else ""
+        super().__init__(
+            f"{getattr(entry, 'operation', 'this message')} for order "
+            f"{getattr(entry, 'order_id', '?')} {what}{request}; nothing was sent"
+        )
 
 
 class RateLimitStoreError(OpenApiException):

@@ -193,6 +193,22 @@ class Operation(Generic[ResponseT]):
         """``True`` for reads, which may be resent safely after an unknown outcome."""
         return self.method in ("GET", "HEAD")
 
+    def subject(self, args: Sequence[Any]) -> Tuple[str, str]:
+        """``(marketplace id, order id)`` of a call: what a send journal keys a message by.
+
+        The order is the first path parameter; the marketplace the first value of the
+        ``marketplaceIds`` (or ``marketplaceId``) query parameter. Either is ``""`` if absent.
+        """
+        order = str(args[0]) if self.path_params else ""
+        marketplace = ""
+        for index, param in enumerate(self.query_params, start=len(self.path_params)):
+            if param.name in ("marketplaceIds", "marketplaceId"):
+                value = args[index]
+                first = value[0] if isinstance(value, (list, tuple)) and value else value
+                marketplace = first if isinstance(first, str) else ""
+                break
+        return marketplace, order
+
     def prepare(self, args: Sequence[Any], body: Any = None) -> PreparedRequest:
         """Validate the caller's arguments and build the request; raises before any I/O."""
         if self.removed is not None:

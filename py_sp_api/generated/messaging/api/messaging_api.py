@@ -60,6 +60,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateConfirmCustomizationDetailsResponse:
         """Sends a message asking a buyer to provide or verify customization details such as name
         spelling, images, initials, etc.
@@ -77,6 +78,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CONFIRM_CUSTOMIZATION_DETAILS,
@@ -84,6 +88,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def confirm_customization_details_with_http_info(
@@ -94,6 +99,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateConfirmCustomizationDetailsResponse]:
         """Like :meth:`confirm_customization_details`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -102,6 +108,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def confirm_customization_details_without_preload_content(
@@ -112,6 +119,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`confirm_customization_details`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -120,6 +128,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_amazon_motors(
@@ -130,6 +139,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateAmazonMotorsResponse:
         """Removed by Amazon: CreateAmazonMotors is not in Amazon's current model (removed
         2026-01-30, model commit b9dffa4); calling it warns (DeprecationWarning) and Amazon may
@@ -149,6 +159,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_AMAZON_MOTORS,
@@ -156,6 +169,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_amazon_motors_with_http_info(
@@ -166,6 +180,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateAmazonMotorsResponse]:
         """Like :meth:`create_amazon_motors`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -174,6 +189,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_amazon_motors_without_preload_content(
@@ -184,6 +200,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_amazon_motors`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -192,6 +209,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_confirm_delivery_details(
@@ -202,6 +220,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateConfirmDeliveryDetailsResponse:
         """Sends a message to a buyer to arrange a delivery or to confirm contact information for
         making a delivery.
@@ -219,6 +238,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_CONFIRM_DELIVERY_DETAILS,
@@ -226,6 +248,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_confirm_delivery_details_with_http_info(
@@ -236,6 +259,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateConfirmDeliveryDetailsResponse]:
         """Like :meth:`create_confirm_delivery_details`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -244,6 +268,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_confirm_delivery_details_without_preload_content(
@@ -254,6 +279,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_confirm_delivery_details`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -262,6 +288,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_confirm_order_details(
@@ -272,6 +299,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateConfirmOrderDetailsResponse:
         """Sends a message to ask a buyer an order-related question prior to shipping their order.
 
@@ -288,6 +316,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_CONFIRM_ORDER_DETAILS,
@@ -295,6 +326,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_confirm_order_details_with_http_info(
@@ -305,6 +337,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateConfirmOrderDetailsResponse]:
         """Like :meth:`create_confirm_order_details`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -313,6 +346,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_confirm_order_details_without_preload_content(
@@ -323,6 +357,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_confirm_order_details`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -331,6 +366,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_confirm_service_details(
@@ -341,6 +377,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateConfirmServiceDetailsResponse:
         """Sends a message to contact a Home Service customer to arrange a service call or to
         gather information prior to a service call.
@@ -358,6 +395,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_CONFIRM_SERVICE_DETAILS,
@@ -365,6 +405,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_confirm_service_details_with_http_info(
@@ -375,6 +416,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateConfirmServiceDetailsResponse]:
         """Like :meth:`create_confirm_service_details`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -383,6 +425,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_confirm_service_details_without_preload_content(
@@ -393,6 +436,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_confirm_service_details`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -401,6 +445,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_digital_access_key(
@@ -411,6 +456,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateDigitalAccessKeyResponse:
         """Sends a buyer a message to share a digital access key that is required to utilize
         digital content in their order.
@@ -428,6 +474,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_DIGITAL_ACCESS_KEY,
@@ -435,6 +484,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_digital_access_key_with_http_info(
@@ -445,6 +495,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateDigitalAccessKeyResponse]:
         """Like :meth:`create_digital_access_key`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -453,6 +504,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_digital_access_key_without_preload_content(
@@ -463,6 +515,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_digital_access_key`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -471,6 +524,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_legal_disclosure(
@@ -481,6 +535,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateLegalDisclosureResponse:
         """Sends a critical message that contains documents that a seller is legally obligated to
         provide to the buyer. This message should only be used to deliver documents that are
@@ -499,6 +554,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_LEGAL_DISCLOSURE,
@@ -506,6 +564,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_legal_disclosure_with_http_info(
@@ -516,6 +575,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateLegalDisclosureResponse]:
         """Like :meth:`create_legal_disclosure`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -524,6 +584,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_legal_disclosure_without_preload_content(
@@ -534,6 +595,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_legal_disclosure`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -542,6 +604,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_negative_feedback_removal(
@@ -551,6 +614,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateNegativeFeedbackRemovalResponse:
         """Removed by Amazon: createNegativeFeedbackRemoval is not in Amazon's current model
         (removed 2025-08-04, model commit 7c93eb1); calling it warns (DeprecationWarning) and
@@ -570,6 +634,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_NEGATIVE_FEEDBACK_REMOVAL,
@@ -577,6 +644,7 @@ class MessagingApi(BaseApi):
             None,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_negative_feedback_removal_with_http_info(
@@ -586,6 +654,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateNegativeFeedbackRemovalResponse]:
         """Like :meth:`create_negative_feedback_removal`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -594,6 +663,7 @@ class MessagingApi(BaseApi):
             None,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_negative_feedback_removal_without_preload_content(
@@ -603,6 +673,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_negative_feedback_removal`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -611,6 +682,7 @@ class MessagingApi(BaseApi):
             None,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_unexpected_problem(
@@ -621,6 +693,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateUnexpectedProblemResponse:
         """Sends a critical message to a buyer that an unexpected problem was encountered affecting
         the completion of the order.
@@ -638,6 +711,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_UNEXPECTED_PROBLEM,
@@ -645,6 +721,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_unexpected_problem_with_http_info(
@@ -655,6 +732,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateUnexpectedProblemResponse]:
         """Like :meth:`create_unexpected_problem`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -663,6 +741,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_unexpected_problem_without_preload_content(
@@ -673,6 +752,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_unexpected_problem`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -681,6 +761,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_warranty(
@@ -691,6 +772,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> CreateWarrantyResponse:
         """Sends a message to a buyer to provide details about warranty information on a purchase
         in their order.
@@ -708,6 +790,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.CREATE_WARRANTY,
@@ -715,6 +800,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def create_warranty_with_http_info(
@@ -725,6 +811,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[CreateWarrantyResponse]:
         """Like :meth:`create_warranty`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -733,6 +820,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def create_warranty_without_preload_content(
@@ -743,6 +831,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`create_warranty`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -751,6 +840,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def get_attributes(
@@ -895,6 +985,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> InvoiceResponse:
         """Sends a message providing the buyer an invoice
 
@@ -911,6 +1002,9 @@ class MessagingApi(BaseApi):
             ApiTypeError, ApiValueError: bad arguments; nothing was sent.
             ApiException: a non-2xx answer (one subclass per status).
             ApiConnectionError: no answer arrived (ApiTimeoutError for timeouts).
+            DuplicateSendError: with a send journal configured, this message's
+                key was already sent, is being sent, or has an unknown outcome;
+                nothing was sent. ``_send_key`` names a deliberate repeat.
         """
         return self.api_client.call(
             _ops.SEND_INVOICE,
@@ -918,6 +1012,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         ).data
 
     def send_invoice_with_http_info(
@@ -928,6 +1023,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> ApiResponse[InvoiceResponse]:
         """Like :meth:`send_invoice`, also returning status, headers and raw body."""
         return self.api_client.call(
@@ -936,6 +1032,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
     def send_invoice_without_preload_content(
@@ -946,6 +1043,7 @@ class MessagingApi(BaseApi):
         *,
         _request_timeout: TimeoutValue = None,
         _headers: Optional[Mapping[str, str]] = None,
+        _send_key: Optional[str] = None,
     ) -> urllib3.BaseHTTPResponse:
         """Like :meth:`send_invoice`, returning the unread urllib3 response, any status."""
         return self.api_client.call_raw(
@@ -954,6 +1052,7 @@ class MessagingApi(BaseApi):
             body,
             timeout=_request_timeout,
             headers=_headers,
+            send_key=_send_key,
         )
 
 
