@@ -46,6 +46,7 @@ __all__ = [
     "PayloadTooLargeException",
     "RateLimitStoreError",
     "RateLimitWaitExceeded",
+    "SendJournalError",
     "ServiceException",
     "TooManyRequestsException",
     "UnauthorizedException",
@@ -484,6 +485,24 @@ class DuplicateSendError(OpenApiException):
             f"{getattr(entry, 'operation', 'this message')} for order "
             f"{getattr(entry, 'order_id', '?')} {what}{request}; nothing was sent"
         )
+
+
+class SendJournalError(OpenApiException):
+    """The send journal's store failed (unreachable, locked too long, full, corrupt).
+
+    Raised by a claim, before anything is sent: a journal that cannot record a claim refuses
+    to send rather than risk messaging a buyer twice. Recording an outcome that fails is only
+    logged (the entry then reads ``unknown``).
+
+    Attributes:
+        backend: which store (``"sqlite"``, ``"redis"``).
+        reason: what failed and the store's error; names no secret (no URL, no password).
+    """
+
+    def __init__(self, backend: str, reason: str) -> None:
+        self.backend = backend
+        self.reason = reason
+        super().__init__(f"the {backend} send journal failed: {reason}")
 
 
 class RateLimitStoreError(OpenApiException):
