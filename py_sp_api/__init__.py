@@ -19,9 +19,16 @@ if TYPE_CHECKING:
         TokenProvider as TokenProvider,
     )
     from py_sp_api.runtime.exceptions import (
+        DuplicateSendError as DuplicateSendError,
         LwaAuthError as LwaAuthError,
         RateLimitStoreError as RateLimitStoreError,
         RateLimitWaitExceeded as RateLimitWaitExceeded,
+        SendJournalError as SendJournalError,
+    )
+    from py_sp_api.runtime.journal import (
+        JournalEntry as JournalEntry,
+        SendJournal as SendJournal,
+        SendKey as SendKey,
     )
     from py_sp_api.runtime.operation import RateLimit as RateLimit
     from py_sp_api.runtime.ratelimit import (
@@ -44,8 +51,10 @@ if TYPE_CHECKING:
 _EXPORTS: Dict[str, str] = {
     "BucketStore": "py_sp_api.runtime.ratelimit",
     "CallableTokenProvider": "py_sp_api.runtime.auth",
+    "DuplicateSendError": "py_sp_api.runtime.exceptions",
     "EU": "py_sp_api.runtime.regions",
     "FE": "py_sp_api.runtime.regions",
+    "JournalEntry": "py_sp_api.runtime.journal",
     "LocalBucketStore": "py_sp_api.runtime.ratelimit",
     "LwaAuthError": "py_sp_api.runtime.exceptions",
     "LwaCredentials": "py_sp_api.runtime.auth",
@@ -62,6 +71,9 @@ _EXPORTS: Dict[str, str] = {
     "RedisBucketStore": "py_sp_api.runtime.redis_store",
     "Region": "py_sp_api.runtime.regions",
     "RetryPolicy": "py_sp_api.runtime.retry",
+    "SendJournal": "py_sp_api.runtime.journal",
+    "SendJournalError": "py_sp_api.runtime.exceptions",
+    "SendKey": "py_sp_api.runtime.journal",
     "StaticTokenProvider": "py_sp_api.runtime.auth",
     "TokenProvider": "py_sp_api.runtime.auth",
 }
