@@ -35,9 +35,12 @@ from py_sp_api.runtime.exceptions import (
     ApiTimeoutError,
     ApiTypeError,
     ApiValueError,
+    DuplicateSendError,
     OpenApiException,
     RateLimitStoreError,
+    SendJournalError,
 )
+from py_sp_api.runtime.journal import JournalEntry
 from tests.support.fake_lwa import FakeLwa
 from tests.support.throttling import TOKEN_EXPIRED_BODY, ThrottlingServer
 
@@ -78,6 +81,28 @@ def _http_error(status: int) -> Callable[[], BaseException]:
         )
 
     return build
+
+
+def _duplicate_send_error() -> BaseException:
+    entry = JournalEntry(
+        key='["lwa:0123","ATVPDKIKX0DER","123-1234567-1234567","createWarranty",null]',
+        identity="lwa:0123",
+        marketplace_id="ATVPDKIKX0DER",
+        order_id="123-1234567-1234567",
+        operation="createWarranty",
+        caller_key=None,
+        state="sent",
+        claim_id="5d7c0e2f9b3a4c1d8e6f0a1b2c3d4e5f",
+        owner="worker-3:4242",
+        created_at=1_800_000_000.125,
+        updated_at=1_800_000_000.5,
+        lease_until=1_800_000_900.125,
+        request_id=REQUEST_ID,
+        status=201,
+        body_sha256="0" * 64,
+        body=b'{"attachments": []}',
+    )
+    return DuplicateSendError("sent", entry)
 
 
 def _model_validation_error() -> BaseException:
@@ -149,6 +174,11 @@ FACTORIES: Dict[str, Callable[[], BaseException]] = {
         attempts=1,
     ),
     "RateLimitWaitExceeded": lambda: RateLimitWaitExceeded("createWarranty", 1.5, 0.25),
+    "DuplicateSendError": _duplicate_send_error,
+    "SendJournalError": lambda: SendJournalError(
+        "sqlite",
+        "could not claim the key (nothing was sent): OperationalError: database is locked",
+    ),
     "ModelValidationError": _model_validation_error,
 }
 
