@@ -82,12 +82,16 @@ def test_a_sender_killed_mid_send_never_sends_that_message_again(
         # Restarted at once: the dead sender's claim still holds the key.
         server.held.clear()
         again = outcomes(start_sender(spec))
-        assert again == {orders[0]: "in_flight", orders[1]: "sent", orders[2]: "sent"}
+        assert again == {orders[0]: "duplicate:in_flight", orders[1]: "sent", orders[2]: "sent"}
 
         # Once the lease has run out without an outcome, it is unknown, and still not resent.
         time.sleep(lease + 0.2)
         last = outcomes(start_sender(spec))
-        assert last == {orders[0]: "unknown", orders[1]: "sent", orders[2]: "sent"}
+        assert last == {
+            orders[0]: "duplicate:unknown",
+            orders[1]: "duplicate:sent",
+            orders[2]: "duplicate:sent",
+        }
         assert server.per_order() == {order: 1 for order in orders}
 
     journal = open_journal(journal_spec, lease)

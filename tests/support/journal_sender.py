@@ -3,7 +3,7 @@
 SPEC is JSON: the server's URL, the journal (``{"sqlite": path}`` or ``{"redis": url,
 "namespace": ...}``), its lease, the order ids to message, and optionally a file whose
 appearance starts the sends (so racing processes start together). Prints one JSON line per
-order: the outcome (``sent``, or the state of the DuplicateSendError) and the order id.
+order: the outcome (``sent``, or ``duplicate:`` and the state of the DuplicateSendError).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main() -> int:
                 api.create_confirm_order_details(order, MARKETPLACE, body)
                 outcome = "sent"
             except DuplicateSendError as exc:
-                outcome = exc.state
+                outcome = f"duplicate:{exc.state}"
             print(json.dumps({"order": order, "outcome": outcome}), flush=True)
     journal.close()
     return 0
