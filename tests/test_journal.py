@@ -11,7 +11,7 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from py_sp_api import NO_RETRIES, RateLimit, RateLimiting
+from py_sp_api import NO_RETRIES, RateLimit, RateLimiting, StaticTokenProvider
 from py_sp_api.generated.messaging import (
     ApiClient,
     Configuration,
@@ -28,6 +28,8 @@ from py_sp_api.generated.messaging.exceptions import (
     ServiceException,
     TooManyRequestsException,
 )
+from py_sp_api.runtime.configuration import canonical_origin
+from py_sp_api.runtime.exceptions import ApiTypeError, SendJournalError
 from py_sp_api.runtime.journal import MemoryJournalBackend, SendJournal, SendKey
 from tests.support import RecordingServer
 
@@ -57,7 +59,7 @@ def api(server: RecordingServer, journal: SendJournal) -> Iterator[MessagingApi]
 
 
 def key_of(api: MessagingApi, caller_key: Any = None) -> SendKey:
-    identity = api.api_client.configuration.rate_limit_identity
+    identity = api.api_client.configuration.journal_identity
     return SendKey(identity, MARKETPLACE[0], ORDER, OPERATION, caller_key)
 
 
@@ -134,14 +136,68 @@ def test_two_sellers_and_two_orders_are_different_keys(server: RecordingServer) 
     journal = SendJournal.memory()
     for _ in range(3):
         server.enqueue(201, {})
-    seller_a = make_api(server, journal, access_token="Atza|seller-a")
-    seller_b = make_api(server, journal, access_token="Atza|seller-b")
+    seller_a = make_api(server, journal, access_token="Atza|token-a", seller_id="A2SELLERAAAA")
+    seller_b = make_api(server, journal, access_token="Atza|token-b", seller_id="A2SELLERBBBB")
     send(seller_a)
     send(seller_b)
     seller_a.create_confirm_order_details("113-7654321-1234567", MARKETPLACE, BODY)
     assert len(server.requests) == 3
     assert len({e.identity for e in journal.entries()}) == 2
     assert all("Atza" not in e.key for e in journal.entries())  # tokens never in a key
+
+
+def test_a_seller_whose_access_token_rotated_is_still_one_seller(server: RecordingServer) -> None:
+    # Review finding: a bare token named the seller after itself, so the next hour's token
+    # (or another process's callable) was another seller and the message went out again.
+    journal = SendJournal.memory()
+    server.enqueue(201, {}, SENT_HEADERS)
+    send(make_api(server, journal, access_token="Atza|hour-1", seller_id="A2SELLERAAAA"))
+    with pytest.raises(DuplicateSendError):
+        send(make_api(server, journal, access_token="Atza|hour-2", seller_id="A2SELLERAAAA"))
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [{"access_token": "Atza|hour-1"}, {"access_token": lambda: "Atza|from-a-cache"}],
+    ids=["bare-token", "callable"],
+)
+def test_a_seller_named_after_its_token_cannot_key_the_journal(
+    server: RecordingServer, credential: Any
+) -> None:
+    journal = SendJournal.memory()
+    api = make_api(server, journal, **credential)
+    with pytest.raises(ApiValueError, match="lasting name for the seller"):
+        send(api)
+    assert server.requests == []
+    assert journal.entries() == []
+    # Naming the seller on the provider is enough.
+    named = make_api(
+        server, journal, token_provider=StaticTokenProvider("Atza|x", identity="seller-42")
+    )
+    server.enqueue(201, {})
+    send(named)
+    assert [e.identity.split("|")[-1] for e in journal.entries()] == ["seller-42"]
+
+
+def test_the_same_host_written_two_ways_is_one_key_without_its_credentials(
+    server: RecordingServer,
+) -> None:
+    journal = SendJournal.memory()
+    server.enqueue(201, {})
+    plain = make_api(server, journal)
+    send(plain)
+    shouted = server.url.replace("http://127.0.0.1", "HTTP://user:s3cret@127.0.0.1")
+    other = MessagingApi(
+        ApiClient(Configuration(host=shouted, journal=journal, rate_limiting=False))
+    )
+    with pytest.raises(DuplicateSendError):
+        send(other)
+    assert len(server.requests) == 1
+    assert "s3cret" not in journal.entries()[0].key
+    assert canonical_origin("HTTPS://Sellingpartnerapi-NA.amazon.com:443") == (
+        "https://sellingpartnerapi-na.amazon.com"
+    )
 
 
 def test_threads_racing_on_one_key_send_once(server: RecordingServer, journal: SendJournal) -> None:
@@ -313,3 +369,95 @@ def test_store_bodies_keeps_the_message(server: RecordingServer) -> None:
     send(api)
     (entry,) = journal.entries()
     assert entry.body == b'{"text":"Could you confirm the engraving?"}'
+
+
+def test_an_interrupt_before_anything_was_sent_releases_the_key(
+    server: RecordingServer,
+) -> None:
+    # Review finding: Ctrl-C (or a worker's shutdown) during the rate-limit wait was recorded
+    # unknown, blocking a message that never left.
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    journal = SendJournal.memory()
+    limiting = RateLimiting(
+        overrides={"create_confirm_order_details": RateLimit(1.0, 1)}, sleep=interrupted
+    )
+    api = make_api(server, journal, rate_limiting=limiting)
+    server.enqueue(201, {})
+    send(api, _send_key="first")  # takes the only token
+    with pytest.raises(KeyboardInterrupt):
+        send(api)  # waits for the next token: interrupted
+    assert [(e.caller_key, e.state) for e in journal.entries()] == [("first", "sent")]
+    assert len(server.requests) == 1
+
+
+def test_a_success_whose_body_was_cut_off_is_sent_with_its_request_id(
+    server: RecordingServer, journal: SendJournal, api: MessagingApi
+) -> None:
+    server.enqueue(201, b'{"err', {"x-amzn-RequestId": "rid-cut"}, content_length=100)
+    with pytest.raises(ApiConnectionError, match="the request succeeded"):
+        send(api)
+    (entry,) = journal.entries()
+    assert (entry.state, entry.status, entry.request_id) == ("sent", 201, "rid-cut")
+
+
+class _BackendFailingAfterClaiming(MemoryJournalBackend):
+    """Applies the claim, then fails to answer: a Redis timeout after the script ran."""
+
+    def try_claim(self, entry: Any, now: float) -> Any:
+        super().try_claim(entry, now)
+        raise SendJournalError("redis", "Timeout reading from socket")
+
+
+def test_a_claim_that_failed_after_being_applied_does_not_block_the_key(
+    server: RecordingServer,
+) -> None:
+    journal = SendJournal(_BackendFailingAfterClaiming())
+    api = make_api(server, journal)
+    with pytest.raises(SendJournalError):
+        send(api)
+    assert server.requests == []
+    assert journal.entries() == []  # given back, so the next attempt may claim it
+
+
+@pytest.mark.parametrize(
+    ("send_key", "error"), [(2, ApiTypeError), ("", ApiValueError), ("  ", ApiValueError)]
+)
+def test_a_send_key_must_be_a_non_empty_str(
+    server: RecordingServer, journal: SendJournal, api: MessagingApi, send_key: Any, error: Any
+) -> None:
+    with pytest.raises(error):
+        send(api, _send_key=send_key)
+    assert server.requests == []
+    assert journal.entries() == []
+
+
+def test_resolving_a_live_senders_claim_is_refused() -> None:
+    # Review finding: an expired lease listed a live send as unknown; resolving it as not
+    # delivered let the message go out twice. A sender still running here cannot be resolved.
+    now = [1000.0]
+    journal = SendJournal(MemoryJournalBackend(), lease=1.0, clock=lambda: now[0])
+    key = SendKey("seller", "ATVPDKIKX0DER", ORDER, OPERATION)
+    journal.claim(key)
+    now[0] += 5.0  # the lease has run out, but this process (the sender) is alive
+    assert journal.entries(state="unknown")
+    with pytest.raises(ApiValueError, match="still running"):
+        journal.resolve(key, delivered=False)
+
+
+def test_a_late_answer_for_a_key_settled_by_hand_is_logged(caplog: Any) -> None:
+    now = [1000.0]
+    journal = SendJournal(MemoryJournalBackend(), lease=1.0, clock=lambda: now[0])
+    key = SendKey("seller", "ATVPDKIKX0DER", ORDER, OPERATION)
+    claim = journal.claim(key)
+    now[0] += 5.0
+    with pytest.raises(DuplicateSendError):
+        journal.claim(key)  # stores it as unknown (the lease ran out)
+    journal.backend.resolve(str(key), "rejected", now[0], "by hand")
+    second = journal.claim(key)
+    journal.settle(second, "sent", request_id="rid-2", status=201)
+    with caplog.at_level("ERROR", logger="py_sp_api.journal"):
+        journal.settle(claim, "sent", request_id="rid-1", status=201)
+    assert "rid-1" in caplog.text
+    assert "settled by hand or claimed again" in caplog.text

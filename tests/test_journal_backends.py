@@ -335,7 +335,8 @@ def test_release_drops_only_its_own_in_flight_claim(journal: SendJournal) -> Non
 def test_resolve_settles_an_unknown_entry(journal: SendJournal, clock: Clock) -> None:
     delivered = journal.claim(key(1), b"{}")
     journal.settle(delivered, UNKNOWN, status=503)
-    journal.claim(key(2), b"{}")  # its sender dies: its lease runs out
+    journal._owner = "another-host:4242"
+    journal.claim(key(2), b"{}")  # ...that dies: its lease runs out
     clock.advance(LEASE + 1)
 
     sent = journal.resolve(key(1), delivered=True)

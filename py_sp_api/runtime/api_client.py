@@ -219,17 +219,20 @@ class ApiClient:
 
         marketplace_id, order_id = operation.subject(args)
         key = SendKey(
-            self.configuration.rate_limit_identity,
+            self.configuration.journal_identity,  # ApiValueError if it would not last
             marketplace_id,
             order_id,
             operation.operation_id,
             send_key,
         )
         claim = journal.claim(key, request[2])  # DuplicateSendError: nothing is sent
+        progress = SendProgress()
         try:
-            response, attempts = self._send(operation, request, timeout, headers, preload_content)
+            response, attempts = self._send(
+                operation, request, timeout, headers, preload_content, progress
+            )
         except BaseException as exc:
-            settle_failure(journal, claim, exc)
+            settle_failure(journal, claim, exc, progress.may_have_reached)
             raise
         settle_answer(journal, claim, response.status, response.headers.get(REQUEST_ID_HEADER))
         return response, attempts
@@ -241,8 +244,13 @@ class ApiClient:
         timeout: TimeoutValue,
         extra_headers: Optional[Mapping[str, str]],
         preload_content: bool,
+        progress: Optional[SendProgress] = None,
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
-        """Send with auth, pacing and retries; return the final response and the tries made."""
+        """Send with auth, pacing and retries; return the final response and the tries made.
+
+        ``progress.may_have_reached`` says, whenever this raises, whether a request that Amazon
+        may have processed has left the process (a send journal needs to know).
+        """
         config = self.configuration
         method, path, body, content_type = request
         headers = dict(self._default_headers)
@@ -276,6 +284,8 @@ class ApiClient:
                 # Retrying a refused request would wait too long: report what Amazon said.
                 return refused, attempt - 1
             started = time.monotonic() if debug else 0.0
+            if progress is not None:
+                progress.may_have_reached = True
             try:
                 response = self.rest_client.request(
                     method,
@@ -289,6 +299,7 @@ class ApiClient:
                 if attempt < policy.max_attempts and policy.retries_transport_failure(
                     exc.request_sent, idempotent
                 ):
+                    _nothing_processed(progress, exc.request_sent is False or idempotent)
                     self._pause(policy.delay(attempt), operation, attempt, str(exc))
                     continue
                 raise _final_transport_error(exc, operation, attempt) from exc.__cause__
@@ -322,6 +333,7 @@ class ApiClient:
                         # Amazon refused the token without processing the request, so one
                         # resend with a new token cannot deliver a message twice.
                         _log.debug("%s: token expired; resending once", operation.operation_id)
+                        _nothing_processed(progress, True)
                         continue
                 return response, attempt
             if attempt < policy.max_attempts and policy.retries_status(status, idempotent):
@@ -329,6 +341,8 @@ class ApiClient:
                 if retry_after is None or retry_after <= policy.max_backoff:
                     data = self._read_all(response, operation, attempt)
                     refused = _readable(response, data, preload_content)
+                    # A POST is retried only after a 429, which processed nothing.
+                    _nothing_processed(progress, status == 429 or idempotent)
                     delay = policy.delay(attempt, retry_after)
                     self._pause(delay, operation, attempt, f"HTTP {status}")
                     continue
@@ -390,6 +404,22 @@ def _says_token_expired(body: bytes, error_model: Optional[Type[Any]]) -> bool:
         ):
             return True
     return False
+
+
+class SendProgress:
+    """Whether a request Amazon may have processed has left the process, during a send."""
+
+    __slots__ = ("may_have_reached",)
+
+    def __init__(self) -> None:
+        self.may_have_reached = False
+
+
+def _nothing_processed(progress: Optional[SendProgress], certain: bool) -> None:
+    # Before a retry: the answer (a 429, an expired token, a connection refused) proves that
+    # Amazon processed nothing, so an interrupt in the pause sent nothing either.
+    if progress is not None and certain:
+        progress.may_have_reached = False
 
 
 NO_CREDENTIALS_NOTE = (
@@ -466,8 +496,13 @@ def _final_transport_error(
             ". The request may have reached Amazon and the message may have been delivered; "
             "it was not re-sent automatically, to never message a buyer twice"
         )
-    final = type(exc)(message, request_sent=exc.request_sent, attempts=attempts)
-    return final
+    return type(exc)(
+        message,
+        request_sent=exc.request_sent,
+        attempts=attempts,
+        answered_status=exc.answered_status,
+        request_id=exc.request_id,
+    )
 
 
 def _parse_body(

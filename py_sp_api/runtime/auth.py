@@ -199,6 +199,8 @@ class StaticTokenProvider:
             raise ApiValueError(str(exc)) from None
         digest = hashlib.sha256(self._token.encode()).hexdigest()[:16]
         self._identity = identity or f"token:{digest}"
+        # A token rotates (hourly for LWA's): only a name the caller gave outlives it.
+        self.stable_identity = identity is not None
 
     @property
     def identity(self) -> str:
@@ -228,6 +230,8 @@ class CallableTokenProvider:
     def __init__(self, fetch: Callable[[], str], *, identity: Optional[str] = None) -> None:
         self._fetch = fetch
         self._identity = identity or _callable_identity(fetch)
+        # Derived from objects of this process: not the same name in another process or host.
+        self.stable_identity = identity is not None
 
     @property
     def identity(self) -> str:

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
 import urllib3
+from urllib3.util import parse_url
 
 from py_sp_api._version import __version__
 from py_sp_api.runtime import regions
@@ -65,6 +66,11 @@ class Configuration:
         journal: a :class:`~py_sp_api.runtime.journal.SendJournal`: every POST (a message) is
             claimed in it before sending, so each one reaches Amazon at most once, across
             crashes and workers. ``None`` (default) journals nothing.
+        seller_id: a stable name of the selling partner (its selling partner id, say), which
+            keys the send journal. Without it the journal uses the credential's identity:
+            LWA credentials' (which changes when the seller authorises the application again)
+            or the ``identity=`` given to a token provider; a bare access token or callable
+            without ``identity=`` is refused, as its name would change with the token.
         max_response_bytes: the largest response body the client reads into memory (10 MiB by
             default; Messaging answers take a few KiB). A larger body is not read: the call
             raises :class:`ApiResponseTooLargeError` (2xx) or the status's ``ApiException``.
@@ -94,6 +100,7 @@ class Configuration:
         rate_limiting: Union[bool, RateLimiting] = True,
         retry: Optional[RetryPolicy] = None,
         journal: Optional[SendJournal] = None,
+        seller_id: Optional[str] = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._identity: Optional[Tuple[str, str, str]] = None
@@ -120,6 +127,9 @@ class Configuration:
             self.rate_limiting = RateLimiting(enabled=bool(rate_limiting))
         self.retry = retry if retry is not None else RetryPolicy()
         self.journal = journal
+        if seller_id is not None and (not isinstance(seller_id, str) or not seller_id.strip()):
+            raise ApiValueError("seller_id must be a non-empty str (e.g. the selling partner id)")
+        self.seller_id = seller_id
 
     @classmethod
     def for_marketplace(
@@ -233,6 +243,22 @@ class Configuration:
         }
         return kinds.get(type(provider).__name__, type(provider).__name__)
 
+    @property
+    def journal_identity(self) -> str:
+        """Whose messages a send journal keys: the host, and the seller by a lasting name."""
+        who = self.seller_id
+        if who is None:
+            provider = self._token_provider
+            if provider is not None and not getattr(provider, "stable_identity", True):
+                raise ApiValueError(
+                    "a send journal needs a lasting name for the seller: pass "
+                    "Configuration(seller_id=...) (e.g. the selling partner id), or identity= "
+                    "to the token provider; a bare access token or callable is named after "
+                    "itself, which changes with every token or process. Nothing was sent"
+                )
+            who = provider.identity if provider is not None else "anonymous"
+        return f"{canonical_origin(self._host)}|{who}"
+
     def __repr__(self) -> str:
         return (
             f"Configuration(host={redact_url(self.host)!r}, auth={self.token_provider!r}, "
@@ -263,6 +289,19 @@ def _token_provider(
             raise ApiTypeError("access_token must be a str or a callable returning one")
         return CallableTokenProvider(access_token)
     return token_provider
+
+
+def canonical_origin(url: str) -> str:
+    """``scheme://host[:port]`` in one spelling: lower case, no credentials, no default port.
+
+    The same endpoint written two ways (``HTTPS://Host:443``) must be one seller's, once.
+    """
+    parts = parse_url(url)
+    scheme = (parts.scheme or "https").lower()
+    host = (parts.host or "").lower()
+    default = {"https": 443, "http": 80}.get(scheme)
+    port = f":{parts.port}" if parts.port is not None and parts.port != default else ""
+    return f"{scheme}://{host}{port}"
 
 
 def _normalise_host(value: Any) -> str:

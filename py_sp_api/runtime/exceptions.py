@@ -448,13 +448,23 @@ class ApiConnectionError(OpenApiException):
         request_sent: ``False`` when the failure happened before any byte of the request was
             sent (safe to resend), ``True`` or ``None`` when the server may have received it.
         attempts: how many times the request was tried before giving up.
+        answered_status, request_id: when the status line did arrive but the body was cut
+            off, the status Amazon answered (a 2xx: the request succeeded) and its request id.
     """
 
     def __init__(
-        self, message: str, *, request_sent: Optional[bool] = None, attempts: int = 1
+        self,
+        message: str,
+        *,
+        request_sent: Optional[bool] = None,
+        attempts: int = 1,
+        answered_status: Optional[int] = None,
+        request_id: Optional[str] = None,
     ) -> None:
         self.request_sent = request_sent
         self.attempts = attempts
+        self.answered_status = answered_status
+        self.request_id = request_id
         super().__init__(message)
 
 

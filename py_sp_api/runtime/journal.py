@@ -22,6 +22,7 @@ atomic, durable step.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -39,22 +40,11 @@ from py_sp_api.runtime.exceptions import (
     ApiTypeError,
     ApiValueError,
     DuplicateSendError,
-    LwaAuthError,
-    RateLimitStoreError,
-    RateLimitWaitExceeded,
+    SendJournalError,
 )
 from py_sp_api.runtime.forksafe import reinit_after_fork
 
 _log = logging.getLogger("py_sp_api.journal")
-
-# Raised before a request leaves the process (or after answers that processed nothing).
-_REFUSED_BEFORE_SENDING = (
-    ApiTypeError,
-    ApiValueError,
-    LwaAuthError,
-    RateLimitStoreError,
-    RateLimitWaitExceeded,
-)
 
 IN_FLIGHT = "in_flight"
 SENT = "sent"
@@ -62,11 +52,12 @@ REJECTED = "rejected"
 UNKNOWN = "unknown"
 STATES: Tuple[str, ...] = (IN_FLIGHT, SENT, REJECTED, UNKNOWN)
 
-DEFAULT_LEASE = 900.0
+DEFAULT_LEASE = 3600.0
 """Seconds a claim may stay ``in_flight`` before it counts as ``unknown`` (its sender died).
 
-Long on purpose: a claim covers the rate-limit wait and the request's timeouts, and a lease that
-runs out too early only makes a live send show as ``unknown`` until it settles. Never resent.
+Longer than a call can take with the defaults (up to 5 attempts, each with a rate-limit wait of
+at most 600 s plus the timeouts): a lease that runs out while the sender still waits for its
+answer shows a live send as ``unknown``, and settling that by hand could send it twice.
 """
 
 EXPIRED_DETAIL = "the claim's lease ran out without an outcome (its sender died or hung)"
@@ -85,6 +76,16 @@ class SendKey:
     order_id: str
     operation: str
     caller_key: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        for name in ("identity", "marketplace_id", "order_id", "operation"):
+            if not isinstance(getattr(self, name), str):
+                raise ApiTypeError(f"a send key's {name} must be a str")
+        if self.caller_key is not None and not isinstance(self.caller_key, str):
+            # 2 and "2" would be two keys, and the same message could go out twice.
+            raise ApiTypeError(f"_send_key must be a str, got {type(self.caller_key).__name__}")
+        if self.caller_key is not None and not self.caller_key.strip():
+            raise ApiValueError("_send_key must not be empty (None is the default key)")
 
     def __str__(self) -> str:
         # JSON: unambiguous whatever the parts contain ("|" is in every identity).
@@ -291,7 +292,14 @@ class SendJournal:
             body_sha256=None if body is None else hashlib.sha256(body).hexdigest(),
             body=body if self.store_bodies else None,
         )
-        holder = self.backend.try_claim(entry, now)
+        try:
+            holder = self.backend.try_claim(entry, now)
+        except SendJournalError:
+            # The store may have applied the claim before failing to answer (a timeout after
+            # Redis ran the script): give it back, or it would block the key for nothing.
+            with contextlib.suppress(Exception):
+                self.backend.release(entry.key, claim_id)
+            raise
         if holder is not None:
             raise DuplicateSendError(holder.state, holder)
         return Claim(entry.key, claim_id)
@@ -308,7 +316,7 @@ class SendJournal:
         """Record the outcome of ``claim`` (``sent``, ``rejected`` or ``unknown``)."""
         if state not in (SENT, REJECTED, UNKNOWN):
             raise ApiValueError(f"a claim settles as sent, rejected or unknown, not {state!r}")
-        self.backend.settle(
+        recorded = self.backend.settle(
             claim.key,
             claim.claim_id,
             state,
@@ -317,6 +325,17 @@ class SendJournal:
             status=status,
             detail=detail,
         )
+        if not recorded:
+            # The key was settled by hand (or claimed again) while this send was out: the
+            # journal no longer holds this outcome, so it must at least be seen here.
+            _log.error(
+                "send journal: %s of %s came after the key was settled by hand or claimed "
+                "again (status %s, request id %s); the journal does not show it",
+                state,
+                claim.key,
+                status,
+                request_id,
+            )
 
     def release(self, claim: Claim) -> None:
         """Give ``claim`` up: nothing reached Amazon (refused before sending)."""
@@ -344,6 +363,12 @@ class SendJournal:
         state = SENT if delivered else REJECTED
         detail = f"resolved by hand as {'delivered' if delivered else 'not delivered'}"
         now = self._clock()
+        held = self.backend.get(str(key))
+        if held is not None and held.expired(now) and _alive_here(held.owner):
+            raise ApiValueError(
+                f"the sender of {key} ({held.owner}) is still running: its lease ran out, but "
+                "its answer may still come; wait for it, or stop that process first"
+            )
         before = self.backend.resolve(str(key), state, now, detail)
         if before is None:
             raise ApiValueError(f"no journal entry for {key}")
@@ -396,21 +421,28 @@ def settle_answer(
     _settle_quietly(journal, claim, state, request_id=request_id, status=status)
 
 
-def settle_failure(journal: SendJournal, claim: Claim, exc: BaseException) -> None:
-    """Record a call that raised: released if nothing left the process, otherwise by answer."""
+def settle_failure(
+    journal: SendJournal, claim: Claim, exc: BaseException, may_have_reached: bool = True
+) -> None:
+    """Record a call that raised.
+
+    ``may_have_reached`` is False when no request that Amazon could have processed left the
+    process (refused before sending, or every attempt answered "nothing processed"): the key is
+    released. Otherwise an answer's status decides, and no answer means ``unknown``.
+    """
     status = getattr(exc, "status", None)
+    if not isinstance(status, int) or isinstance(status, bool):
+        status = getattr(exc, "answered_status", None)  # an answer whose body was cut off
     if isinstance(status, int) and not isinstance(status, bool):
-        # An answer came (a body too large, or unreadable): its status decides.
         settle_answer(journal, claim, status, getattr(exc, "request_id", None))
-    elif isinstance(exc, ApiConnectionError):
-        if exc.request_sent is False:
-            _release_quietly(journal, claim)
-        else:
-            _settle_quietly(journal, claim, UNKNOWN, detail=f"no answer: {exc}"[:500])
-    elif isinstance(exc, _REFUSED_BEFORE_SENDING):
+    elif not may_have_reached or (
+        isinstance(exc, ApiConnectionError) and exc.request_sent is False
+    ):
         _release_quietly(journal, claim)
+    elif isinstance(exc, ApiConnectionError):
+        _settle_quietly(journal, claim, UNKNOWN, detail=f"no answer: {exc}"[:500])
     else:
-        # Interrupted (Ctrl-C, a signal) or failed in a way that says nothing: it may have gone.
+        # Interrupted (Ctrl-C, a signal) while a request was out: it may have gone.
         _settle_quietly(journal, claim, UNKNOWN, detail=f"interrupted: {type(exc).__name__}")
 
 
@@ -434,6 +466,20 @@ def _release_quietly(journal: SendJournal, claim: Claim) -> None:
         journal.release(claim)
     except Exception as exc:
         _log.error("send journal: could not release %s (%s)", claim.key, type(exc).__name__)
+
+
+def _alive_here(owner: str) -> bool:
+    """Whether ``owner`` ("host:pid") is a process still running on this host."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host: its liveness cannot be seen from here
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def _owner() -> str:

@@ -21,6 +21,7 @@ from urllib3.util import make_headers, parse_url
 
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import (
+    REQUEST_ID_HEADER,
     ApiConnectionError,
     ApiResponseTooLargeError,
     ApiTimeoutError,
@@ -120,7 +121,7 @@ class RESTClientObject:
             except (ReadTimeoutError, ProtocolError, SSLError) as exc:
                 # The status line arrived: the server processed the request. Say which status,
                 # not "no response", so a sent message is not taken for one never sent.
-                raise _body_cut_off(response.status, method, url, exc) from exc
+                raise _body_cut_off(response, method, url, exc) from exc
         # NewConnectionError subclasses ConnectTimeoutError: catch it first.
         except (NewConnectionError, ProxyError) as exc:
             raise ApiConnectionError(
@@ -227,13 +228,18 @@ def too_large(
     )
 
 
-def _body_cut_off(status: int, method: str, url: str, exc: Exception) -> ApiConnectionError:
+def _body_cut_off(
+    response: urllib3.BaseHTTPResponse, method: str, url: str, exc: Exception
+) -> ApiConnectionError:
+    status = response.status
     outcome = "the request succeeded" if 200 <= status <= 299 else "the request was answered"
     kind = ApiTimeoutError if isinstance(exc, ReadTimeoutError) else ApiConnectionError
     return kind(
         f"{method} {_origin(url)}: answered {status} ({outcome}), but the body did not arrive "
         f"whole ({_root_message(exc)})",
         request_sent=True,
+        answered_status=status,
+        request_id=response.headers.get(REQUEST_ID_HEADER),
     )
 
 
