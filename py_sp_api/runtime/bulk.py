@@ -1,16 +1,46 @@
 """Messaging many orders: ``send_many`` runs a job list through the send journal and the limiter.
 
-INTERFACE DRAFT (issue 12): the dataclasses and signatures below are the contract between
-``send_many`` (this module) and the command line (``py_sp_api.cli``). Implementations replace
-the ``NotImplementedError`` bodies; names and fields stay.
+Amazon keeps one token bucket per operation and seller, so a job list is split into those
+buckets and each bucket gets a worker of its own: a mixed list keeps every bucket busy at once,
+and no bucket waits behind a slower one. The client's rate limiter paces each worker; the send
+journal makes a re-run skip what was sent. The command line (``py_sp_api.cli``) is built on it.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import logging
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import (
+    IO,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from py_sp_api.runtime.api_client import ApiClient
+from py_sp_api.runtime.exceptions import (
+    ApiConnectionError,
+    ApiException,
+    ApiResponseError,
+    ApiTypeError,
+    ApiValueError,
+    DuplicateSendError,
+)
+from py_sp_api.runtime.operation import Operation
+
+_log = logging.getLogger("py_sp_api.bulk")
 
 # Outcomes of a job, as the report counts them.
 SENT = "sent"  # Amazon answered 2xx; recorded sent
@@ -35,6 +65,35 @@ OUTCOMES: Tuple[str, ...] = (
     FAILED,
     NOT_STARTED,
 )
+
+# Outcomes that may hide a delivered message nobody can confirm: exit code 3.
+UNSETTLED_OUTCOMES: Tuple[str, ...] = (UNKNOWN, ALREADY_UNKNOWN)
+# Outcomes that leave a job undone (exit code 1); SENT and ALREADY_SENT are done.
+UNDONE_OUTCOMES: Tuple[str, ...] = (
+    REJECTED,
+    INVALID,
+    FAILED,
+    NOT_AVAILABLE,
+    NOT_STARTED,
+    IN_FLIGHT_ELSEWHERE,
+)
+# Outcomes whose request went to Amazon, spending a token of the operation's bucket.
+TOKEN_SPENDING_OUTCOMES: Tuple[str, ...] = (SENT, REJECTED, UNKNOWN)
+REPORT_COLUMNS: Tuple[str, ...] = (
+    "line",
+    "operation",
+    "order_id",
+    "marketplace_id",
+    "send_key",
+    "seller",
+    "outcome",
+    "status",
+    "request_id",
+    "error",
+)
+_DUPLICATE_OUTCOMES = {"sent": ALREADY_SENT, "unknown": ALREADY_UNKNOWN}
+_ERROR_LIMIT = 1000  # characters of an error kept in a report row
+_TICK = 0.2  # seconds between progress refreshes while waiting for the workers
 
 
 @dataclass(frozen=True)
@@ -68,28 +127,75 @@ class JobResult:
     error: Optional[str] = None
     finished_at: Optional[float] = None
 
+    def to_record(self) -> Dict[str, Any]:
+        """The report row: :data:`REPORT_COLUMNS` as a dict."""
+        job = self.job
+        return {
+            "line": job.line,
+            "operation": job.operation,
+            "order_id": job.order_id,
+            "marketplace_id": job.marketplace_id,
+            "send_key": job.send_key,
+            "seller": job.seller,
+            "outcome": self.outcome,
+            "status": self.status,
+            "request_id": self.request_id,
+            "error": self.error,
+        }
+
 
 @dataclass
 class SendReport:
+    """What ``send_many`` did: one :class:`JobResult` per job, in the jobs' order.
+
+    ``started_at``/``finished_at`` are seconds since the epoch; ``interrupted`` is True when
+    Ctrl-C stopped the run (the jobs not begun then are ``not_started``).
+    """
+
     results: List[JobResult] = field(default_factory=list)
     started_at: float = 0.0
     finished_at: float = 0.0
     interrupted: bool = False
 
+    @property
+    def elapsed(self) -> float:
+        """Seconds the run took."""
+        return max(0.0, self.finished_at - self.started_at)
+
     def counts(self) -> Dict[str, int]:
         """How many jobs ended in each outcome (every outcome present, zeros included)."""
-        raise NotImplementedError
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for result in self.results:
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        return counts
 
     @property
     def exit_code(self) -> int:
         """0 all done, 1 some rejected (or invalid/failed/not available), 3 some unknown."""
-        raise NotImplementedError
+        outcomes = {result.outcome for result in self.results}
+        if outcomes.intersection(UNSETTLED_OUTCOMES):
+            return 3
+        if outcomes.intersection(UNDONE_OUTCOMES):
+            return 1
+        return 0
 
     def write_csv(self, out: IO[str]) -> None:
-        raise NotImplementedError
+        """One row per job (:data:`REPORT_COLUMNS`), a header first."""
+        writer = csv.DictWriter(out, fieldnames=list(REPORT_COLUMNS))
+        writer.writeheader()
+        for result in self.results:
+            writer.writerow(result.to_record())
 
     def write_json(self, out: IO[str]) -> None:
-        raise NotImplementedError
+        """An object: ``counts``, ``interrupted``, ``elapsed`` (seconds) and ``results``."""
+        document = {
+            "counts": self.counts(),
+            "interrupted": self.interrupted,
+            "elapsed": round(self.elapsed, 3),
+            "results": [result.to_record() for result in self.results],
+        }
+        json.dump(document, out, indent=2)
+        out.write("\n")
 
 
 def send_many(
@@ -104,8 +210,354 @@ def send_many(
 
     ``client`` (or each client of a mapping, picked by ``Job.seller``) must have a send journal
     configured. ``progress=None`` shows progress when stderr is a terminal or in Jupyter.
+
+    Jobs of one bucket (seller and operation) go in the order given; buckets run side by side,
+    at most ``max_workers`` at once. With ``check_actions`` each order's
+    ``get_messaging_actions_for_order`` is asked first (once per order and marketplace), and a
+    job whose type the order does not offer is skipped as ``not_available``. Ctrl-C stops
+    handing out jobs: the requests already under way finish and are journaled, the rest are
+    ``not_started``, and the report comes back with ``interrupted=True``.
+
+    Raises:
+        ApiValueError, ApiTypeError: before anything is sent, for a client without a journal
+            (or without a lasting seller name), a job that is not a :class:`Job`, or a bad
+            ``max_workers``.
     """
-    raise NotImplementedError
+    clients = _checked_clients(client)
+    job_list = _checked_jobs(jobs)
+    _check_max_workers(max_workers)
+    run = _Run(clients, job_list, check_actions)
+    return run.execute(progress, max_workers)
 
 
-__all__: Tuple[str, ...] = ("OUTCOMES", "Job", "JobResult", "SendReport", "send_many")
+# -- validation ---------------------------------------------------------------------------------
+
+
+def _checked_clients(
+    client: Union[ApiClient, Mapping[str, ApiClient]],
+) -> Dict[Optional[str], ApiClient]:
+    if isinstance(client, ApiClient):
+        clients: Dict[Optional[str], ApiClient] = {None: client}
+    elif isinstance(client, Mapping):
+        if not client:
+            raise ApiValueError("send_many needs at least one client")
+        clients = {}
+        for seller, each in client.items():
+            if not isinstance(seller, str) or not isinstance(each, ApiClient):
+                raise ApiTypeError("send_many takes an ApiClient or a {seller name: ApiClient}")
+            clients[seller] = each
+    else:
+        raise ApiTypeError(
+            f"send_many takes an ApiClient or a {{seller: ApiClient}}, not {type(client).__name__}"
+        )
+    for name, each in clients.items():
+        config = each.configuration
+        if config.journal is None:
+            whose = "the client" if name is None else f"the client of seller {name!r}"
+            raise ApiValueError(
+                f"{whose} has no send journal: pass Configuration(journal=SendJournal.sqlite("
+                "path)) so that a re-run never messages a buyer twice; nothing was sent"
+            )
+        config.journal_identity  # noqa: B018  (ApiValueError now, not once per job)
+    return clients
+
+
+def _checked_jobs(jobs: Iterable[Job]) -> List[Job]:
+    if isinstance(jobs, (str, bytes)) or not isinstance(jobs, Iterable):
+        raise ApiTypeError(f"jobs must be an iterable of Job, not {type(jobs).__name__}")
+    job_list = list(jobs)
+    for index, job in enumerate(job_list):
+        if not isinstance(job, Job):
+            raise ApiTypeError(f"jobs[{index}] is a {type(job).__name__}, not a Job")
+    return job_list
+
+
+def _check_max_workers(max_workers: int) -> None:
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int):
+        raise ApiTypeError(f"max_workers must be an int, not {type(max_workers).__name__}")
+    if max_workers < 1:
+        raise ApiValueError(f"max_workers must be at least 1, got {max_workers}")
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bucket:
+    """One usage-plan bucket of a run: a seller's operation, and the jobs it sends in order."""
+
+    identity: str
+    operation: Operation[Any]
+    client: ApiClient
+    indices: List[int] = field(default_factory=list)
+
+    @property
+    def plan(self) -> Tuple[Optional[float], int]:
+        """``(rate, burst the client uses)``; rate ``None`` when the client does not pace."""
+        limiting = self.client.configuration.rate_limiting
+        if not limiting.enabled:
+            return None, 0
+        plan = limiting.plan_for(self.operation)
+        burst = max(1, plan.burst - limiting.headroom) if plan.burst > 1 else 1
+        return plan.rate, burst
+
+
+class _Pending:
+    """A value one thread fetches while others wait for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.actions: List[str] = []
+        self.error: Optional[str] = None
+
+
+class _Run:
+    def __init__(
+        self, clients: Dict[Optional[str], ApiClient], jobs: List[Job], check_actions: bool
+    ) -> None:
+        from py_sp_api.generated.messaging import MessagingApi
+
+        self.jobs = jobs
+        self.check_actions = check_actions
+        self.results: List[Optional[JobResult]] = [None] * len(jobs)
+        self.stop = threading.Event()
+        self.apis = {id(each): MessagingApi(each) for each in clients.values()}
+        self._actions_lock = threading.Lock()
+        self._actions: Dict[Tuple[int, str, str], _Pending] = {}
+        self.buckets = self._bucketed(clients)
+        self.progress: Any = None
+
+    def _bucketed(self, clients: Dict[Optional[str], ApiClient]) -> List[Bucket]:
+        from py_sp_api.generated.messaging import MessagingApi
+
+        operations = MessagingApi.operations
+        buckets: Dict[Tuple[str, str], Bucket] = {}
+        for index, job in enumerate(self.jobs):
+            client, problem = _client_for(clients, job)
+            operation = operations.get(job.operation)
+            if problem is None and (operation is None or operation.is_idempotent):
+                known = ", ".join(sorted(n for n, op in operations.items() if not op.is_idempotent))
+                problem = f"{job.operation!r} is not an operation that sends a message ({known})"
+            if problem is not None or client is None or operation is None:
+                self.results[index] = _result(job, INVALID, error=_at_line(job, problem or ""))
+                continue
+            identity = client.configuration.rate_limit_identity
+            bucket = buckets.get((identity, operation.name))
+            if bucket is None:
+                bucket = buckets[(identity, operation.name)] = Bucket(identity, operation, client)
+            bucket.indices.append(index)
+        return list(buckets.values())
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def execute(self, progress: Optional[bool], max_workers: int) -> SendReport:
+        from py_sp_api.runtime.progress import make_progress
+
+        report = SendReport(started_at=time.time())
+        self.progress = make_progress(progress, len(self.jobs), self.buckets)
+        for result in self.results:
+            if result is not None:
+                self.progress.finished(None, result.outcome)
+        workers = max(1, min(max_workers, len(self.buckets)))
+        executor = ThreadPoolExecutor(workers, thread_name_prefix="py-sp-api-send-many")
+        futures: List[Future[None]] = []
+        try:
+            try:
+                futures = [executor.submit(self._drain, bucket) for bucket in self.buckets]
+                self._wait(futures)
+            except KeyboardInterrupt:
+                # Workers are never interrupted: a request under way finishes and is journaled.
+                report.interrupted = True
+                self.stop.set()
+                self._wait(futures)
+        finally:
+            self.stop.set()
+            executor.shutdown(wait=not report.interrupted or all(f.done() for f in futures))
+            self.progress.close()
+        report.results = [
+            result if result is not None else _result(job, NOT_STARTED)
+            for job, result in zip(self.jobs, self.results)
+        ]
+        report.finished_at = time.time()
+        return report
+
+    def _wait(self, futures: Sequence[Future[None]]) -> None:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=_TICK, return_when=FIRST_EXCEPTION)
+            for future in done:
+                error = future.exception()
+                if error is not None:  # a bug here, not a job's failure: say so, go on
+                    _log.error("send_many: a worker stopped: %s: %s", type(error).__name__, error)
+            self.progress.tick()
+
+    def _drain(self, bucket: Bucket) -> None:
+        api = self.apis[id(bucket.client)]
+        for index in bucket.indices:
+            if self.stop.is_set():
+                return  # the rest stay NOT_STARTED
+            job = self.jobs[index]
+            result = self._run_job(job, bucket, api)
+            if result is None:
+                return  # stopped after its check, before sending
+            self.results[index] = result
+            self.progress.finished(bucket, result.outcome)
+
+    # -- one job ----------------------------------------------------------------------------
+
+    def _run_job(self, job: Job, bucket: Bucket, api: Any) -> Optional[JobResult]:
+        if self.check_actions:
+            skipped = self._checked_first(job, bucket, api)
+            if skipped is not None:
+                return skipped
+            if self.stop.is_set():
+                return None
+        operation = bucket.operation
+        if operation.body is None and job.body is not None:
+            error = f"{job.operation} takes no body; nothing was sent"
+            return _result(job, INVALID, error=_at_line(job, error))
+        args: List[Any] = [job.order_id, [job.marketplace_id]]
+        if operation.body is not None:
+            args.append(job.body)
+        method: Callable[..., Any] = getattr(api, f"{operation.name}_with_http_info")
+        try:
+            response = method(*args, _send_key=job.send_key)
+        except Exception as exc:
+            return self._failure(job, bucket, exc)
+        return _result(job, SENT, request_id=response.request_id, status=response.status_code)
+
+    def _checked_first(self, job: Job, bucket: Bucket, api: Any) -> Optional[JobResult]:
+        """``already_*`` from the journal, else ``not_available``/``failed`` from the check."""
+        held = _journal_entry(job, bucket)
+        if held is not None and held.state in ("sent", "unknown", "in_flight"):
+            return _duplicate(job, held.state, held)
+        actions, error = self._actions_of(job, bucket, api)
+        if error is not None:
+            return _result(job, FAILED, error=_at_line(job, f"checking the actions: {error}"))
+        if job.operation not in actions:
+            offered = ", ".join(actions) or "none"
+            error = f"the order does not offer {job.operation} now (it offers: {offered})"
+            return _result(job, NOT_AVAILABLE, error=error)
+        return None
+
+    def _actions_of(self, job: Job, bucket: Bucket, api: Any) -> Tuple[List[str], Optional[str]]:
+        key = (id(bucket.client), job.order_id, job.marketplace_id)
+        with self._actions_lock:
+            pending = self._actions.get(key)
+            fetching = pending is None
+            if pending is None:
+                pending = self._actions[key] = _Pending()
+        if fetching:
+            try:
+                answer = api.get_messaging_actions_for_order(job.order_id, [job.marketplace_id])
+                pending.actions = api.available_actions(answer)
+            except Exception as exc:
+                pending.error = _describe(exc)
+            finally:
+                pending.done.set()
+        else:
+            pending.done.wait()
+        return pending.actions, pending.error
+
+    def _failure(self, job: Job, bucket: Bucket, exc: Exception) -> JobResult:
+        if isinstance(exc, DuplicateSendError):
+            return _duplicate(job, exc.state, exc.entry)
+        status = getattr(exc, "status", None)
+        request_id = getattr(exc, "request_id", None)
+        error = _at_line(job, _describe(exc))
+        if isinstance(exc, ApiResponseError):
+            # A 2xx whose body could not be read: Amazon took the message (journaled sent).
+            return _result(job, SENT, request_id=request_id, status=exc.status, error=error)
+        if isinstance(exc, ApiException):
+            outcome = REJECTED if isinstance(status, int) and 400 <= status <= 499 else UNKNOWN
+            return _result(job, outcome, request_id=request_id, status=status, error=error)
+        if isinstance(exc, ApiConnectionError):
+            outcome = FAILED if exc.request_sent is False else self._settled(job, bucket)
+            return _result(job, outcome, error=error)
+        if isinstance(exc, (ApiValueError, ApiTypeError)):
+            return _result(job, INVALID, error=error)
+        return _result(job, FAILED, error=error)
+
+    def _settled(self, job: Job, bucket: Bucket) -> str:
+        """After a dropped connection: ``unknown`` unless the journal let the key go."""
+        try:
+            held = _journal_entry(job, bucket)
+        except Exception:
+            return UNKNOWN
+        return UNKNOWN if held is not None and held.state == "unknown" else FAILED
+
+
+def _client_for(
+    clients: Dict[Optional[str], ApiClient], job: Job
+) -> Tuple[Optional[ApiClient], Optional[str]]:
+    if None in clients:
+        return clients[None], None  # one client: Job.seller is only a label
+    if job.seller is None:
+        if len(clients) == 1:
+            return next(iter(clients.values())), None
+        return (
+            None,
+            f"no seller given, and there are {len(clients)}: {', '.join(map(str, clients))}",
+        )
+    chosen = clients.get(job.seller)
+    if chosen is None:
+        return None, f"unknown seller {job.seller!r} (known: {', '.join(map(str, clients))})"
+    return chosen, None
+
+
+def _journal_entry(job: Job, bucket: Bucket) -> Any:
+    from py_sp_api.runtime.journal import SendKey
+
+    config = bucket.client.configuration
+    journal = config.journal
+    assert journal is not None  # checked before the run
+    key = SendKey(
+        config.journal_identity,
+        job.marketplace_id,
+        job.order_id,
+        bucket.operation.operation_id,
+        job.send_key,
+    )
+    return journal.get(key)
+
+
+def _duplicate(job: Job, state: str, entry: Any) -> JobResult:
+    outcome = _DUPLICATE_OUTCOMES.get(state, IN_FLIGHT_ELSEWHERE)
+    request_id = getattr(entry, "request_id", None)
+    status = getattr(entry, "status", None)
+    error = None if outcome == ALREADY_SENT else f"the send journal holds this message {state}"
+    return _result(job, outcome, request_id=request_id, status=status, error=error)
+
+
+def _result(
+    job: Job,
+    outcome: str,
+    *,
+    request_id: Optional[str] = None,
+    status: Optional[int] = None,
+    error: Optional[str] = None,
+) -> JobResult:
+    return JobResult(job, outcome, request_id, status, error, time.time())
+
+
+def _describe(exc: BaseException) -> str:
+    # Every error of this package is written without secrets; keep the report rows short.
+    text = str(exc).strip() or type(exc).__name__
+    if not isinstance(exc, (ApiException, ApiValueError, ApiTypeError)):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= _ERROR_LIMIT else text[: _ERROR_LIMIT - 3] + "..."
+
+
+def _at_line(job: Job, error: str) -> str:
+    return error if job.line is None else f"line {job.line}: {error}"
+
+
+__all__: Tuple[str, ...] = (
+    "OUTCOMES",
+    "REPORT_COLUMNS",
+    "Bucket",
+    "Job",
+    "JobResult",
+    "SendReport",
+    "send_many",
+)
