@@ -18,6 +18,11 @@ if TYPE_CHECKING:
         StaticTokenProvider as StaticTokenProvider,
         TokenProvider as TokenProvider,
     )
+    from py_sp_api.runtime.bulk import (
+        Job as Job,
+        SendReport as SendReport,
+        send_many as send_many,
+    )
     from py_sp_api.runtime.exceptions import (
         DuplicateSendError as DuplicateSendError,
         LwaAuthError as LwaAuthError,
@@ -54,6 +59,7 @@ _EXPORTS: Dict[str, str] = {
     "DuplicateSendError": "py_sp_api.runtime.exceptions",
     "EU": "py_sp_api.runtime.regions",
     "FE": "py_sp_api.runtime.regions",
+    "Job": "py_sp_api.runtime.bulk",
     "JournalEntry": "py_sp_api.runtime.journal",
     "LocalBucketStore": "py_sp_api.runtime.ratelimit",
     "LwaAuthError": "py_sp_api.runtime.exceptions",
@@ -74,8 +80,10 @@ _EXPORTS: Dict[str, str] = {
     "SendJournal": "py_sp_api.runtime.journal",
     "SendJournalError": "py_sp_api.runtime.exceptions",
     "SendKey": "py_sp_api.runtime.journal",
+    "SendReport": "py_sp_api.runtime.bulk",
     "StaticTokenProvider": "py_sp_api.runtime.auth",
     "TokenProvider": "py_sp_api.runtime.auth",
+    "send_many": "py_sp_api.runtime.bulk",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
