@@ -104,14 +104,6 @@ SANDBOX_ORIGIN = "py-sp-api-sandbox://local"
 SHORT_ID_LENGTH = 12
 
 
-class CliError(Exception):
-    """An expected failure: one line on stderr and an exit code, never a traceback."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class _SandboxConfiguration(Configuration):
     """The embedded sandbox listens on a new port each run: its journal keys must not change."""
 
@@ -135,9 +127,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         code: int = options.run(options)
         return code
-    except CliError as exc:
-        _error(str(exc))
-        return exc.code
+    except (ApiValueError, ApiTypeError) as exc:  # bad options or input: nothing was sent
+        _error(_one_line(exc))
+        return EXIT_USAGE
     except OpenApiException as exc:
         _error(_one_line(exc))
         return EXIT_SOME_FAILED
@@ -392,7 +384,7 @@ class _RowError:
 def run_send_many(options: argparse.Namespace) -> int:
     operation = _message_operation(options.operation)
     if not options.journal:
-        raise CliError("send-many needs --journal PATH: it is what makes a re-run resume")
+        raise ApiValueError("send-many needs --journal PATH: it is what makes a re-run resume")
     report_format = _report_format(options.report)
     if options.text is not None:
         _body_with_text(operation, options.text, "--text")  # a usage error before the rows
@@ -400,9 +392,9 @@ def run_send_many(options: argparse.Namespace) -> int:
     if errors:
         for row_error in errors:
             _error(f"{options.csv}:{row_error.line}: {row_error.message}")
-        raise CliError(f"{len(errors)} invalid row(s) in {options.csv}; nothing was sent")
+        raise ApiValueError(f"{len(errors)} invalid row(s) in {options.csv}; nothing was sent")
     if not jobs:
-        raise CliError(f"{options.csv} has no rows; nothing to send")
+        raise ApiValueError(f"{options.csv} has no rows; nothing to send")
     host_marketplace = _host_marketplace(options, jobs)
     with _session(options, host_marketplace, journal_required=True) as (journal, client):
         assert journal is not None
@@ -442,7 +434,7 @@ def read_jobs(
     for line, row in _csv_rows(path):
         try:
             job = _row_job(operation, line, row, default_text)
-        except CliError as exc:
+        except ApiValueError as exc:
             errors.append(_RowError(line, str(exc)))
             continue
         seen = first_line.setdefault((job.marketplace_id, job.order_id), line)
@@ -459,7 +451,9 @@ def _csv_rows(path: Path) -> Iterator[Tuple[int, Dict[str, str]]]:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
-            raise CliError(f"{path} is empty: expected a header row ({', '.join(CSV_COLUMNS)})")
+            raise ApiValueError(
+                f"{path} is empty: expected a header row ({', '.join(CSV_COLUMNS)})"
+            )
         columns = [name.strip().lower() for name in header]
         _check_columns(path, columns)
         line = reader.line_num
@@ -479,7 +473,7 @@ def _check_columns(path: Path, columns: List[str]) -> None:
     missing = [name for name in CSV_COLUMNS[:2] if name not in columns]
     if unknown or missing or len(set(columns)) != len(columns):
         # A misspelt "txt" column would otherwise send --text to every buyer instead.
-        raise CliError(
+        raise ApiValueError(
             f"{path}:1: the header must name the columns order_id, marketplace_id and "
             f"optionally text (each once); got {', '.join(columns) or 'nothing'}"
         )
@@ -488,25 +482,25 @@ def _check_columns(path: Path, columns: List[str]) -> None:
 def _row_job(
     operation: Operation[Any], line: int, row: Dict[str, str], default_text: Optional[str]
 ) -> Job:
-    """The row's job; CliError naming every problem of the row (ids and body alike)."""
+    """The row's job; ApiValueError naming every problem of the row (ids and body alike)."""
     if "" in row:
-        raise CliError(row[""])
+        raise ApiValueError(row[""])
     order_id = row["order_id"].strip()
     marketplace_id = row["marketplace_id"].strip()
     problems: List[str] = []
     for check, args in ((_check_order_id, (order_id,)), (_check_ids, (order_id, marketplace_id))):
         try:
             check(*args)
-        except CliError as exc:
+        except ApiValueError as exc:
             problems.append(str(exc))
     try:
         body = _row_body(operation, row.get("text") or default_text)
         _check_request(operation, order_id, marketplace_id, body)
-    except CliError as exc:
+    except ApiValueError as exc:
         if not problems:  # an id's error would be repeated by the request's check
             problems.append(str(exc))
     if problems:
-        raise CliError("; ".join(problems))
+        raise ApiValueError("; ".join(problems))
     return Job(operation.name, order_id, marketplace_id, body, None, None, line)
 
 
@@ -514,15 +508,15 @@ def _row_body(operation: Operation[Any], text: Optional[str]) -> Any:
     model = operation.body_model
     if model is None:
         if text:
-            raise CliError(f"{operation.name} takes no body: the row must have no text")
+            raise ApiValueError(f"{operation.name} takes no body: the row must have no text")
         return None
     if "text" not in model.model_fields:
-        raise CliError(
+        raise ApiValueError(
             f"{operation.name}'s body ({model.__name__}) has no text; send it with "
             "`messaging send --body-json`"
         )
     if not text:
-        raise CliError("no text: fill the row's text cell, or give --text")
+        raise ApiValueError("no text: fill the row's text cell, or give --text")
     return _body_with_text(operation, text, "text")
 
 
@@ -633,7 +627,7 @@ def _report_format(path: Optional[str]) -> Optional[str]:
         return None
     suffix = Path(path).suffix.lower()
     if suffix not in (".csv", ".json"):
-        raise CliError(f"--report {path}: name a .csv or a .json file")
+        raise ApiValueError(f"--report {path}: name a .csv or a .json file")
     return suffix[1:]
 
 
@@ -681,8 +675,9 @@ def run_journal_resolve(options: argparse.Namespace) -> int:
         entry = _find_entry(journal, options.key)
         try:
             settled = journal.resolve(entry.key, delivered=options.delivered)
-        except ApiValueError as exc:
-            raise CliError(_one_line(exc), EXIT_SOME_FAILED) from None
+        except ApiValueError as exc:  # not unknown, or its sender still runs: refused
+            _error(_one_line(exc))
+            return EXIT_SOME_FAILED
     if options.json:
         _print_json(_entry_record(settled))
     else:
@@ -695,19 +690,21 @@ def _find_entry(journal: SendJournal, key: str) -> JournalEntry:
         try:
             SendKey.parse(key)
         except (ValueError, TypeError) as exc:
-            raise CliError(f"{key!r} is not a journal key: {exc}") from None
+            raise ApiValueError(f"{key!r} is not a journal key: {exc}") from None
         entry = journal.get(key)
         if entry is None:
-            raise CliError(f"no journal entry for {key}")
+            raise ApiValueError(f"no journal entry for {key}")
         return entry
     wanted = key.strip().lower()
     if len(wanted) < 4:
-        raise CliError("give the ID printed by `py-sp-api journal list` (at least 4 characters)")
+        raise ApiValueError(
+            "give the ID printed by `py-sp-api journal list` (at least 4 characters)"
+        )
     matches = [e for e in journal.entries() if _short_id(e.key).startswith(wanted)]
     if not matches:
-        raise CliError(f"no journal entry with ID {key} (see `py-sp-api journal list`)")
+        raise ApiValueError(f"no journal entry with ID {key} (see `py-sp-api journal list`)")
     if len(matches) > 1:
-        raise CliError(f"ID {key} names {len(matches)} entries: give more of it")
+        raise ApiValueError(f"ID {key} names {len(matches)} entries: give more of it")
     return matches[0]
 
 
@@ -724,13 +721,13 @@ def _message_operation(name: str) -> Operation[Any]:
     for operation in OPERATIONS.values():
         if name in (operation.name, operation.operation_id) and operation.method == "POST":
             return operation
-    raise CliError(f"{name!r} is not a message type; one of: {_operations_help()}")
+    raise ApiValueError(f"{name!r} is not a message type; one of: {_operations_help()}")
 
 
 def _required_marketplace(options: argparse.Namespace) -> str:
     given: Optional[str] = options.marketplace
     if not given:
-        raise CliError("give --marketplace ID (e.g. ATVPDKIKX0DER): the order's marketplace")
+        raise ApiValueError("give --marketplace ID (e.g. ATVPDKIKX0DER): the order's marketplace")
     try:
         return regions.marketplace(given).id  # a country code ("DE") names its marketplace
     except ApiValueError:
@@ -739,7 +736,7 @@ def _required_marketplace(options: argparse.Namespace) -> str:
 
 def _check_order_id(order_id: str) -> None:
     if not ORDER_ID_FORM.fullmatch(order_id):
-        raise CliError(
+        raise ApiValueError(
             f"order id {order_id!r} is not of Amazon's form (e.g. 113-1234567-1234567, "
             "or D01-1234567-1234567 for a digital order)"
         )
@@ -749,18 +746,18 @@ def _body_with_text(operation: Operation[Any], text: str, where: str) -> Any:
     model = operation.body_model
     if model is None or "text" not in model.model_fields:
         has = "no body" if model is None else f"a body ({model.__name__}) without text"
-        raise CliError(f"{where}: {operation.name} takes {has}; use --body-json")
+        raise ApiValueError(f"{where}: {operation.name} takes {has}; use --body-json")
     return _validated(model, {"text": text})
 
 
 def _body_from_file(operation: Operation[Any], path: str) -> Any:
     model = operation.body_model
     if model is None:
-        raise CliError(f"--body-json: {operation.name} takes no body")
+        raise ApiValueError(f"--body-json: {operation.name} takes no body")
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise CliError(f"--body-json {path}: not JSON ({exc})") from None
+        raise ApiValueError(f"--body-json {path}: not JSON ({exc})") from None
     return _validated(model, data)
 
 
@@ -772,7 +769,7 @@ def _validated(model: Any, data: Any) -> Any:
             f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
             for error in exc.errors()
         )
-        raise CliError(f"invalid {model.__name__}: {problems}") from None
+        raise ApiValueError(f"invalid {model.__name__}: {problems}") from None
 
 
 def _check_request(
@@ -784,13 +781,13 @@ def _check_request(
             warnings.simplefilter("ignore", DeprecationWarning)  # a removed type: warned later
             operation.prepare((order_id, [marketplace_id]), body)
     except (ApiValueError, ApiTypeError) as exc:
-        raise CliError(_one_line(exc)) from None
+        raise ApiValueError(_one_line(exc)) from None
 
 
 def _check_ids(order_id: str, marketplace_id: str) -> None:
     """The order and marketplace ids alone, as a call checks them."""
     if not marketplace_id:
-        raise CliError("marketplace_id is empty")
+        raise ApiValueError("marketplace_id is empty")
     _check_request(OPERATIONS["get_messaging_actions_for_order"], order_id, marketplace_id, None)
 
 
@@ -803,13 +800,13 @@ def _host_marketplace(options: argparse.Namespace, jobs: List[Job]) -> Optional[
         try:
             region = regions.marketplace(job.marketplace_id).region.code
         except ApiValueError:
-            raise CliError(
+            raise ApiValueError(
                 f"line {job.line}: marketplace {job.marketplace_id} is not one py-sp-api knows; "
                 "pick the host with --region"
             ) from None
         found.setdefault(region, job.marketplace_id)
     if len(found) > 1:
-        raise CliError(
+        raise ApiValueError(
             f"the rows span regions {', '.join(sorted(found))}: run once per region "
             "(one CSV each, or --region)"
         )
@@ -842,25 +839,22 @@ def _configuration(
     stack: contextlib.ExitStack,
 ) -> Configuration:
     settings: Dict[str, Any] = {"journal": journal, "seller_id": options.seller_id}
-    try:
-        if options.sandbox:
-            from py_sp_api.testing import MessagingSandbox
+    if options.sandbox:
+        from py_sp_api.testing import MessagingSandbox
 
-            sandbox = stack.enter_context(MessagingSandbox())
-            return _SandboxConfiguration(sandbox.url, **settings)
-        if options.endpoint:
-            if LwaCredentials.available_in_env():
-                settings["credentials"] = LwaCredentials.from_env()
-            return Configuration(options.endpoint, **settings)
-        settings["credentials"] = LwaCredentials.from_env()
-        if options.region:
-            return Configuration.for_region(options.region, **settings)
-        chosen = options.marketplace or marketplace
-        if chosen:
-            return Configuration.for_marketplace(chosen, **settings)
-    except (ApiValueError, ApiTypeError) as exc:
-        raise CliError(_one_line(exc)) from None
-    raise CliError("pick the host: --region, --marketplace, --endpoint URL or --sandbox")
+        sandbox = stack.enter_context(MessagingSandbox())
+        return _SandboxConfiguration(sandbox.url, **settings)
+    if options.endpoint:
+        if LwaCredentials.available_in_env():
+            settings["credentials"] = LwaCredentials.from_env()
+        return Configuration(options.endpoint, **settings)
+    settings["credentials"] = LwaCredentials.from_env()
+    if options.region:
+        return Configuration.for_region(options.region, **settings)
+    chosen = options.marketplace or marketplace
+    if chosen:
+        return Configuration.for_marketplace(chosen, **settings)
+    raise ApiValueError("pick the host: --region, --marketplace, --endpoint URL or --sandbox")
 
 
 @contextlib.contextmanager
@@ -870,7 +864,7 @@ def _opened_journal(
     where: Optional[str] = options.journal
     if not where:
         if required:
-            raise CliError("give --journal PATH (an SQLite file, or a redis:// URL)")
+            raise ApiValueError("give --journal PATH (an SQLite file, or a redis:// URL)")
         yield None
         return
     journal = _open_journal(where, options.namespace, options.lease, existing)
@@ -881,21 +875,18 @@ def _opened_journal(
 
 
 def _open_journal(where: str, namespace: Optional[str], lease: float, existing: bool) -> Any:
-    try:
-        if re.match(r"(redis|rediss|unix)://", where):
-            if not namespace:
-                raise CliError("a Redis journal needs --namespace NAME")
-            try:
-                return SendJournal.redis(where, namespace=namespace, lease=lease)
-            except ImportError:
-                raise CliError('a Redis journal needs: pip install "py-sp-api[redis]"') from None
-        if namespace:
-            raise CliError("--namespace is for a redis:// journal only")
-        if existing and not Path(where).is_file():
-            raise CliError(f"no journal at {where}")
-        return SendJournal.sqlite(where, lease=lease)
-    except (ApiValueError, ApiTypeError) as exc:
-        raise CliError(_one_line(exc)) from None
+    if re.match(r"(redis|rediss|unix)://", where):
+        if not namespace:
+            raise ApiValueError("a Redis journal needs --namespace NAME")
+        try:
+            return SendJournal.redis(where, namespace=namespace, lease=lease)
+        except ImportError:
+            raise ApiValueError('a Redis journal needs: pip install "py-sp-api[redis]"') from None
+    if namespace:
+        raise ApiValueError("--namespace is for a redis:// journal only")
+    if existing and not Path(where).is_file():
+        raise ApiValueError(f"no journal at {where}")
+    return SendJournal.sqlite(where, lease=lease)
 
 
 def _send_key(config: Configuration, operation: Operation[Any], job: Job) -> SendKey:
@@ -962,4 +953,4 @@ def _error(message: str) -> None:
     print(f"py-sp-api: {message}", file=sys.stderr, flush=True)
 
 
-__all__: Tuple[str, ...] = ("CliError", "build_parser", "main", "read_jobs")
+__all__: Tuple[str, ...] = ("build_parser", "main", "read_jobs")
