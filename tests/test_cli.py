@@ -244,6 +244,22 @@ def test_the_report_file_holds_every_row(tmp_path: Path, suffix: str) -> None:
         assert row["request_id"]
 
 
+def test_send_many_against_an_enforcing_server_paces_itself_to_zero_429s(tmp_path: Path) -> None:
+    # Amazon's plan for the operation (1 request/second, burst 5), enforced by the server: the
+    # run spends the burst the client allows itself (burst less 1 of headroom), then paces.
+    orders = [f"113-0000000-00000{n:02d}" for n in range(7)]
+    orders_csv(tmp_path, orders)
+    with MessagingSandbox(enforce_rate_limits=True) as sandbox:
+        started = time.monotonic()
+        result = send_many(tmp_path, ["--endpoint", sandbox.url, "--json"])
+        elapsed = time.monotonic() - started
+        statuses = [r.status for r in sandbox.requests_for(CONFIRM)]
+    assert result.returncode == 0, result.stderr
+    assert statuses == [201] * 7  # no 429, each order once
+    assert set(outcomes(json.loads(result.stdout)).values()) == {"sent"}
+    assert elapsed >= 2.5  # 4 from the burst, then 3 at 1/s: the plan, not the CPU, sets the pace
+
+
 # -- resume: dry run, a killed run, Ctrl-C, settling unknown ---------------------------------------
 
 
