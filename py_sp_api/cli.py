@@ -447,25 +447,38 @@ def read_jobs(
 
 
 def _csv_rows(path: Path) -> Iterator[Tuple[int, Dict[str, str]]]:
+    if not path.is_file():
+        raise ApiValueError(f"--csv {path}: no such file")
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise ApiValueError(
-                f"{path} is empty: expected a header row ({', '.join(CSV_COLUMNS)})"
+        # strict: an unclosed quote is an error, not every following row merged into one text.
+        reader = csv.reader(handle, strict=True)
+        try:
+            yield from _rows_of(path, reader)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            reason = (
+                "not UTF-8 text (save the file as CSV UTF-8)"
+                if isinstance(exc, UnicodeDecodeError)
+                else str(exc)
             )
-        columns = [name.strip().lower() for name in header]
-        _check_columns(path, columns)
-        line = reader.line_num
-        for cells in reader:
-            first, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # a blank line
-            if len(cells) > len(columns):
-                yield first, {"": "more cells than the header has columns"}
-                continue
-            cells += [""] * (len(columns) - len(cells))
-            yield first, dict(zip(columns, cells))
+            raise ApiValueError(f"{path}:{reader.line_num + 1}: {reason}") from None
+
+
+def _rows_of(path: Path, reader: Any) -> Iterator[Tuple[int, Dict[str, str]]]:
+    header = next(reader, None)
+    if header is None:
+        raise ApiValueError(f"{path} is empty: expected a header row ({', '.join(CSV_COLUMNS)})")
+    columns = [name.strip().lower() for name in header]
+    _check_columns(path, columns)
+    line = reader.line_num
+    for cells in reader:
+        first, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line
+        if len(cells) > len(columns):
+            yield first, {"": "more cells than the header has columns"}
+            continue
+        cells += [""] * (len(columns) - len(cells))
+        yield first, dict(zip(columns, cells))
 
 
 def _check_columns(path: Path, columns: List[str]) -> None:
@@ -494,7 +507,8 @@ def _row_job(
         except ApiValueError as exc:
             problems.append(str(exc))
     try:
-        body = _row_body(operation, row.get("text") or default_text)
+        text = (row.get("text") or "").strip()  # a blank cell is no text: --text applies
+        body = _row_body(operation, text or default_text)
         _check_request(operation, order_id, marketplace_id, body)
     except ApiValueError as exc:
         if not problems:  # an id's error would be repeated by the request's check
@@ -754,10 +768,14 @@ def _body_from_file(operation: Operation[Any], path: str) -> Any:
     model = operation.body_model
     if model is None:
         raise ApiValueError(f"--body-json: {operation.name} takes no body")
+    if not Path(path).is_file():
+        raise ApiValueError(f"--body-json {path}: no such file")
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ApiValueError(f"--body-json {path}: not JSON ({exc})") from None
+    except UnicodeDecodeError:
+        raise ApiValueError(f"--body-json {path}: not UTF-8 text") from None
     return _validated(model, data)
 
 

@@ -380,3 +380,50 @@ def test_the_readme_command_line_example_runs(tmp_path: Path) -> None:
     assert "2 row(s)" in result.stdout
     assert ": 2 sent" in result.stdout
     assert ": 2 already sent" in result.stdout
+
+
+# -- review findings: CSV input the way spreadsheets write it -------------------------------------
+
+
+def test_an_unclosed_quote_is_refused_not_merged_into_one_buyers_message(tmp_path: Path) -> None:
+    # Review finding: the rows after an unclosed quote became one order's text.
+    (tmp_path / "orders.csv").write_text(
+        "order_id,marketplace_id,text\n"
+        f'{ORDERS[0]},{MARKETPLACE},"Sorry for the delay\n'
+        f"{ORDERS[1]},{MARKETPLACE},Your parcel left today\n",
+        encoding="utf-8",
+    )
+    with RecordingServer() as server:
+        result = send_many(tmp_path, ["--endpoint", server.url])
+        assert server.requests == []
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "orders.csv:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_blank_text_cell_falls_back_to_the_default_text(tmp_path: Path) -> None:
+    write_csv(
+        tmp_path / "orders.csv", [(ORDERS[0], MARKETPLACE, " ")], "order_id,marketplace_id,text"
+    )
+    with RecordingServer() as server:
+        server.enqueue(201, {})
+        result = send_many(tmp_path, ["--endpoint", server.url])
+        bodies = [json.loads(r.body) for r in server.requests]
+    assert result.returncode == 0, result.stderr
+    assert bodies == [{"text": "Could you confirm the engraving?"}]
+
+
+@pytest.mark.parametrize("problem", ["missing file", "cp1252 file"])
+def test_a_csv_that_cannot_be_read_is_a_usage_error_without_a_traceback(
+    tmp_path: Path, problem: str
+) -> None:
+    if problem == "cp1252 file":
+        (tmp_path / "orders.csv").write_bytes(
+            f"order_id,marketplace_id,text\n{ORDERS[0]},{MARKETPLACE},Gr\xfc\xdfe\n".encode(
+                "latin-1"
+            )
+        )
+    result = send_many(tmp_path, ["--sandbox"])
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "orders.csv" in result.stderr

@@ -44,7 +44,8 @@ from py_sp_api.runtime.bulk import (
     UNKNOWN,
     JobResult,
 )
-from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
+from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError, SendJournalError
+from py_sp_api.runtime.journal import MemoryJournalBackend
 from py_sp_api.runtime.progress import (
     PLAIN_INTERVAL,
     BucketPace,
@@ -469,3 +470,41 @@ def test_no_background_threads_survive_a_run(client: ApiClient) -> None:
     send_many(client, [job(n, op) for op in (CONFIRM, PROBLEM) for n in range(3)], progress=False)
     alive = [t.name for t in threading.enumerate() if t.name.startswith("py-sp-api-send-many")]
     assert alive == []
+
+
+# -- review findings ----------------------------------------------------------------------------
+
+
+def test_a_success_whose_body_was_cut_off_is_reported_sent() -> None:
+    # Review finding: reported "failed" (nothing sent) with no request id, for a message the
+    # journal held as sent.
+    journal = SendJournal.memory()
+    with RecordingServer() as server:
+        server.enqueue(201, b'{"err', {"x-amzn-RequestId": "rid-cut"}, content_length=100)
+        with client_for(server.url, journal) as api_client:
+            report = send_many(api_client, [job(1)], progress=False)
+    (result,) = report.results
+    assert (result.outcome, result.status, result.request_id) == (SENT, 201, "rid-cut")
+    assert [e.state for e in journal.entries()] == ["sent"]
+
+
+class _JournalFailingOnce(MemoryJournalBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def get(self, key: str) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise SendJournalError("sqlite", "database is locked")
+        return super().get(key)
+
+
+def test_one_jobs_journal_error_never_stops_the_rest_of_its_bucket(
+    sandbox: MessagingSandbox,
+) -> None:
+    journal = SendJournal(_JournalFailingOnce())
+    with client_for(sandbox.url, journal) as api_client:
+        report = send_many(api_client, [job(n) for n in range(1, 5)], progress=False)
+    assert outcomes(report) == [FAILED, SENT, SENT, SENT]
+    assert "database is locked" in (report.results[0].error or "")

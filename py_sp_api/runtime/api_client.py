@@ -225,8 +225,15 @@ class ApiClient:
             operation.operation_id,
             send_key,
         )
+        # The rate-limit wait comes before the claim, so a claim is held only while its request
+        # is about to leave or out: a sender killed while waiting leaves no claim behind. A key
+        # already taken is refused first, without spending a token on it.
+        journal.check(key)  # DuplicateSendError: nothing is sent
+        limiter = self.configuration.rate_limiting
+        if limiter.enabled:
+            limiter.acquire(operation, self.configuration.rate_limit_identity)
         claim = journal.claim(key, request[2])  # DuplicateSendError: nothing is sent
-        progress = SendProgress()
+        progress = SendProgress(paced=limiter.enabled)
         try:
             response, attempts = self._send(
                 operation, request, timeout, headers, preload_content, progress
@@ -277,7 +284,11 @@ class ApiClient:
             if provider is not None:
                 token = headers[ACCESS_TOKEN_HEADER] = provider.get_token(self.rest_client)
             try:
-                waited = limiter.acquire(operation, identity) if limiter.enabled else 0.0
+                if progress is not None and progress.paced:
+                    progress.paced = False  # the first token was taken before the claim
+                    waited = 0.0
+                else:
+                    waited = limiter.acquire(operation, identity) if limiter.enabled else 0.0
             except RateLimitWaitExceeded:
                 if refused is None:
                     raise
@@ -407,12 +418,14 @@ def _says_token_expired(body: bytes, error_model: Optional[Type[Any]]) -> bool:
 
 
 class SendProgress:
-    """Whether a request Amazon may have processed has left the process, during a send."""
+    """A journaled send's state: whether Amazon may have processed a request that left, and
+    whether the first attempt's rate-limit token was already taken (before the claim)."""
 
-    __slots__ = ("may_have_reached",)
+    __slots__ = ("may_have_reached", "paced")
 
-    def __init__(self) -> None:
+    def __init__(self, paced: bool = False) -> None:
         self.may_have_reached = False
+        self.paced = paced
 
 
 def _nothing_processed(progress: Optional[SendProgress], certain: bool) -> None:

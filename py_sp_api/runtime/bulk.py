@@ -397,7 +397,11 @@ class _Run:
             if self.stop.is_set():
                 return  # the rest stay NOT_STARTED
             job = self.jobs[index]
-            result = self._run_job(job, bucket, api)
+            try:
+                result = self._run_job(job, bucket, api)
+            except Exception as exc:  # e.g. the journal unreadable for one job's check
+                error = _at_line(job, f"before sending: {_describe(exc)}")
+                result = _result(job, FAILED, error=error)
             if result is None:
                 return  # stopped after its check, before sending
             self.results[index] = result
@@ -472,6 +476,12 @@ class _Run:
             outcome = REJECTED if isinstance(status, int) and 400 <= status <= 499 else UNKNOWN
             return _result(job, outcome, request_id=request_id, status=status, error=error)
         if isinstance(exc, ApiConnectionError):
+            answered = exc.answered_status  # the status came, the body was cut off
+            if isinstance(answered, int):
+                outcome = _by_status(answered)
+                return _result(
+                    job, outcome, request_id=exc.request_id, status=answered, error=error
+                )
             outcome = FAILED if exc.request_sent is False else self._settled(job, bucket)
             return _result(job, outcome, error=error)
         if isinstance(exc, (ApiValueError, ApiTypeError)):
@@ -479,12 +489,20 @@ class _Run:
         return _result(job, FAILED, error=error)
 
     def _settled(self, job: Job, bucket: Bucket) -> str:
-        """After a dropped connection: ``unknown`` unless the journal let the key go."""
+        """After a dropped connection: what the journal recorded (released: ``failed``)."""
         try:
             held = _journal_entry(job, bucket)
         except Exception:
             return UNKNOWN
-        return UNKNOWN if held is not None and held.state == "unknown" else FAILED
+        if held is None:
+            return FAILED
+        return {"sent": SENT, "rejected": REJECTED}.get(held.state, UNKNOWN)
+
+
+def _by_status(status: int) -> str:
+    if 200 <= status <= 299:
+        return SENT
+    return REJECTED if 400 <= status <= 499 else UNKNOWN
 
 
 def _client_for(

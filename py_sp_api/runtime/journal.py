@@ -304,6 +304,12 @@ class SendJournal:
             raise DuplicateSendError(holder.state, holder)
         return Claim(entry.key, claim_id)
 
+    def check(self, key: SendKey) -> None:
+        """:class:`DuplicateSendError` if ``key`` is taken now; claiming stays the atomic step."""
+        held = self.get(key)
+        if held is not None and held.state != REJECTED:
+            raise DuplicateSendError(held.state, held)
+
     def settle(
         self,
         claim: Claim,
