@@ -402,9 +402,12 @@ def run_send_many(options: argparse.Namespace) -> int:
             return _dry_run(options, client, journal, operation, jobs)
         report = _send_jobs(client, jobs, options)
         ids = _unsettled_ids(client.configuration, operation, report)
+    _print_report(options, operation, report, ids)  # first: the run must be seen whatever
     if options.report:
-        _write_report(report, Path(options.report), report_format)
-    _print_report(options, operation, report, ids)
+        try:
+            _write_report(report, Path(options.report), report_format)
+        except OSError as exc:
+            _error(f"--report {options.report}: could not be written ({exc.strerror})")
     return EXIT_INTERRUPTED if report.interrupted else report.exit_code
 
 
@@ -642,6 +645,10 @@ def _report_format(path: Optional[str]) -> Optional[str]:
     suffix = Path(path).suffix.lower()
     if suffix not in (".csv", ".json"):
         raise ApiValueError(f"--report {path}: name a .csv or a .json file")
+    folder = Path(path).resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        # Checked before sending: after it, a report that cannot be written would hide the run.
+        raise ApiValueError(f"--report {path}: cannot write to {folder}")
     return suffix[1:]
 
 

@@ -427,3 +427,14 @@ def test_a_csv_that_cannot_be_read_is_a_usage_error_without_a_traceback(
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "orders.csv" in result.stderr
+
+
+def test_a_report_that_cannot_be_written_is_refused_before_sending(tmp_path: Path) -> None:
+    orders_csv(tmp_path, ORDERS[:1])
+    with RecordingServer() as server:
+        result = send_many(
+            tmp_path, ["--endpoint", server.url], "--report", str(tmp_path / "nope" / "r.csv")
+        )
+        assert server.requests == []
+    assert result.returncode == 2, result.stderr
+    assert "cannot write" in result.stderr
