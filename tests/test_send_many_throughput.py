@@ -12,43 +12,18 @@ import time
 
 import pytest
 
-from py_sp_api import Job, RateLimiting, SendJournal, send_many
-from py_sp_api.generated.messaging import ApiClient, MessagingApi
+from py_sp_api import SendJournal, send_many
+from py_sp_api.generated.messaging import ApiClient
 from py_sp_api.runtime.bulk import SENT
 from py_sp_api.testing import MessagingSandbox
+from tests.support.bulk_jobs import SELLERS, mixed_jobs, shortest_run
 
-MARKETPLACE = "ATVPDKIKX0DER"
-OPERATIONS = (
-    "create_confirm_order_details",
-    "create_confirm_delivery_details",
-    "create_confirm_service_details",
-    "create_unexpected_problem",
-)
-SELLERS = ("A1SELLERONE", "A2SELLERTWO")
 JOBS_PER_BUCKET = 25  # 2 sellers x 4 operations x 25 = 200 jobs
-
-
-def shortest_run(jobs_per_bucket: int, operation: str) -> float:
-    """Seconds the plan allows at best for one bucket, with the burst the client uses."""
-    plan = MessagingApi.rate_limit(operation)
-    burst_used = plan.burst - RateLimiting().headroom
-    return (jobs_per_bucket - burst_used) / plan.rate
 
 
 @pytest.mark.slow
 def test_200_jobs_over_8_buckets_finish_at_the_plans_limit_without_a_429() -> None:
-    jobs = [
-        Job(
-            operation,
-            f"1{s}{o}-0000000-{n:07d}",
-            MARKETPLACE,
-            {"text": "On its way."},
-            seller=seller,
-        )
-        for s, seller in enumerate(SELLERS)
-        for o, operation in enumerate(OPERATIONS)
-        for n in range(JOBS_PER_BUCKET)
-    ]
+    jobs = mixed_jobs(JOBS_PER_BUCKET)
     with MessagingSandbox(enforce_rate_limits=True) as sandbox:
         journal = SendJournal.memory()
         clients = {
@@ -69,6 +44,6 @@ def test_200_jobs_over_8_buckets_finish_at_the_plans_limit_without_a_429() -> No
     assert statuses.count(429) == 0
     assert report.counts()[SENT] == 200
     assert len(statuses) == 200
-    limit = max(shortest_run(JOBS_PER_BUCKET, operation) for operation in OPERATIONS)
+    limit = shortest_run(JOBS_PER_BUCKET)
     assert limit == 21.0
     assert elapsed <= 1.05 * limit, f"{elapsed:.2f} s, {elapsed / limit:.3f} x the plan's limit"

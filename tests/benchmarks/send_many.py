@@ -19,20 +19,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
-from py_sp_api import NO_RETRIES, Job, RateLimiting, SendJournal, send_many
-from py_sp_api.generated.messaging import ApiClient, Configuration, MessagingApi
+from py_sp_api import NO_RETRIES, SendJournal, send_many
+from py_sp_api.generated.messaging import ApiClient, Configuration
 from py_sp_api.runtime.bulk import SENT
+from tests.support.bulk_jobs import OPERATIONS, SELLERS, mixed_jobs, shortest_run
 
-MARKETPLACE = "ATVPDKIKX0DER"
-OPERATIONS = (
-    "create_confirm_order_details",
-    "create_confirm_delivery_details",
-    "create_confirm_service_details",
-    "create_unexpected_problem",
-)
-SELLERS = ("A1SELLERONE", "A2SELLERTWO")
 GOAL = 1.05
 
 
@@ -47,35 +40,11 @@ def start_sandbox() -> tuple[subprocess.Popen[str], str]:
     return sandbox, line.split(" on ", 1)[1].split()[0]
 
 
-def jobs_for(per_bucket: int) -> List[Job]:
-    return [
-        Job(
-            operation,
-            f"1{s}{o}-0000000-{n:07d}",
-            MARKETPLACE,
-            {"text": "On its way."},
-            seller=seller,
-        )
-        for s, seller in enumerate(SELLERS)
-        for o, operation in enumerate(OPERATIONS)
-        for n in range(per_bucket)
-    ]
-
-
-def shortest_run(per_bucket: int) -> float:
-    headroom = RateLimiting().headroom
-    return max(
-        (per_bucket - (MessagingApi.rate_limit(op).burst - headroom))
-        / MessagingApi.rate_limit(op).rate
-        for op in OPERATIONS
-    )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-bucket", type=int, default=25, help="jobs per seller and operation")
     options = parser.parse_args()
-    jobs = jobs_for(options.per_bucket)
+    jobs = mixed_jobs(options.per_bucket)
     sandbox, url = start_sandbox()
     try:
         with tempfile.TemporaryDirectory() as directory:
