@@ -915,13 +915,7 @@ def _open_journal(where: str, namespace: Optional[str], lease: float, existing: 
 
 
 def _send_key(config: Configuration, operation: Operation[Any], job: Job) -> SendKey:
-    return SendKey(
-        config.journal_identity,
-        job.marketplace_id,
-        job.order_id,
-        operation.operation_id,
-        job.send_key,
-    )
+    return SendKey.for_message(config, operation, job.marketplace_id, job.order_id, job.send_key)
 
 
 def _key_id(config: Configuration, operation: Operation[Any], job: Job) -> str:

@@ -218,13 +218,7 @@ class ApiClient:
         from py_sp_api.runtime.journal import SendKey, settle_answer, settle_failure
 
         marketplace_id, order_id = operation.subject(args)
-        key = SendKey(
-            self.configuration.journal_identity,  # ApiValueError if it would not last
-            marketplace_id,
-            order_id,
-            operation.operation_id,
-            send_key,
-        )
+        key = SendKey.for_message(self.configuration, operation, marketplace_id, order_id, send_key)
         # The rate-limit wait comes before the claim, so a claim is held only while its request
         # is about to leave or out: a sender killed while waiting leaves no claim behind. A key
         # already taken is refused first, without spending a token on it.

@@ -529,12 +529,8 @@ def _journal_entry(job: Job, bucket: Bucket) -> Any:
     config = bucket.client.configuration
     journal = config.journal
     assert journal is not None  # checked before the run
-    key = SendKey(
-        config.journal_identity,
-        job.marketplace_id,
-        job.order_id,
-        bucket.operation.operation_id,
-        job.send_key,
+    key = SendKey.for_message(
+        config, bucket.operation, job.marketplace_id, job.order_id, job.send_key
     )
     return journal.get(key)
 

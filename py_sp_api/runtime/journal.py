@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, replace
-from typing import IO, Any, Dict, List, Optional, Protocol, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Tuple, Union
 
 from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
@@ -43,6 +43,10 @@ from py_sp_api.runtime.exceptions import (
     SendJournalError,
 )
 from py_sp_api.runtime.forksafe import reinit_after_fork
+
+if TYPE_CHECKING:
+    from py_sp_api.runtime.configuration import Configuration
+    from py_sp_api.runtime.operation import Operation
 
 _log = logging.getLogger("py_sp_api.journal")
 
@@ -92,6 +96,28 @@ class SendKey:
         return json.dumps(
             [self.identity, self.marketplace_id, self.order_id, self.operation, self.caller_key],
             separators=(",", ":"),
+        )
+
+    @classmethod
+    def for_message(
+        cls,
+        configuration: Configuration,
+        operation: Operation[Any],
+        marketplace_id: str,
+        order_id: str,
+        send_key: Optional[str] = None,
+    ) -> SendKey:
+        """The key of one message sent with ``configuration``: the one place keys are made.
+
+        The client claims under it, and bulk runs and the command line look entries up with it,
+        so they must agree; :class:`ApiValueError` if the seller has no lasting name.
+        """
+        return cls(
+            configuration.journal_identity,
+            marketplace_id,
+            order_id,
+            operation.operation_id,
+            send_key,
         )
 
     @classmethod
