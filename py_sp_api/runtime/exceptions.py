@@ -259,9 +259,11 @@ class ActionNotAvailableException(ForbiddenException):
 
     Amazon answers 403 ``Unauthorized`` "Invalid amazonOrderId and template combination." when
     the message type was already sent, the order is not shipped yet, or the type is not
-    offered to this seller; nothing was sent to the buyer. Credentials and roles are fine:
-    check the order's actions first (``get_messaging_actions_for_order``, then
-    ``available_actions``).
+    offered to this seller, and "The requested solicitation is not available for this
+    amazonOrderId." when the solicitation was already requested or the order is outside its
+    window; nothing was sent to the buyer. Credentials and roles are fine: check the order's
+    actions first (``get_messaging_actions_for_order`` or
+    ``get_solicitation_actions_for_order``, then ``available_actions``).
     """
 
 
@@ -276,7 +278,8 @@ _NOT_AVAILABLE_FOR_ORDER: Dict[str, str] = {
     "The requested solicitation is not available for this amazonOrderId.": (
         "This order does not offer this solicitation right now (already requested, or "
         "outside the allowed window); nothing was sent, and the credentials are fine. Check "
-        "the order's solicitation actions first."
+        "first: api.available_actions(api.get_solicitation_actions_for_order(order_id, "
+        "[marketplace_id]))."
     ),
 }
 
