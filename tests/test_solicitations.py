@@ -25,6 +25,15 @@ from py_sp_api.generated.solicitations.exceptions import (
     ForbiddenException,
     TooManyRequestsException,
 )
+from py_sp_api.runtime.bulk import (
+    ALREADY_SENT,
+    INVALID,
+    NOT_AVAILABLE,
+    REJECTED,
+    SENT,
+    Job,
+    send_many,
+)
 from py_sp_api.runtime.journal import SendJournal, SendKey
 from py_sp_api.testing import MessagingSandbox
 
@@ -33,7 +42,7 @@ ORDER = "113-0000000-0000101"
 MARKETPLACE = ["ATVPDKIKX0DER"]
 REVIEW = "create_product_review_and_seller_feedback_solicitation"
 LIST = "get_solicitation_actions_for_order"
-NOT_AVAILABLE = "The requested solicitation is not available for this amazonOrderId."
+AMAZON_403 = "The requested solicitation is not available for this amazonOrderId."
 SPEC = json.loads(
     (Path(__file__).resolve().parents[1] / "py_sp_api" / "specs" / "solicitations.json").read_text()
 )
@@ -168,7 +177,7 @@ def test_a_second_solicitation_is_amazons_403_typed_with_its_request_id(
     assert isinstance(error, ForbiddenException)
     assert error.status == 403
     assert [(e.code, e.message, e.details) for e in error.errors] == [
-        ("Unauthorized", NOT_AVAILABLE, "")
+        ("Unauthorized", AMAZON_403, "")
     ]
     recorded = simulator.requests_for(REVIEW)
     assert [r.status for r in recorded] == [201, 403]
@@ -337,3 +346,99 @@ def test_send_key_names_a_deliberate_repeat(simulator: MessagingSandbox, tmp_pat
                 ORDER, MARKETPLACE, _send_key="retry-after-support-case"
             )
     assert [r.status for r in simulator.requests_for(REVIEW)] == [201, 403]
+
+
+# -- send_many ----------------------------------------------------------------------------------
+
+
+def review_jobs(*orders: str) -> List[Job]:
+    return [Job(REVIEW, order, MARKETPLACE[0], line=n) for n, order in enumerate(orders, 2)]
+
+
+def test_send_many_requests_reviews_and_a_rerun_resends_nothing(
+    simulator: MessagingSandbox, tmp_path: Path
+) -> None:
+    orders = [f"113-0000000-000020{n}" for n in range(3)]
+    simulator.set_actions(orders[2], [])  # outside the window: Amazon's 403
+    path = tmp_path / "journal.sqlite"
+    with journaled(simulator, path) as client:
+        first = send_many(client, review_jobs(*orders), api=SolicitationsApi, progress=False)
+    assert [r.outcome for r in first.results] == [SENT, SENT, REJECTED]
+    assert [r.status for r in first.results] == [201, 201, 403]
+    assert all(r.request_id for r in first.results)
+    assert first.exit_code == 1
+    with journaled(simulator, path) as client:
+        again = send_many(client, review_jobs(*orders), api=SolicitationsApi, progress=False)
+    # Sent ones are skipped; the rejected one may be tried again (and is refused again).
+    assert [r.outcome for r in again.results] == [ALREADY_SENT, ALREADY_SENT, REJECTED]
+    assert [r.status for r in simulator.requests_for(REVIEW)] == [201, 201, 403, 403]
+
+
+def test_send_many_check_actions_asks_the_solicitations_read(
+    simulator: MessagingSandbox, tmp_path: Path
+) -> None:
+    orders = ["113-0000000-0000301", "113-0000000-0000302"]
+    simulator.set_actions(orders[1], [])
+    with journaled(simulator, tmp_path / "journal.sqlite") as client:
+        report = send_many(
+            client,
+            review_jobs(*orders),
+            api=SolicitationsApi,
+            check_actions=True,
+            progress=False,
+        )
+    assert [r.outcome for r in report.results] == [SENT, NOT_AVAILABLE]
+    assert [r.order_id for r in simulator.requests_for(LIST)] == orders
+    assert [r.order_id for r in simulator.requests_for(REVIEW)] == orders[:1]
+    assert "get_messaging_actions_for_order" not in {r.operation for r in simulator.requests}
+
+
+def test_send_many_runs_messages_and_solicitations_together(
+    simulator: MessagingSandbox, tmp_path: Path
+) -> None:
+    jobs = [
+        Job("create_unexpected_problem", ORDER, MARKETPLACE[0], {"text": "Delayed a day."}),
+        Job(REVIEW, ORDER, MARKETPLACE[0]),
+    ]
+    with journaled(simulator, tmp_path / "journal.sqlite") as client:
+        report = send_many(
+            client, jobs, api=[MessagingApi, SolicitationsApi], check_actions=True, progress=False
+        )
+        entries = client.configuration.journal.entries() if client.configuration.journal else []
+    assert [r.outcome for r in report.results] == [SENT, SENT]
+    assert sorted(e.operation for e in entries) == [
+        "createProductReviewAndSellerFeedbackSolicitation",
+        "createUnexpectedProblem",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("jobs", "api", "outcome"),
+    [
+        ([Job(REVIEW, ORDER, MARKETPLACE[0])], None, INVALID),  # Messaging's methods only
+        ([Job(LIST, ORDER, MARKETPLACE[0])], SolicitationsApi, INVALID),  # a read sends nothing
+        ([Job(REVIEW, ORDER, MARKETPLACE[0], body={"text": "x"})], SolicitationsApi, INVALID),
+        ([Job(REVIEW, "113-0000000-000010", MARKETPLACE[0])], SolicitationsApi, REJECTED),
+        ([Job(REVIEW, ORDER, "atvpdkikx0der")], SolicitationsApi, INVALID),
+    ],
+    ids=["not-messaging", "a-read", "a-body", "order-form", "marketplace-form"],
+)
+def test_send_many_refuses_what_is_not_a_solicitation(
+    simulator: MessagingSandbox, tmp_path: Path, jobs: List[Job], api: Any, outcome: str
+) -> None:
+    with journaled(simulator, tmp_path / "journal.sqlite") as client:
+        report = send_many(client, jobs, api=api, progress=False)
+    assert [r.outcome for r in report.results] == [outcome]
+    sent = [r for r in simulator.requests if r.operation == REVIEW]
+    assert len(sent) == (1 if outcome == REJECTED else 0)  # the sandbox's 400 for the form
+
+
+def test_send_many_refuses_a_bad_api_before_sending(
+    simulator: MessagingSandbox, tmp_path: Path
+) -> None:
+    with journaled(simulator, tmp_path / "journal.sqlite") as client:
+        with pytest.raises(ApiTypeError):
+            send_many(client, review_jobs(ORDER), api=[SolicitationsApi, "SolicitationsApi"])  # type: ignore[list-item]
+        with pytest.raises(ApiValueError):
+            send_many(client, review_jobs(ORDER), api=[])
+    assert simulator.requests == []
