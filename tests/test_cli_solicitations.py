@@ -8,7 +8,10 @@ serves Solicitations too), or a RecordingServer that records whether anything ar
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
@@ -17,7 +20,7 @@ import pytest
 from py_sp_api.generated.solicitations import ApiClient, SolicitationsApi
 from py_sp_api.testing import MessagingSandbox
 from tests.support import RecordingServer
-from tests.test_cli import MARKETPLACE, cli, write_csv
+from tests.test_cli import MARKETPLACE, REPO, clean_env, cli, write_csv
 
 REVIEW = "create_product_review_and_seller_feedback_solicitation"
 ORDERS = [f"113-0000000-000040{n}" for n in range(1, 4)]
@@ -172,3 +175,22 @@ def test_bad_rows_stop_the_run_before_anything_is_sent(tmp_path: Path) -> None:
     assert "takes no body" in errors[1]
     assert "nothing was sent" in errors[-1]
     assert not (tmp_path / "sends.sqlite3").exists()
+
+
+def test_the_docs_command_line_example_runs(tmp_path: Path) -> None:
+    page = (REPO / "docs" / "solicitations.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", page.split("## From the command line", 1)[1], re.DOTALL)
+    assert block is not None
+    env = {**clean_env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-ec", block[1]], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == REVIEW  # actions
+    assert lines[1].startswith(f"{REVIEW} 113-0000000-0000001: sent, request id ")
+    assert "dry run: 1 of 2 would be sent" in result.stdout
+    assert re.fullmatch(rf"{REVIEW}: 2 row\(s\) in \d+\.\d s: 1 sent, 1 already sent", lines[-1])
+    rows = (tmp_path / "report.csv").read_text().splitlines()
+    assert [row.split(",")[6] for row in rows[1:]] == ["already_sent", "sent"]
