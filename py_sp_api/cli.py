@@ -120,6 +120,7 @@ class _ApiCommands:
     operations: Mapping[str, Operation[Any]]
     load: Callable[[], Type[BaseApi]]  # the generated class, imported when a command runs
     none_available: str  # what `actions` prints for an order that offers nothing now
+    how_to_check: str  # how a person finds out whether an unknown send reached the buyer
 
 
 def _messaging_api() -> Type[BaseApi]:
@@ -135,10 +136,19 @@ def _solicitations_api() -> Type[BaseApi]:
 
 
 MESSAGING = _ApiCommands(
-    "messaging", OPERATIONS, _messaging_api, "(no message types available now)"
+    "messaging",
+    OPERATIONS,
+    _messaging_api,
+    "(no message types available now)",
+    "find out in Seller Central (buyer messages)",
 )
 SOLICITATIONS_COMMANDS = _ApiCommands(
-    "solicitations", SOLICITATIONS, _solicitations_api, "(no solicitations available now)"
+    "solicitations",
+    SOLICITATIONS,
+    _solicitations_api,
+    "(no solicitations available now)",
+    # Solicitations do not show in Seller Central's messages; an order asked once lists none.
+    "find out with `py-sp-api solicitations actions` (an order already asked lists none)",
 )
 
 
@@ -411,7 +421,7 @@ def run_send(options: argparse.Namespace) -> int:
     else:
         _error(f"{operation.name} {job.order_id}: {_describe(result)}")
         if result.outcome in (UNKNOWN, ALREADY_UNKNOWN) and key_id:
-            _error(_resolve_hint(key_id, options.journal))
+            _error(_resolve_hint(key_id, options))
     return report.exit_code
 
 
@@ -690,7 +700,7 @@ def _print_report(
             continue
         print(f"line {result.job.line}: {result.job.order_id}: {_describe(result)}")
         if result.job.line in ids:
-            print(f"    {_resolve_hint(ids[result.job.line], options.journal)}")
+            print(f"    {_resolve_hint(ids[result.job.line], options)}")
     if report.interrupted:
         waiting = counts.get(NOT_STARTED, 0)
         print(f"interrupted: {waiting} row(s) not started; run the same command to resume")
@@ -710,10 +720,11 @@ def _describe(result: JobResult) -> str:
     return words
 
 
-def _resolve_hint(key_id: str, journal: str) -> str:
+def _resolve_hint(key_id: str, options: argparse.Namespace) -> str:
+    journal: str = options.journal
     where = redact_url(journal) if "://" in journal else journal
     return (
-        f"find out in Seller Central (buyer messages), then: py-sp-api journal resolve {key_id} "
+        f"{options.api.how_to_check}, then: py-sp-api journal resolve {key_id} "
         f"--journal {where} --delivered (or --not-delivered)"
     )
 

@@ -194,3 +194,20 @@ def test_the_docs_command_line_example_runs(tmp_path: Path) -> None:
     assert re.fullmatch(rf"{REVIEW}: 2 row\(s\) in \d+\.\d s: 1 sent, 1 already sent", lines[-1])
     rows = (tmp_path / "report.csv").read_text().splitlines()
     assert [row.split(",")[6] for row in rows[1:]] == ["already_sent", "sent"]
+
+
+def test_an_unknown_outcome_says_how_to_find_out_and_settle(tmp_path: Path) -> None:
+    with MessagingSandbox() as sandbox:
+        sandbox.fail(REVIEW, status=503, times=1)
+        send = [
+            "solicitations", "send", ORDERS[0], "--marketplace", MARKETPLACE,
+            "--journal", "sends.sqlite3", "--endpoint", sandbox.url,
+        ]  # fmt: skip
+        first = cli(tmp_path, *send)
+        again = cli(tmp_path, *send)
+        assert [r.status for r in sandbox.requests_for(REVIEW)] == [503]  # never resent
+    assert (first.returncode, again.returncode) == (3, 3)
+    for result in (first, again):
+        assert "py-sp-api solicitations actions" in result.stderr
+        assert "journal resolve" in result.stderr
+        assert "Seller Central" not in result.stderr  # solicitations do not show there
