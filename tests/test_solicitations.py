@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, ClassVar, Iterator, List, Mapping
 
 import pytest
 
@@ -25,6 +25,7 @@ from py_sp_api.generated.solicitations.exceptions import (
     ForbiddenException,
     TooManyRequestsException,
 )
+from py_sp_api.runtime.base_api import BaseApi
 from py_sp_api.runtime.bulk import (
     ALREADY_SENT,
     INVALID,
@@ -35,6 +36,7 @@ from py_sp_api.runtime.bulk import (
     send_many,
 )
 from py_sp_api.runtime.journal import SendJournal, SendKey
+from py_sp_api.runtime.operation import Operation
 from py_sp_api.testing import MessagingSandbox
 
 STATIC_ORDER = "123-1234567-1234567"
@@ -442,3 +444,12 @@ def test_send_many_refuses_a_bad_api_before_sending(
         with pytest.raises(ApiValueError):
             send_many(client, review_jobs(ORDER), api=[])
     assert simulator.requests == []
+
+
+def test_order_actions_needs_an_api_that_lists_actions(api: SolicitationsApi) -> None:
+    class NoActions(BaseApi):
+        operations: ClassVar[Mapping[str, Operation[Any]]] = {}
+
+    assert NoActions.actions_operation() is None
+    with pytest.raises(ApiValueError, match="NoActions has no operation listing"):
+        NoActions(api.api_client).order_actions(ORDER, MARKETPLACE[0])
