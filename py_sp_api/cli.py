@@ -106,7 +106,8 @@ A journal PATH is an SQLite file, or a redis:// URL with --namespace NAME.
 """
 
 # Three, seven and seven digits; a digital order's starts with a letter (D01-...).
-ORDER_ID_FORM = re.compile(r"[0-9A-Z]\d{2}-\d{7}-\d{7}")
+# ASCII only: Unicode digits (full-width, Arabic-Indic) would pass ``\d`` and go out.
+ORDER_ID_FORM = re.compile(r"[0-9A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}")
 CSV_COLUMNS = ("order_id", "marketplace_id", "text")
 SANDBOX_ORIGIN = "py-sp-api-sandbox://local"
 SHORT_ID_LENGTH = 12
@@ -522,14 +523,16 @@ def read_jobs(
     """Every row of the CSV as a job, or every row's errors (by line): nothing half-checked."""
     jobs: List[Job] = []
     errors: List[_RowError] = []
-    first_line: Dict[Tuple[str, str], int] = {}
+    first_line: Dict[str, int] = {}
     for line, row in _csv_rows(path):
         try:
             job = _row_job(operation, line, row, default_text)
         except ApiValueError as exc:
             errors.append(_RowError(line, str(exc)))
             continue
-        seen = first_line.setdefault((job.marketplace_id, job.order_id), line)
+        # By order alone: an order has one marketplace, and a second row naming another one
+        # would be another journal key, so the buyer would be sent this twice.
+        seen = first_line.setdefault(job.order_id, line)
         if seen != line:
             message = f"order {job.order_id} is on line {seen} too (one message per order)"
             errors.append(_RowError(line, message))

@@ -17,6 +17,7 @@ from typing import Any, Dict, Sequence
 
 import pytest
 
+from py_sp_api.cli import read_jobs
 from py_sp_api.generated.solicitations import ApiClient, SolicitationsApi
 from py_sp_api.testing import MessagingSandbox
 from tests.support import RecordingServer
@@ -211,3 +212,41 @@ def test_an_unknown_outcome_says_how_to_find_out_and_settle(tmp_path: Path) -> N
         assert "py-sp-api solicitations actions" in result.stderr
         assert "journal resolve" in result.stderr
         assert "Seller Central" not in result.stderr  # solicitations do not show there
+
+
+# -- review fixes ----------------------------------------------------------------------------
+
+
+def review_operation() -> Any:
+    from py_sp_api.generated.solicitations.operations import OPERATIONS
+
+    return OPERATIONS[REVIEW]
+
+
+def test_the_same_order_in_two_marketplaces_is_refused_before_sending(tmp_path: Path) -> None:
+    # An order belongs to one marketplace: two rows for it ask its buyer twice (two journal
+    # keys), whichever marketplace id each row carries.
+    rows = [(ORDERS[0], MARKETPLACE), (ORDERS[0], "A2EUQ1WTGCTBG2")]
+    path = write_csv(tmp_path / "orders.csv", rows)
+    jobs, errors = read_jobs(path, review_operation(), None)
+    assert [job.line for job in jobs] == [2]
+    assert [(error.line, error.message) for error in errors] == [
+        (3, f"order {ORDERS[0]} is on line 2 too (one message per order)")
+    ]
+
+
+@pytest.mark.parametrize(
+    "order_id",
+    [
+        "113-\uff10\uff10\uff10\uff10\uff10\uff10\uff10-0000401",
+        "113-\u0660\u0660\u0660\u0660\u0660\u0660\u0660-0000401",
+    ],
+)
+def test_an_order_id_with_non_ascii_digits_is_refused(tmp_path: Path, order_id: str) -> None:
+    # Amazon's order ids are ASCII digits: a full-width (or other script's) digit is another
+    # order id, and Amazon would only refuse it after the request went out.
+    path = write_csv(tmp_path / "orders.csv", [(order_id, MARKETPLACE)])
+    jobs, errors = read_jobs(path, review_operation(), None)
+    assert jobs == []
+    assert [error.line for error in errors] == [2]
+    assert "is not of Amazon's form" in errors[0].message
