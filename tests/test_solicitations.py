@@ -453,3 +453,15 @@ def test_order_actions_needs_an_api_that_lists_actions(api: SolicitationsApi) ->
     assert NoActions.actions_operation() is None
     with pytest.raises(ApiValueError, match="NoActions has no operation listing"):
         NoActions(api.api_client).order_actions(ORDER, MARKETPLACE[0])
+
+
+# -- review fixes ----------------------------------------------------------------------------
+
+
+def test_an_order_id_with_non_ascii_digits_is_invalid_input(api: SolicitationsApi) -> None:
+    # Arabic-Indic digits match ``\d`` but are no Amazon order id: Amazon refuses them.
+    with pytest.raises(BadRequestException) as caught:
+        api.create_product_review_and_seller_feedback_solicitation(
+            "113-\u0660\u0660\u0660\u0660\u0660\u0660\u0660-0000101", MARKETPLACE
+        )
+    assert caught.value.errors[0].code == "InvalidInput"

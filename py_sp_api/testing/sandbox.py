@@ -52,8 +52,8 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 SPEC_FILE = SPECS / "messaging.json"
 JSON_TYPE = "application/json"
 HAL_TYPE = "application/hal+json"
-# Three, seven and seven digits; digital orders start with a letter (D01-...).
-ORDER_ID_FORM = re.compile(r"[0-9A-Z]\d{2}-\d{7}-\d{7}")
+# Three, seven and seven ASCII digits; digital orders start with a letter (D01-...).
+ORDER_ID_FORM = re.compile(r"[0-9A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}")
 ACCESS_DENIED = "Access to requested resource is denied."
 NO_MATCH = "Could not match input arguments"
 TEMPLATE_COMBINATION = "Invalid amazonOrderId and template combination."
