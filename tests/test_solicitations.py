@@ -214,8 +214,8 @@ def test_messages_and_the_solicitation_are_separate_actions(
     assert simulator.solicitation_types() == [REVIEW]
     assert REVIEW not in simulator.message_types()
     simulator.set_actions(ORDER, [REVIEW])
-    assert simulator.actions(ORDER) == [REVIEW]
-    assert simulator.actions(ORDER, "messaging") == []
+    assert simulator.actions(ORDER, None) == [REVIEW]
+    assert simulator.actions(ORDER) == simulator.actions(ORDER, "messaging") == []
 
 
 def test_the_static_order_replays_in_the_simulator_too(api: SolicitationsApi) -> None:
@@ -465,3 +465,27 @@ def test_an_order_id_with_non_ascii_digits_is_invalid_input(api: SolicitationsAp
             "113-\u0660\u0660\u0660\u0660\u0660\u0660\u0660-0000101", MARKETPLACE
         )
     assert caught.value.errors[0].code == "InvalidInput"
+
+
+def test_sandbox_actions_keeps_listing_message_types_by_default(
+    simulator: MessagingSandbox,
+) -> None:
+    # Tests written for Messaging compare actions(order) with the Messaging read: serving
+    # Solicitations too must not add the review request to that list.
+    with ApiClient(simulator.configuration()) as client:
+        messaging = MessagingApi(client)
+        read = messaging.order_actions(ORDER, MARKETPLACE[0])
+    assert simulator.actions(ORDER) == sorted(read) == sorted(simulator.message_types())
+    assert simulator.actions(ORDER, "solicitations") == [REVIEW]
+    assert simulator.actions(ORDER, None) == sorted([*read, REVIEW])
+
+
+@pytest.mark.parametrize("api_name", ["solicitation", "Messaging", ""])
+def test_sandbox_refuses_an_api_it_does_not_serve(
+    simulator: MessagingSandbox, api_name: str
+) -> None:
+    # A misspelt API would list nothing, and a test asserting "nothing offered" would pass.
+    with pytest.raises(ValueError, match="messaging, solicitations"):
+        simulator.actions(ORDER, api_name)
+    with pytest.raises(ValueError, match="messaging, solicitations"):
+        simulator.action_types(api_name)

@@ -82,6 +82,13 @@ APIS = (
 )
 
 
+def _check_api_name(api: Optional[str]) -> None:
+    # A misspelt name would select no route: "nothing offered", which a test may well expect.
+    if api is not None and api not in {each.name for each in APIS}:
+        served = ", ".join(each.name for each in APIS)
+        raise ValueError(f"the sandbox serves {served}, not {api!r}")
+
+
 @dataclass(frozen=True)
 class SandboxRequest:
     """One request the sandbox received, and what it answered."""
@@ -314,13 +321,17 @@ class MessagingSandbox:
             self._state.offered[order_id] = wanted
             self._state.sent.pop(order_id, None)
 
-    def actions(self, order_id: str, api: Optional[str] = None) -> List[str]:
-        """The actions ``order_id`` offers now, of every API or of ``api`` (e.g. "messaging")."""
+    def actions(self, order_id: str, api: Optional[str] = "messaging") -> List[str]:
+        """The actions ``order_id`` offers now: of ``api`` (its message types by default, as
+        before the sandbox served Solicitations), ``"solicitations"``, or every API (``None``).
+        """
+        _check_api_name(api)
         with self._state.lock:
             return sorted(self._offered_now(order_id, api))
 
     def action_types(self, api: Optional[str] = None) -> List[str]:
         """The method names of the operations that act on an order: of every API, or of ``api``."""
+        _check_api_name(api)
         return [
             route.name
             for route in self._all_routes()
