@@ -489,3 +489,30 @@ def test_sandbox_refuses_an_api_it_does_not_serve(
         simulator.actions(ORDER, api_name)
     with pytest.raises(ValueError, match="messaging, solicitations"):
         simulator.action_types(api_name)
+
+
+def test_send_many_refuses_an_api_instance_with_a_typed_error(
+    simulator: MessagingSandbox, tmp_path: Path
+) -> None:
+    # SolicitationsApi(client) for SolicitationsApi is the natural slip: a TypeError from
+    # deep inside (not iterable) named neither the argument nor the fix.
+    expected = pytest.raises(ApiTypeError, match="api must be a generated API class")
+    with journaled(simulator, tmp_path / "journal.sqlite") as client, expected:
+        send_many(client, review_jobs(ORDER), api=SolicitationsApi(client))  # type: ignore[arg-type]
+    assert simulator.requests == []
+
+
+def test_a_job_of_an_api_not_given_says_to_pass_api(
+    simulator: MessagingSandbox, tmp_path: Path
+) -> None:
+    # The review request sends something: "not an operation that sends a message" sent the
+    # reader looking for a typo instead of the missing api=SolicitationsApi.
+    with journaled(simulator, tmp_path / "journal.sqlite") as client:
+        report = send_many(client, review_jobs(ORDER), progress=False)
+    (result,) = report.results
+    assert result.outcome == INVALID
+    assert result.error is not None
+    assert "not an operation that sends a message" not in result.error
+    assert f"{REVIEW!r} is not an operation of MessagingApi that sends" in result.error
+    assert "api=" in result.error
+    assert simulator.requests == []

@@ -231,7 +231,8 @@ def send_many(
     Raises:
         ApiValueError, ApiTypeError: before anything is sent, for a client without a journal
             (or without a lasting seller name), a job that is not a :class:`Job`, a bad
-            ``max_workers``, or ``api`` classes that name one method twice.
+            ``max_workers``, an ``api`` that is not a generated API class (or a list of
+            them), or ``api`` classes that name one method twice.
     """
     clients = _checked_clients(client)
     job_list = _checked_jobs(jobs)
@@ -291,7 +292,15 @@ def _sending_operations(
         from py_sp_api.generated.messaging import MessagingApi
 
         api = MessagingApi
-    classes = [api] if isinstance(api, type) else list(api)
+    if isinstance(api, type):
+        classes: List[Any] = [api]
+    elif isinstance(api, Sequence) and not isinstance(api, str):
+        classes = list(api)
+    else:
+        raise ApiTypeError(
+            "api must be a generated API class (or a list of them), e.g. SolicitationsApi, "
+            f"not a {type(api).__name__} instance"
+        )
     sending: Dict[str, Tuple[Type[BaseApi], Operation[Any]]] = {}
     for each in classes:
         if not (isinstance(each, type) and issubclass(each, BaseApi)):
@@ -381,8 +390,7 @@ class _Run:
             found = self.sending.get(job.operation)
             operation = None if found is None else found[1]
             if problem is None and operation is None:
-                known = ", ".join(sorted(self.sending))
-                problem = f"{job.operation!r} is not an operation that sends a message ({known})"
+                problem = self._unknown_operation(job)
             if problem is not None or client is None or operation is None:
                 self.results[index] = _result(job, INVALID, error=_at_line(job, problem or ""))
                 continue
@@ -392,6 +400,17 @@ class _Run:
                 bucket = buckets[(identity, operation.name)] = Bucket(identity, operation, client)
             bucket.indices.append(index)
         return list(buckets.values())
+
+    def _unknown_operation(self, job: Job) -> str:
+        # Often a method of another API (a review request with Messaging's default): say so.
+        classes = " or ".join(
+            sorted({api_class.__name__ for api_class, _ in self.sending.values()})
+        )
+        known = ", ".join(sorted(self.sending))
+        return (
+            f"{job.operation!r} is not an operation of {classes} that sends ({known}); a job of "
+            "another API needs its class in send_many(api=...)"
+        )
 
     # -- driving ---------------------------------------------------------------------------
 
