@@ -250,3 +250,15 @@ def test_an_order_id_with_non_ascii_digits_is_refused(tmp_path: Path, order_id: 
     assert jobs == []
     assert [error.line for error in errors] == [2]
     assert "is not of Amazon's form" in errors[0].message
+
+
+def test_the_docs_name_the_role_solicitations_need() -> None:
+    # Amazon's Solicitations use-case guide: both operations need Buyer Solicitation (or
+    # Product Listing); Buyer Communication is Messaging's. The live tour reads Solicitations
+    # too, so a seller set up by the docs must have asked for it.
+    setup = (REPO / "docs" / "first-live-call.md").read_text()
+    assert "(and the Solicitations\nAPI) requires" not in setup
+    assert "Buyer Solicitation" in setup.split("## 2.", 1)[0]
+    assert "Buyer Solicitation" in (REPO / "docs" / "solicitations.md").read_text()
+    errors = (REPO / "docs" / "errors.md").read_text()
+    assert "Buyer Solicitation for Solicitations" in errors
