@@ -15,7 +15,7 @@ import pytest
 
 from py_sp_api import NO_RETRIES
 from py_sp_api.generated.messaging import CreateUnexpectedProblemRequest, MessagingApi
-from py_sp_api.generated.solicitations import ApiClient, SolicitationsApi
+from py_sp_api.generated.solicitations import ApiClient, Configuration, SolicitationsApi
 from py_sp_api.generated.solicitations.exceptions import (
     ActionNotAvailableException,
     ApiTypeError,
@@ -38,6 +38,7 @@ from py_sp_api.runtime.bulk import (
 from py_sp_api.runtime.journal import SendJournal, SendKey
 from py_sp_api.runtime.operation import Operation
 from py_sp_api.testing import MessagingSandbox
+from tests.support import RecordingServer
 
 STATIC_ORDER = "123-1234567-1234567"
 ORDER = "113-0000000-0000101"
@@ -516,3 +517,25 @@ def test_a_job_of_an_api_not_given_says_to_pass_api(
     assert f"{REVIEW!r} is not an operation of MessagingApi that sends" in result.error
     assert "api=" in result.error
     assert simulator.requests == []
+
+
+@pytest.mark.parametrize("apostrophe", ["\u2019", "'"])
+def test_the_outside_the_window_403_is_action_not_available(apostrophe: str) -> None:
+    # Amazon's answer for an order outside the 5-30 day window (selling-partner-api-models
+    # issues 121 and 779) is another message than the second request's: it is no credentials
+    # problem either, and a batch that stops on ForbiddenException must not stop on it.
+    message = (
+        f"You can{apostrophe}t use this feature to request a review outside the 5-30 day range "
+        "after the order delivery date."
+    )
+    with RecordingServer() as server:
+        error = {"code": "Unauthorized", "message": message, "details": ""}
+        server.enqueue(403, {"errors": [error]}, {"x-amzn-RequestId": "rid-1"})
+        config = Configuration(server.url, access_token="Atza|x", retry=NO_RETRIES)
+        with ApiClient(config) as client, pytest.raises(ActionNotAvailableException) as caught:
+            SolicitationsApi(client).create_product_review_and_seller_feedback_solicitation(
+                ORDER, MARKETPLACE
+            )
+    text = str(caught.value)
+    assert "get_solicitation_actions_for_order" in text
+    assert "window" in text
