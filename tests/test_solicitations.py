@@ -539,3 +539,21 @@ def test_the_outside_the_window_403_is_action_not_available(apostrophe: str) -> 
     text = str(caught.value)
     assert "get_solicitation_actions_for_order" in text
     assert "window" in text
+
+
+def test_send_many_refuses_one_order_in_two_marketplaces(
+    simulator: MessagingSandbox, tmp_path: Path
+) -> None:
+    # Each marketplace id is another journal key: the second job would ask the buyer again.
+    jobs = [
+        Job(REVIEW, ORDER, MARKETPLACE[0], line=2),
+        Job(REVIEW, ORDER, "A2EUQ1WTGCTBG2", line=3),
+    ]
+    with journaled(simulator, tmp_path / "journal.sqlite") as client:
+        report = send_many(client, jobs, api=SolicitationsApi, progress=False)
+    assert [r.outcome for r in report.results] == [SENT, INVALID]
+    assert report.results[1].error == (
+        f"line 3: order {ORDER} is also on line 2, with marketplace {MARKETPLACE[0]}: an order "
+        "has one marketplace; nothing was sent"
+    )
+    assert [r.query["marketplaceIds"] for r in simulator.requests_for(REVIEW)] == MARKETPLACE

@@ -385,12 +385,17 @@ class _Run:
 
     def _bucketed(self, clients: Dict[Optional[str], ApiClient]) -> List[Bucket]:
         buckets: Dict[Tuple[str, str], Bucket] = {}
+        first_job: Dict[Tuple[int, str, str, Optional[str]], int] = {}
         for index, job in enumerate(self.jobs):
             client, problem = _client_for(clients, job)
             found = self.sending.get(job.operation)
             operation = None if found is None else found[1]
             if problem is None and operation is None:
                 problem = self._unknown_operation(job)
+            if problem is None and client is not None:
+                # Each marketplace id is another journal key: one order in two would go twice.
+                key = (id(client), job.operation, job.order_id, job.send_key)
+                problem = self._other_marketplace(job, first_job.setdefault(key, index))
             if problem is not None or client is None or operation is None:
                 self.results[index] = _result(job, INVALID, error=_at_line(job, problem or ""))
                 continue
@@ -400,6 +405,16 @@ class _Run:
                 bucket = buckets[(identity, operation.name)] = Bucket(identity, operation, client)
             bucket.indices.append(index)
         return list(buckets.values())
+
+    def _other_marketplace(self, job: Job, first: int) -> Optional[str]:
+        earlier = self.jobs[first]
+        if earlier.marketplace_id == job.marketplace_id:
+            return None  # the same key: the journal refuses the second
+        where = f"on line {earlier.line}" if earlier.line is not None else f"in jobs[{first}]"
+        return (
+            f"order {job.order_id} is also {where}, with marketplace {earlier.marketplace_id}: "
+            "an order has one marketplace; nothing was sent"
+        )
 
     def _unknown_operation(self, job: Job) -> str:
         # Often a method of another API (a review request with Messaging's default): say so.
