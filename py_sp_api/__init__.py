@@ -2,7 +2,8 @@
 
 Importing this package configures nothing: no logging handlers, no network, no global state,
 and no submodule is loaded until one of the names below is first used. The Messaging client
-lives in :mod:`py_sp_api.generated.messaging`.
+lives in :mod:`py_sp_api.generated.messaging`, the Solicitations client in
+:mod:`py_sp_api.generated.solicitations`.
 """
 
 from typing import TYPE_CHECKING, Dict

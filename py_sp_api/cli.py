@@ -1,4 +1,6 @@
-"""``py-sp-api``: the Messaging API from the command line (also ``python -m py_sp_api``).
+"""``py-sp-api``: the Messaging and Solicitations APIs from the command line.
+
+Also ``python -m py_sp_api``.
 
 Every command runs against Amazon (LWA credentials from the ``LWA_*`` variables; the host from
 ``--region`` or ``--marketplace``), against the embedded local sandbox (``--sandbox``: no
@@ -22,15 +24,17 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
 
 from pydantic import ValidationError
 
 from py_sp_api._version import __version__
 from py_sp_api.generated.messaging.operations import OPERATIONS
+from py_sp_api.generated.solicitations.operations import OPERATIONS as SOLICITATIONS
 from py_sp_api.runtime import regions
 from py_sp_api.runtime.api_client import ApiClient
 from py_sp_api.runtime.auth import LwaCredentials
+from py_sp_api.runtime.base_api import BaseApi
 from py_sp_api.runtime.bulk import (
     ALREADY_SENT,
     ALREADY_UNKNOWN,
@@ -67,10 +71,10 @@ EXIT_SOME_UNKNOWN = 3
 EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
-The Messaging API from the command line: against Amazon (LWA_* credentials, the host from
---region or --marketplace), the embedded local sandbox (--sandbox: no credentials, offline) or
-another host (--endpoint URL). Messages go through the send journal: re-running a command
-never messages a buyer twice.
+The Messaging and Solicitations APIs from the command line: against Amazon (LWA_* credentials,
+the host from --region or --marketplace), the embedded local sandbox (--sandbox: no
+credentials, offline) or another host (--endpoint URL). Messages and review requests go
+through the send journal: re-running a command never messages a buyer twice.
 """
 
 EXIT_CODES = """\
@@ -91,6 +95,10 @@ commands (each also takes --json, and --sandbox | --endpoint URL | --region R | 
                  [--journal PATH] [--send-key K]
   messaging send-many OPERATION --csv FILE --journal PATH [--text T] [--check-actions]
                  [--dry-run] [--report FILE.csv|FILE.json] [--quiet] [--lease SECONDS]
+  solicitations actions ORDER_ID --marketplace ID
+  solicitations send ORDER_ID --marketplace ID [--journal PATH] [--send-key K]
+  solicitations send-many CSV --journal PATH [--check-actions] [--dry-run]
+                 [--report FILE.csv|FILE.json] [--quiet] [--lease SECONDS]
   journal list --journal PATH [--state S]
   journal resolve KEY --journal PATH (--delivered | --not-delivered)
 
@@ -98,10 +106,51 @@ A journal PATH is an SQLite file, or a redis:// URL with --namespace NAME.
 """
 
 # Three, seven and seven digits; a digital order's starts with a letter (D01-...).
-ORDER_ID_FORM = re.compile(r"[0-9A-Z]\d{2}-\d{7}-\d{7}")
+# ASCII only: Unicode digits (full-width, Arabic-Indic) would pass ``\d`` and go out.
+ORDER_ID_FORM = re.compile(r"[0-9A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}")
 CSV_COLUMNS = ("order_id", "marketplace_id", "text")
 SANDBOX_ORIGIN = "py-sp-api-sandbox://local"
 SHORT_ID_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class _ApiCommands:
+    """What a command group needs to know of its API; the commands themselves are shared."""
+
+    group: str
+    operations: Mapping[str, Operation[Any]]
+    load: Callable[[], Type[BaseApi]]  # the generated class, imported when a command runs
+    none_available: str  # what `actions` prints for an order that offers nothing now
+    how_to_check: str  # how a person finds out whether an unknown send reached the buyer
+
+
+def _messaging_api() -> Type[BaseApi]:
+    from py_sp_api.generated.messaging import MessagingApi
+
+    return MessagingApi
+
+
+def _solicitations_api() -> Type[BaseApi]:
+    from py_sp_api.generated.solicitations import SolicitationsApi
+
+    return SolicitationsApi
+
+
+MESSAGING = _ApiCommands(
+    "messaging",
+    OPERATIONS,
+    _messaging_api,
+    "(no message types available now)",
+    "find out in Seller Central (buyer messages)",
+)
+SOLICITATIONS_COMMANDS = _ApiCommands(
+    "solicitations",
+    SOLICITATIONS,
+    _solicitations_api,
+    "(no solicitations available now)",
+    # Solicitations do not show in Seller Central's messages; an order asked once lists none.
+    "find out with `py-sp-api solicitations actions` (an order already asked lists none)",
+)
 
 
 class _SandboxConfiguration(Configuration):
@@ -149,9 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"py-sp-api {__version__}")
-    groups = parser.add_subparsers(title="command groups", metavar="{messaging,journal}")
+    groups = parser.add_subparsers(
+        title="command groups", metavar="{messaging,solicitations,journal}"
+    )
     common, journal = _common_options(), _journal_options()
     _messaging_commands(groups, common, journal)
+    _solicitations_commands(groups, common, journal)
     _journal_commands(groups, common, journal)
     return parser
 
@@ -226,7 +278,7 @@ def _messaging_commands(
 
     actions = _leaf(commands, "actions", [common], "the message types an order allows now")
     actions.add_argument("order_id", metavar="ORDER_ID")
-    actions.set_defaults(run=run_actions)
+    actions.set_defaults(run=run_actions, api=MESSAGING)
 
     send = _leaf(commands, "send", [common, journal], "send one message")
     send.add_argument("operation", metavar="OPERATION", help=_operations_help())
@@ -235,7 +287,7 @@ def _messaging_commands(
     body.add_argument("--text", help="the message text (for types whose body has a text)")
     body.add_argument("--body-json", metavar="FILE", help="the body as a JSON file")
     send.add_argument("--send-key", metavar="K", help="a key of your own, to send a type again")
-    send.set_defaults(run=run_send)
+    send.set_defaults(run=run_send, api=MESSAGING)
 
     many = _leaf(commands, "send-many", [common, journal], "send one message per CSV row")
     many.add_argument("operation", metavar="OPERATION", help=_operations_help())
@@ -254,7 +306,46 @@ def _messaging_commands(
     many.add_argument("--dry-run", action="store_true", help="validate and show; send nothing")
     many.add_argument("--report", metavar="FILE", help="write each row's outcome (.csv/.json)")
     many.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    many.set_defaults(run=run_send_many)
+    many.set_defaults(run=run_send_many, api=MESSAGING)
+
+
+def _solicitations_commands(
+    groups: Any, common: argparse.ArgumentParser, journal: argparse.ArgumentParser
+) -> None:
+    group = groups.add_parser(
+        "solicitations", help="the Solicitations API: ask buyers for a review (once per order)"
+    )
+    commands = group.add_subparsers(title="commands", metavar="{actions,send,send-many}")
+    review = _only_solicitation().name
+
+    actions = _leaf(commands, "actions", [common], "the solicitations an order allows now")
+    actions.add_argument("order_id", metavar="ORDER_ID")
+    actions.set_defaults(run=run_actions, api=SOLICITATIONS_COMMANDS)
+
+    send = _leaf(commands, "send", [common, journal], "request a product review and feedback")
+    send.add_argument("order_id", metavar="ORDER_ID")
+    send.add_argument("--send-key", metavar="K", help="a key of your own, to request again")
+    send.set_defaults(
+        run=run_send, api=SOLICITATIONS_COMMANDS, operation=review, text=None, body_json=None
+    )
+
+    many = _leaf(commands, "send-many", [common, journal], "request a review per CSV row")
+    many.add_argument("csv", metavar="CSV", help="columns order_id and marketplace_id")
+    many.add_argument(
+        "--check-actions",
+        action="store_true",
+        help="skip orders that do not offer the solicitation now (not available)",
+    )
+    many.add_argument("--dry-run", action="store_true", help="validate and show; send nothing")
+    many.add_argument("--report", metavar="FILE", help="write each row's outcome (.csv/.json)")
+    many.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    many.set_defaults(run=run_send_many, api=SOLICITATIONS_COMMANDS, operation=review, text=None)
+
+
+def _only_solicitation() -> Operation[Any]:
+    # Amazon offers one solicitation type; a second one would need its own command.
+    (operation,) = [op for op in SOLICITATIONS.values() if op.method == "POST"]
+    return operation
 
 
 def _journal_commands(
@@ -291,21 +382,16 @@ def _operations_help() -> str:
 
 
 def run_actions(options: argparse.Namespace) -> int:
+    commands: _ApiCommands = options.api
     marketplace = _required_marketplace(options)
     _check_order_id(options.order_id)
-    operation = OPERATIONS["get_messaging_actions_for_order"]
     with _api_client(options, None, marketplace) as client:
-        from py_sp_api.generated.messaging import MessagingApi
-
-        api = MessagingApi(client)
-        allowed = api.available_actions(
-            client.call(operation, (options.order_id, [marketplace])).data
-        )
+        allowed = commands.load()(client).order_actions(options.order_id, marketplace)
     if options.json:
         record = {"order_id": options.order_id, "marketplace_id": marketplace, "actions": allowed}
         _print_json(record)
     else:
-        print("\n".join(allowed) if allowed else "(no message types available now)")
+        print("\n".join(allowed) if allowed else commands.none_available)
     return EXIT_OK
 
 
@@ -313,13 +399,15 @@ def run_actions(options: argparse.Namespace) -> int:
 
 
 def run_send(options: argparse.Namespace) -> int:
-    operation = _message_operation(options.operation)
+    operation = _message_operation(options.operation, options.api)
     marketplace = _required_marketplace(options)
     _check_order_id(options.order_id)
     if options.text is not None:
         body = _body_with_text(operation, options.text, "--text")
-    else:
+    elif options.body_json is not None:
         body = _body_from_file(operation, options.body_json)
+    else:
+        body = None  # a solicitation: the request has no body
     _check_request(operation, options.order_id, marketplace, body)
     job = Job(operation.name, options.order_id, marketplace, body, options.send_key)
     with _session(options, marketplace, journal_required=False) as (journal, client):
@@ -334,7 +422,7 @@ def run_send(options: argparse.Namespace) -> int:
     else:
         _error(f"{operation.name} {job.order_id}: {_describe(result)}")
         if result.outcome in (UNKNOWN, ALREADY_UNKNOWN) and key_id:
-            _error(_resolve_hint(key_id, options.journal))
+            _error(_resolve_hint(key_id, options))
     return report.exit_code
 
 
@@ -382,7 +470,7 @@ class _RowError:
 
 
 def run_send_many(options: argparse.Namespace) -> int:
-    operation = _message_operation(options.operation)
+    operation = _message_operation(options.operation, options.api)
     if not options.journal:
         raise ApiValueError("send-many needs --journal PATH: it is what makes a re-run resume")
     report_format = _report_format(options.report)
@@ -400,7 +488,7 @@ def run_send_many(options: argparse.Namespace) -> int:
         assert journal is not None
         if options.dry_run:
             return _dry_run(options, client, journal, operation, jobs)
-        report = _send_jobs(client, jobs, options)
+        report = _send_jobs(client, jobs, options, options.api.load())
         ids = _unsettled_ids(client.configuration, operation, report)
     _print_report(options, operation, report, ids)  # first: the run must be seen whatever
     if options.report:
@@ -411,9 +499,11 @@ def run_send_many(options: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if report.interrupted else report.exit_code
 
 
-def _send_jobs(client: ApiClient, jobs: List[Job], options: argparse.Namespace) -> SendReport:
+def _send_jobs(
+    client: ApiClient, jobs: List[Job], options: argparse.Namespace, api: Type[BaseApi]
+) -> SendReport:
     progress = not options.quiet
-    return send_many(client, jobs, check_actions=options.check_actions, progress=progress)
+    return send_many(client, jobs, check_actions=options.check_actions, progress=progress, api=api)
 
 
 def _unsettled_ids(
@@ -433,14 +523,16 @@ def read_jobs(
     """Every row of the CSV as a job, or every row's errors (by line): nothing half-checked."""
     jobs: List[Job] = []
     errors: List[_RowError] = []
-    first_line: Dict[Tuple[str, str], int] = {}
+    first_line: Dict[str, int] = {}
     for line, row in _csv_rows(path):
         try:
             job = _row_job(operation, line, row, default_text)
         except ApiValueError as exc:
             errors.append(_RowError(line, str(exc)))
             continue
-        seen = first_line.setdefault((job.marketplace_id, job.order_id), line)
+        # By order alone: an order has one marketplace, and a second row naming another one
+        # would be another journal key, so the buyer would be sent this twice.
+        seen = first_line.setdefault(job.order_id, line)
         if seen != line:
             message = f"order {job.order_id} is on line {seen} too (one message per order)"
             errors.append(_RowError(line, message))
@@ -555,7 +647,7 @@ def _dry_run(
         return EXIT_OK
     for job, state, _, entry in plan:
         print(f"line {job.line}: {job.order_id} {job.marketplace_id}: {_plan_words(state, entry)}")
-        if state not in (None, "rejected"):
+        if state not in (None, "rejected") or job.body is None:
             continue
         print(f"    {_preview(job.body)}")
     would = sum(1 for _, state, _, _ in plan if state in (None, "rejected"))
@@ -611,7 +703,7 @@ def _print_report(
             continue
         print(f"line {result.job.line}: {result.job.order_id}: {_describe(result)}")
         if result.job.line in ids:
-            print(f"    {_resolve_hint(ids[result.job.line], options.journal)}")
+            print(f"    {_resolve_hint(ids[result.job.line], options)}")
     if report.interrupted:
         waiting = counts.get(NOT_STARTED, 0)
         print(f"interrupted: {waiting} row(s) not started; run the same command to resume")
@@ -631,10 +723,11 @@ def _describe(result: JobResult) -> str:
     return words
 
 
-def _resolve_hint(key_id: str, journal: str) -> str:
+def _resolve_hint(key_id: str, options: argparse.Namespace) -> str:
+    journal: str = options.journal
     where = redact_url(journal) if "://" in journal else journal
     return (
-        f"find out in Seller Central (buyer messages), then: py-sp-api journal resolve {key_id} "
+        f"{options.api.how_to_check}, then: py-sp-api journal resolve {key_id} "
         f"--journal {where} --delivered (or --not-delivered)"
     )
 
@@ -738,8 +831,8 @@ def _entry_record(entry: JournalEntry) -> Dict[str, Any]:
 # -- shared pieces --------------------------------------------------------------------------
 
 
-def _message_operation(name: str) -> Operation[Any]:
-    for operation in OPERATIONS.values():
+def _message_operation(name: str, commands: _ApiCommands = MESSAGING) -> Operation[Any]:
+    for operation in commands.operations.values():
         if name in (operation.name, operation.operation_id) and operation.method == "POST":
             return operation
     raise ApiValueError(f"{name!r} is not a message type; one of: {_operations_help()}")

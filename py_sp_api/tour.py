@@ -1,10 +1,11 @@
-"""A guided tour: every Messaging operation, called for real.
+"""A guided tour: every Messaging and Solicitations operation, called for real.
 
-``python -m py_sp_api.tour`` starts the local sandbox, builds a client and calls all 13
-operations, printing for each the HTTP status, the usage plan and the typed result.
+``python -m py_sp_api.tour`` starts the local sandbox, builds a client and calls all 15
+operations (13 of Messaging, 2 of Solicitations), printing for each the HTTP status, the usage
+plan and the typed result.
 
 ``python -m py_sp_api.tour --live --order-id 113-... --marketplace-id ATVPDKIKX0DER`` instead
-runs the two read-only operations against Amazon for a real order, with LWA credentials from
+runs the three read-only operations against Amazon for a real order, with LWA credentials from
 ``LWA_CLIENT_ID``, ``LWA_CLIENT_SECRET`` and ``LWA_REFRESH_TOKEN``. Nothing is sent to a buyer.
 """
 
@@ -15,7 +16,7 @@ import sys
 import textwrap
 import time
 import warnings
-from typing import Any, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, List, Optional, Sequence, TextIO, Tuple, Type
 
 from py_sp_api.generated.messaging import (
     ApiClient,
@@ -33,7 +34,9 @@ from py_sp_api.generated.messaging import (
     InvoiceRequest,
     MessagingApi,
 )
+from py_sp_api.generated.solicitations import SolicitationsApi
 from py_sp_api.runtime.api_response import ApiResponse
+from py_sp_api.runtime.base_api import BaseApi
 from py_sp_api.runtime.exceptions import OpenApiException
 from py_sp_api.runtime.model import SpApiModel
 from py_sp_api.runtime.ratelimit import parse_rate_header
@@ -42,6 +45,7 @@ SANDBOX_ORDER = "123-1234567-1234567"
 MARKETPLACE = "ATVPDKIKX0DER"
 UPLOAD_ID = "4e936e26-7b72-4b84-af27-e6baee1d546d"
 NO_BODY = None
+APIS: Tuple[Type[BaseApi], ...] = (MessagingApi, SolicitationsApi)
 
 
 def _attachments(file_name: str, count: int = 1) -> List[Attachment]:
@@ -93,10 +97,16 @@ def sandbox_calls() -> List[Tuple[str, Optional[SpApiModel]]]:
         ("create_negative_feedback_removal", NO_BODY),
         ("create_unexpected_problem", CreateUnexpectedProblemRequest(text=text)),
         ("send_invoice", InvoiceRequest(attachments=_attachments("invoice.pdf"))),
+        ("get_solicitation_actions_for_order", NO_BODY),
+        ("create_product_review_and_seller_feedback_solicitation", NO_BODY),
     ]
 
 
-READ_ONLY = ("get_messaging_actions_for_order", "get_attributes")
+READ_ONLY = (
+    "get_messaging_actions_for_order",
+    "get_attributes",
+    "get_solicitation_actions_for_order",
+)
 
 
 def live_calls() -> List[Tuple[str, Optional[SpApiModel]]]:
@@ -113,14 +123,22 @@ def _short(value: object, limit: int = LINE_WIDTH - len(INDENT) - 3) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def api_of(name: str) -> Type[BaseApi]:
+    """The API class with a method ``name``."""
+    for api in APIS:
+        if name in api.operations:
+            return api
+    raise ValueError(f"no API has an operation {name!r}")
+
+
 def _plan(name: str) -> str:
-    plan = MessagingApi.rate_limit(name)
+    plan = api_of(name).rate_limit(name)
     documented = "" if plan.documented else " (API default; undocumented)"
     return f"{plan.rate:g} req/s, burst {plan.burst}{documented}"
 
 
 def _removed(name: str) -> Optional[str]:
-    removal = MessagingApi.operations[name].removed
+    removal = api_of(name).operations[name].removed
     if removal is None:
         return None
     return f"removed from Amazon's model on {removal.removed_on}: Amazon may refuse it"
@@ -143,8 +161,9 @@ def run(
     with ApiClient(config) as client, warnings.catch_warnings():
         # The tour marks removed operations in its own lines; no warning text in between.
         warnings.simplefilter("ignore", DeprecationWarning)
-        api = MessagingApi(client)
+        apis = {api: api(client) for api in APIS}
         for i, (name, body) in enumerate(calls, 1):
+            api = apis[api_of(name)]
             prefix = f"[{i:2}/{len(calls)}] {name:33}"
             send = getattr(api, f"{name}_with_http_info")
             args = (order_id, [marketplace_id]) + (() if body is None else (body,))
@@ -158,13 +177,13 @@ def run(
                 continue
             say(f"{prefix} HTTP {response.status_code}  {_plan(name)}")
             stated = parse_rate_header(response.rate_limit or "")
-            if stated is not None and stated != MessagingApi.rate_limit(name).rate:
+            if stated is not None and stated != api.rate_limit(name).rate:
                 say(f"{INDENT}Amazon states {stated:g} req/s for your account")
             removed = _removed(name)
             if removed:
                 say(f"{INDENT}{removed}")
             say(f"{INDENT}-> {_short(response.data)}")
-            if name == "get_messaging_actions_for_order":
+            if api.operations[name] is api.actions_operation():
                 allowed = ", ".join(api.available_actions(response.data)) or "none"
                 for line in textwrap.wrap(
                     f"allowed: {allowed}",

@@ -8,10 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from py_sp_api.codegen.generate import generate, generated_dirs, repo_root, write_files
+import pytest
+
+from py_sp_api.codegen.generate import (
+    TARGETS,
+    ApiTarget,
+    generate,
+    generated_dirs,
+    repo_root,
+    write_files,
+)
 
 REPO = repo_root()
-SHARED_SPEC = REPO.parent / "shared" / "spec" / "messaging.json"
+SHARED_SPECS = REPO.parent / "shared" / "spec"
 
 
 def test_regenerating_into_a_temporary_directory_matches_the_committed_files(tmp_path: Path):
@@ -50,10 +59,17 @@ def test_check_mode_reports_a_hand_edit(tmp_path: Path):
     assert "operations.py" in result.stderr
 
 
-def test_the_bundled_spec_is_byte_identical_to_amazons():
-    bundled = (REPO / "py_sp_api" / "specs" / "messaging.json").read_bytes()
-    if SHARED_SPEC.exists():
-        assert bundled == SHARED_SPEC.read_bytes()
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.spec_file)
+def test_the_bundled_spec_is_byte_identical_to_amazons(target: ApiTarget):
+    bundled = (REPO / "py_sp_api" / "specs" / target.spec_file).read_bytes()
+    shared = SHARED_SPECS / target.spec_file
+    if shared.exists():
+        assert bundled == shared.read_bytes()
     # The header of every generated file pins the spec's digest, so a spec edit is also drift.
     digest = hashlib.sha256(bundled).hexdigest()[:12]
-    assert digest in generate()[0].text.splitlines()[0]
+    assert all(digest in f.text.splitlines()[0] for f in generate(target))
+
+
+def test_apis_that_share_model_names_get_separate_model_pages():
+    pages = [f.path for f in generate() if f.path.endswith("/Error.md")]
+    assert pages == ["docs/models/Error.md", "docs/solicitations/models/Error.md"]

@@ -132,7 +132,7 @@ def test_a_message_type_sent_once_disappears_from_the_order(
 ) -> None:
     api.create_confirm_order_details(ORDER, MARKETPLACE, TEXT_ONLY)
     assert "create_confirm_order_details" not in listed(api, ORDER)
-    assert sorted(listed(api, ORDER)) == simulator.actions(ORDER)
+    assert sorted(listed(api, ORDER)) == simulator.actions(ORDER, "messaging")
     with pytest.raises(ForbiddenException):
         api.create_confirm_order_details(ORDER, MARKETPLACE, TEXT_ONLY)
     statuses = [r.status for r in simulator.requests_for("create_confirm_order_details")]

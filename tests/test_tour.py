@@ -18,10 +18,11 @@ from typing import Dict, List, Optional
 import pytest
 
 from py_sp_api import NO_RETRIES, LwaCredentials
-from py_sp_api.generated.messaging import Configuration, MessagingApi
-from py_sp_api.generated.messaging.operations import OPERATIONS
+from py_sp_api.generated.messaging import Configuration
+from py_sp_api.generated.messaging.operations import OPERATIONS as MESSAGING
+from py_sp_api.generated.solicitations.operations import OPERATIONS as SOLICITATIONS
 from py_sp_api.testing import MessagingSandbox
-from py_sp_api.tour import live_calls, run, sandbox_calls
+from py_sp_api.tour import api_of, live_calls, run, sandbox_calls
 from tests.support.fake_lwa import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeLwa
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ OPERATION_LINE = re.compile(
 FAILED_LINE = re.compile(
     r"^\[ ?(?P<number>\d+)/(?P<total>\d+)\] (?P<name>\w+) +FAILED: (?P<why>\w+)$"
 )
+OPERATIONS = {**MESSAGING, **SOLICITATIONS}
 REMOVED_BY_AMAZON = {
     "create_negative_feedback_removal": "2025-08-04",
     "create_amazon_motors": "2026-01-30",
@@ -78,7 +80,7 @@ def test_readme_main_job_is_the_tour() -> None:
     assert first_line.split("&&")[-1].split() == ["python", "-m", "py_sp_api.tour"]
 
 
-def test_the_tour_calls_all_13_operations(tmp_path: Path) -> None:
+def test_the_tour_calls_all_15_operations_of_both_apis(tmp_path: Path) -> None:
     result = run_tour(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr == ""
@@ -92,11 +94,11 @@ def test_the_tour_calls_all_13_operations(tmp_path: Path) -> None:
     url = opening.group(1)
 
     found = operation_lines(result.stdout)
-    assert [int(m["number"]) for m in found] == list(range(1, 14))
-    assert {m["total"] for m in found} == {"13"}
+    assert [int(m["number"]) for m in found] == list(range(1, 16))
+    assert {m["total"] for m in found} == {"15"}
     names = [m["name"] for m in found]
     assert sorted(names) == sorted(OPERATIONS)
-    assert len(OPERATIONS) == 13
+    assert (len(MESSAGING), len(SOLICITATIONS)) == (13, 2)
     for match in found:
         name = match["name"]
         assert int(match["status"]) == OPERATIONS[name].success_status, match[0]
@@ -105,7 +107,7 @@ def test_the_tour_calls_all_13_operations(tmp_path: Path) -> None:
             assert match["plan"] == "1 req/s, burst 5 (API default; undocumented)"
         else:
             assert match["plan"] == "1 req/s, burst 5", match[0]
-        plan = MessagingApi.rate_limit(name)
+        plan = api_of(name).rate_limit(name)
         assert (plan.rate, plan.burst, plan.documented) == (1.0, 5, name != "send_invoice")
     assert "FAILED" not in result.stdout
 
@@ -125,7 +127,14 @@ def test_the_tour_calls_all_13_operations(tmp_path: Path) -> None:
     assert "GetAttributesResponse(buyer=GetAttributesResponseBuyer(locale='en-US')" in attributes
     assert max(len(line) for line in lines) < 100  # readable in a narrow terminal or notebook
 
-    summary = re.fullmatch(r"13/13 operations succeeded against (\S+) in \d+\.\d\ds", lines[-3])
+    # Solicitations: the read lists the review request, which is then sent (Amazon's example).
+    solicitation = lines.index(
+        next(m[0] for m in found if m["name"] == "get_solicitation_actions_for_order")
+    )
+    assert lines[solicitation + 2] == (
+        "        allowed: create_product_review_and_seller_feedback_solicitation"
+    )
+    summary = re.fullmatch(r"15/15 operations succeeded against (\S+) in \d+\.\d\ds", lines[-3])
     assert summary, lines[-3]
     assert summary.group(1) == url
     # ...and a newcomer is told where to go next.
@@ -174,7 +183,13 @@ def test_live_without_order_id_is_a_usage_error(tmp_path: Path, with_credentials
 
 
 @pytest.mark.parametrize(
-    "failing", [["get_attributes"], ["get_attributes", "send_invoice"]], ids=["one", "two"]
+    "failing",
+    [
+        ["get_attributes"],
+        ["get_attributes", "send_invoice"],
+        ["create_product_review_and_seller_feedback_solicitation"],
+    ],
+    ids=["one", "two", "solicitation"],
 )
 def test_run_reports_a_failed_operation_and_carries_on(failing: List[str]) -> None:
     calls = sandbox_calls()
@@ -202,10 +217,10 @@ def test_run_reports_a_failed_operation_and_carries_on(failing: List[str]) -> No
     succeeded = operation_lines(output)
     assert [m["name"] for m in succeeded] == [n for n, _ in calls if n not in failing]
     numbers = sorted(int(m["number"]) for m in [*failed, *succeeded])
-    assert numbers == list(range(1, 14))
+    assert numbers == list(range(1, 16))
     last = output.splitlines()[-1]
     assert re.fullmatch(
-        rf"{13 - len(failing)}/13 operations succeeded against {re.escape(url)} in \d+\.\d\ds",
+        rf"{15 - len(failing)}/15 operations succeeded against {re.escape(url)} in \d+\.\d\ds",
         last,
     ), last
 
@@ -231,29 +246,28 @@ def test_live_path_sends_only_the_read_only_operations_with_the_lwa_token() -> N
         problems = lwa.problems
         url = sandbox.url
     assert failures == 0, out.getvalue()
-    assert [r.operation for r in recorded] == ["get_messaging_actions_for_order", "get_attributes"]
-    assert [r.method for r in recorded] == ["GET", "GET"]
-    assert [r.status for r in recorded] == [200, 200]
-    assert [r.order_id for r in recorded] == [order, order]
-    assert [r.query for r in recorded] == [{"marketplaceIds": MARKETPLACE}] * 2
-    assert issued == ["Atza|token-1"]
-    assert problems == []
-    assert [r.headers.get("x-amz-access-token") for r in recorded] == ["Atza|token-1"] * 2
-
-    output = out.getvalue()
-    assert [m["name"] for m in operation_lines(output)] == [
+    read_only = [
         "get_messaging_actions_for_order",
         "get_attributes",
+        "get_solicitation_actions_for_order",
     ]
+    assert [r.operation for r in recorded] == read_only
+    assert [r.method for r in recorded] == ["GET"] * 3
+    assert [r.status for r in recorded] == [200] * 3
+    assert [r.order_id for r in recorded] == [order] * 3
+    assert [r.query for r in recorded] == [{"marketplaceIds": MARKETPLACE}] * 3
+    assert issued == ["Atza|token-1"]
+    assert problems == []
+    assert [r.headers.get("x-amz-access-token") for r in recorded] == ["Atza|token-1"] * 3
+
+    output = out.getvalue()
+    assert [m["name"] for m in operation_lines(output)] == read_only
     assert "FAILED" not in output
     assert REFRESH_TOKEN not in output
     assert CLIENT_SECRET not in output
     assert "Atza|token-1" not in output
     assert re.fullmatch(
-        rf"2/2 operations succeeded against {re.escape(url)} in \d+\.\d\ds",
+        rf"3/3 operations succeeded against {re.escape(url)} in \d+\.\d\ds",
         output.splitlines()[-1],
     )
-    assert [name for name, _ in live_calls()] == [
-        "get_messaging_actions_for_order",
-        "get_attributes",
-    ]
+    assert [name for name, _ in live_calls()] == read_only

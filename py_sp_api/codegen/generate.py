@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from py_sp_api.codegen import render_docs, render_python
 from py_sp_api.codegen.ir import RemovalDef, SpecReader, snake_case
@@ -22,6 +22,9 @@ class ApiTarget:
     # Used for operations whose description has no usage-plan table. Amazon documents 1 rps,
     # burst 5 for every other Messaging operation; sendInvoice's description omits the table.
     default_rate: Tuple[float, int]
+    # Where the model pages go, under docs/. APIs share model names (Error, LinkObject), so
+    # each API after the first has its own folder.
+    models_doc_dir: str = "models"
 
 
 TARGETS = (
@@ -30,6 +33,14 @@ TARGETS = (
         package="py_sp_api.generated.messaging",
         class_name="MessagingApi",
         default_rate=(1.0, 5),
+    ),
+    ApiTarget(
+        spec_file="solicitations.json",
+        package="py_sp_api.generated.solicitations",
+        class_name="SolicitationsApi",
+        # Amazon documents 1 rps, burst 5 for both Solicitations operations.
+        default_rate=(1.0, 5),
+        models_doc_dir="solicitations/models",
     ),
 )
 
@@ -48,8 +59,11 @@ def spec_path(target: ApiTarget) -> Path:
     return repo_root() / "py_sp_api" / "specs" / target.spec_file
 
 
-def generate(target: ApiTarget = TARGETS[0]) -> List[GeneratedFile]:
-    """Every file of ``target``'s generated package and docs, in a stable order."""
+def generate(target: Optional[ApiTarget] = None) -> List[GeneratedFile]:
+    """Every file of ``target``'s generated package and docs (default: every target), sorted."""
+    if target is None:
+        every = [f for each in TARGETS for f in generate(each)]
+        return sorted(every, key=lambda f: f.path)
     raw = spec_path(target).read_bytes()
     spec = json.loads(raw)
     api = SpecReader(spec, target.class_name, target.default_rate).read()
@@ -70,7 +84,9 @@ def generate(target: ApiTarget = TARGETS[0]) -> List[GeneratedFile]:
             pkg, api, spec["info"].get("description", api.title), py_header
         ),
         f"{pkg_dir}/models/__init__.py": render_python.render_models_init(pkg, api, py_header),
-        f"docs/{api.class_name}.md": render_docs.render_api_doc(pkg, api, md_header),
+        f"docs/{api.class_name}.md": render_docs.render_api_doc(
+            pkg, api, md_header, target.models_doc_dir
+        ),
     }
     for module in render_python.shim_modules():
         files[f"{pkg_dir}/{module}.py"] = render_python.render_shim(module, py_header)
@@ -79,8 +95,8 @@ def generate(target: ApiTarget = TARGETS[0]) -> List[GeneratedFile]:
         files[f"{pkg_dir}/models/{model.module}.py"] = render_python.render_model(
             pkg, model, py_header
         )
-        files[f"docs/models/{model.name}.md"] = render_docs.render_model_doc(
-            pkg, api.class_name, model, models, md_header
+        files[f"docs/{target.models_doc_dir}/{model.name}.md"] = render_docs.render_model_doc(
+            pkg, api.class_name, model, models, md_header, target.models_doc_dir
         )
     return [GeneratedFile(path, files[path]) for path in sorted(files)]
 
@@ -121,9 +137,14 @@ def removed_operations(target: ApiTarget, spec: Dict[str, Any]) -> Dict[str, Rem
     }
 
 
-def generated_dirs(target: ApiTarget = TARGETS[0]) -> List[str]:
+def generated_dirs(target: Optional[ApiTarget] = None) -> List[str]:
     """Directories owned by the generator: anything else found there is stale."""
-    return [target.package.replace(".", "/"), "docs/models"]
+    targets = TARGETS if target is None else (target,)
+    return [
+        directory
+        for each in targets
+        for directory in (each.package.replace(".", "/"), f"docs/{each.models_doc_dir}")
+    ]
 
 
 def write_files(files: List[GeneratedFile], root: Path) -> None:

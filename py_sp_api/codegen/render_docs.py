@@ -16,7 +16,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def render_api_doc(api_package: str, api: ApiDef, header: str) -> str:
+def render_api_doc(api_package: str, api: ApiDef, header: str, models_dir: str = "models") -> str:
     models = {m.name: m for m in api.models}
     out: List[str] = [
         header,
@@ -55,12 +55,16 @@ def render_api_doc(api_package: str, api: ApiDef, header: str) -> str:
         "",
     ]
     for op in api.operations:
-        out += _render_operation(api_package, api, op, models)
+        out += _render_operation(api_package, api, op, models, models_dir)
     return "\n".join(out)
 
 
 def _render_operation(
-    api_package: str, api: ApiDef, op: OperationDef, models: Dict[str, ModelDef]
+    api_package: str,
+    api: ApiDef,
+    op: OperationDef,
+    models: Dict[str, ModelDef],
+    models_dir: str,
 ) -> List[str]:
     args = [p.python_name for p in op.params] + (["body"] if op.body else [])
     description = op.description.split("**Usage Plan:**")[0].strip()
@@ -123,7 +127,7 @@ def _render_operation(
         )
     if op.body:
         out.append(
-            f"**body** | [**{op.body.doc_type}**](models/{op.body.doc_type}.md) | "
+            f"**body** | [**{op.body.doc_type}**]({models_dir}/{op.body.doc_type}.md) | "
             f"{_cell(op.body.description)} | {'required' if op.body.required else 'optional'}"
         )
     out += [
@@ -132,7 +136,7 @@ def _render_operation(
         "",
         "### Return type",
         "",
-        f"[**{op.response_model}**](models/{op.response_model}.md); "
+        f"[**{op.response_model}**]({models_dir}/{op.response_model}.md); "
         f"`{op.python_name}_with_http_info` returns `ApiResponse[{op.response_model}]`, "
         f"`{op.python_name}_without_preload_content` the unread urllib3 response.",
         "",
@@ -196,8 +200,14 @@ def _value(type_expr: str, value: Any, models: Dict[str, ModelDef]) -> str:
 
 
 def render_model_doc(
-    api_package: str, class_name: str, model: ModelDef, models: Dict[str, ModelDef], header: str
+    api_package: str,
+    class_name: str,
+    model: ModelDef,
+    models: Dict[str, ModelDef],
+    header: str,
+    models_dir: str = "models",
 ) -> str:
+    to_docs = "../" * (models_dir.count("/") + 1)
     out = [
         header,
         f"# {model.name}",
@@ -236,7 +246,7 @@ def render_model_doc(
         f"assert {model.name}.from_dict(instance.to_dict()) == instance",
         "```",
         "",
-        f"[[Back to API]](../{class_name}.md)",
+        f"[[Back to API]]({to_docs}{class_name}.md)",
         "",
     ]
     return "\n".join(out)

@@ -207,6 +207,8 @@ def _render_operation(op: OperationDef, modules: Dict[str, str]) -> List[str]:
     path_params = [p for p in op.params if p.location == "path"]
     query_params = [p for p in op.params if p.location == "query"]
     lines = [f"{op.const_name}: Operation[{op.response_model}] = Operation("]
+    if len(lines[0]) > 100:
+        lines = [f"{op.const_name}: Operation[", f"    {op.response_model}", "] = Operation("]
     lines.append(f"    name={_q(op.python_name)},")
     lines.append(f"    operation_id={_q(op.operation_id)},")
     lines.append(f"    method={_q(op.method)},")

@@ -6,7 +6,7 @@ from typing import Any, ClassVar, List, Mapping, Optional
 
 from py_sp_api.runtime.api_client import ApiClient
 from py_sp_api.runtime.exceptions import ApiValueError
-from py_sp_api.runtime.hal import action_names
+from py_sp_api.runtime.hal import action_names, actions_operation
 from py_sp_api.runtime.operation import Operation, RateLimit
 from py_sp_api.runtime.transport_security import redact_url
 
@@ -50,3 +50,26 @@ class BaseApi:
                 api.create_warranty(order, [mp], body)
         """
         return action_names(response, self.operations)
+
+    @classmethod
+    def actions_operation(cls) -> Optional[Operation[Any]]:
+        """The operation that lists an order's actions (``None`` if the API has none).
+
+        ``get_messaging_actions_for_order`` for Messaging, ``get_solicitation_actions_for_order``
+        for Solicitations: code that handles either API finds the read to ask here.
+        """
+        return actions_operation(cls.operations)
+
+    def order_actions(self, order_id: str, marketplace_id: str) -> List[str]:
+        """Ask Amazon which actions (method names) ``order_id`` allows now.
+
+        One call of :meth:`actions_operation`, read with :meth:`available_actions`.
+        Raises :class:`ApiValueError` for an API without such an operation.
+        """
+        operation = self.actions_operation()
+        if operation is None:
+            raise ApiValueError(
+                f"{type(self).__name__} has no operation listing an order's actions"
+            )
+        answer = self.api_client.call(operation, (order_id, [marketplace_id])).data
+        return self.available_actions(answer)

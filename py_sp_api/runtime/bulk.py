@@ -1,5 +1,8 @@
 """Messaging many orders: ``send_many`` runs a job list through the send journal and the limiter.
 
+A job is any action on an order: a Messaging message, or a Solicitations request for a review
+(``send_many(..., api=SolicitationsApi)``); both go through the same journal and limiter.
+
 Amazon keeps one token bucket per operation and seller, so a job list is split into those
 buckets and each bucket gets a worker of its own: a mixed list keeps every bucket busy at once,
 and no bucket waits behind a slower one. The client's rate limiter paces each worker; the send
@@ -26,10 +29,12 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    Type,
     Union,
 )
 
 from py_sp_api.runtime.api_client import ApiClient
+from py_sp_api.runtime.base_api import BaseApi
 from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
     ApiException,
@@ -98,10 +103,11 @@ _TICK = 0.2  # seconds between progress refreshes while waiting for the workers
 
 @dataclass(frozen=True)
 class Job:
-    """One message to send.
+    """One message (or solicitation) to send.
 
     Args:
-        operation: the API method's name, e.g. ``"create_confirm_order_details"``.
+        operation: the API method's name, e.g. ``"create_confirm_order_details"`` or
+            ``"create_product_review_and_seller_feedback_solicitation"``.
         order_id, marketplace_id: the order and its marketplace.
         body: the request model (or a dict of it); ``None`` for operations without a body.
         send_key: the journal's caller key (``None``: one message of this type per order).
@@ -205,6 +211,7 @@ def send_many(
     check_actions: bool = False,
     progress: Optional[bool] = None,
     max_workers: int = 32,
+    api: Union[Type[BaseApi], Sequence[Type[BaseApi]], None] = None,
 ) -> SendReport:
     """Send every job, each usage-plan bucket busy at once; a job's failure never stops the run.
 
@@ -212,21 +219,26 @@ def send_many(
     configured. ``progress=None`` shows progress when stderr is a terminal or in Jupyter.
 
     Jobs of one bucket (seller and operation) go in the order given; buckets run side by side,
-    at most ``max_workers`` at once. With ``check_actions`` each order's
-    ``get_messaging_actions_for_order`` is asked first (once per order and marketplace), and a
-    job whose type the order does not offer is skipped as ``not_available``. Ctrl-C stops
+    at most ``max_workers`` at once. ``api`` is the generated API class (or classes) whose
+    methods the jobs name: ``MessagingApi`` by default, ``SolicitationsApi`` for review
+    requests, or both for a mixed list. With ``check_actions`` each order's actions are asked
+    first (``get_messaging_actions_for_order``, ``get_solicitation_actions_for_order``: once per
+    order, marketplace and API), and a job whose action the order does not offer is skipped as
+    ``not_available``. Ctrl-C stops
     handing out jobs: the requests already under way finish and are journaled, the rest are
     ``not_started``, and the report comes back with ``interrupted=True``.
 
     Raises:
         ApiValueError, ApiTypeError: before anything is sent, for a client without a journal
-            (or without a lasting seller name), a job that is not a :class:`Job`, or a bad
-            ``max_workers``.
+            (or without a lasting seller name), a job that is not a :class:`Job`, a bad
+            ``max_workers``, an ``api`` that is not a generated API class (or a list of
+            them), or ``api`` classes that name one method twice.
     """
     clients = _checked_clients(client)
     job_list = _checked_jobs(jobs)
     _check_max_workers(max_workers)
-    run = _Run(clients, job_list, check_actions)
+    sending = _sending_operations(api)
+    run = _Run(clients, job_list, check_actions, sending)
     return run.execute(progress, max_workers)
 
 
@@ -272,6 +284,42 @@ def _checked_jobs(jobs: Iterable[Job]) -> List[Job]:
     return job_list
 
 
+def _sending_operations(
+    api: Union[Type[BaseApi], Sequence[Type[BaseApi]], None],
+) -> Dict[str, Tuple[Type[BaseApi], Operation[Any]]]:
+    """The operations jobs may name (those that send), by method name, with their API class."""
+    if api is None:
+        from py_sp_api.generated.messaging import MessagingApi
+
+        api = MessagingApi
+    if isinstance(api, type):
+        classes: List[Any] = [api]
+    elif isinstance(api, Sequence) and not isinstance(api, str):
+        classes = list(api)
+    else:
+        raise ApiTypeError(
+            "api must be a generated API class (or a list of them), e.g. SolicitationsApi, "
+            f"not a {type(api).__name__} instance"
+        )
+    sending: Dict[str, Tuple[Type[BaseApi], Operation[Any]]] = {}
+    for each in classes:
+        if not (isinstance(each, type) and issubclass(each, BaseApi)):
+            raise ApiTypeError(f"api must be a generated API class (or a list of them): {each!r}")
+        for name, operation in each.operations.items():
+            if operation.is_idempotent:
+                continue
+            if name in sending and sending[name][0] is not each:
+                # A job names a method: with two candidates, which one sends is a guess.
+                raise ApiValueError(
+                    f"{name} is a method of {sending[name][0].__name__} and {each.__name__}: "
+                    "run their jobs in separate send_many calls"
+                )
+            sending[name] = (each, operation)
+    if not sending:
+        raise ApiValueError("api names no operation that sends anything")
+    return sending
+
+
 def _check_max_workers(max_workers: int) -> None:
     if isinstance(max_workers, bool) or not isinstance(max_workers, int):
         raise ApiTypeError(f"max_workers must be an int, not {type(max_workers).__name__}")
@@ -313,31 +361,41 @@ class _Pending:
 
 class _Run:
     def __init__(
-        self, clients: Dict[Optional[str], ApiClient], jobs: List[Job], check_actions: bool
+        self,
+        clients: Dict[Optional[str], ApiClient],
+        jobs: List[Job],
+        check_actions: bool,
+        sending: Dict[str, Tuple[Type[BaseApi], Operation[Any]]],
     ) -> None:
-        from py_sp_api.generated.messaging import MessagingApi
-
         self.jobs = jobs
         self.check_actions = check_actions
+        self.sending = sending
         self.results: List[Optional[JobResult]] = [None] * len(jobs)
         self.stop = threading.Event()
-        self.apis = {id(each): MessagingApi(each) for each in clients.values()}
+        api_classes = {api_class for api_class, _ in sending.values()}
+        self.apis: Dict[Tuple[int, type], BaseApi] = {
+            (id(each), api_class): api_class(each)
+            for each in clients.values()
+            for api_class in api_classes
+        }
         self._actions_lock = threading.Lock()
-        self._actions: Dict[Tuple[int, str, str], _Pending] = {}
+        self._actions: Dict[Tuple[int, type, str, str], _Pending] = {}
         self.buckets = self._bucketed(clients)
         self.progress: Any = None
 
     def _bucketed(self, clients: Dict[Optional[str], ApiClient]) -> List[Bucket]:
-        from py_sp_api.generated.messaging import MessagingApi
-
-        operations = MessagingApi.operations
         buckets: Dict[Tuple[str, str], Bucket] = {}
+        first_job: Dict[Tuple[int, str, str, Optional[str]], int] = {}
         for index, job in enumerate(self.jobs):
             client, problem = _client_for(clients, job)
-            operation = operations.get(job.operation)
-            if problem is None and (operation is None or operation.is_idempotent):
-                known = ", ".join(sorted(n for n, op in operations.items() if not op.is_idempotent))
-                problem = f"{job.operation!r} is not an operation that sends a message ({known})"
+            found = self.sending.get(job.operation)
+            operation = None if found is None else found[1]
+            if problem is None and operation is None:
+                problem = self._unknown_operation(job)
+            if problem is None and client is not None:
+                # Each marketplace id is another journal key: one order in two would go twice.
+                key = (id(client), job.operation, job.order_id, job.send_key)
+                problem = self._other_marketplace(job, first_job.setdefault(key, index))
             if problem is not None or client is None or operation is None:
                 self.results[index] = _result(job, INVALID, error=_at_line(job, problem or ""))
                 continue
@@ -347,6 +405,27 @@ class _Run:
                 bucket = buckets[(identity, operation.name)] = Bucket(identity, operation, client)
             bucket.indices.append(index)
         return list(buckets.values())
+
+    def _other_marketplace(self, job: Job, first: int) -> Optional[str]:
+        earlier = self.jobs[first]
+        if earlier.marketplace_id == job.marketplace_id:
+            return None  # the same key: the journal refuses the second
+        where = f"on line {earlier.line}" if earlier.line is not None else f"in jobs[{first}]"
+        return (
+            f"order {job.order_id} is also {where}, with marketplace {earlier.marketplace_id}: "
+            "an order has one marketplace; nothing was sent"
+        )
+
+    def _unknown_operation(self, job: Job) -> str:
+        # Often a method of another API (a review request with Messaging's default): say so.
+        classes = " or ".join(
+            sorted({api_class.__name__ for api_class, _ in self.sending.values()})
+        )
+        known = ", ".join(sorted(self.sending))
+        return (
+            f"{job.operation!r} is not an operation of {classes} that sends ({known}); a job of "
+            "another API needs its class in send_many(api=...)"
+        )
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -392,7 +471,7 @@ class _Run:
             self.progress.tick()
 
     def _drain(self, bucket: Bucket) -> None:
-        api = self.apis[id(bucket.client)]
+        api = self.apis[(id(bucket.client), self.sending[bucket.operation.name][0])]
         for index in bucket.indices:
             if self.stop.is_set():
                 return  # the rest stay NOT_STARTED
@@ -409,7 +488,7 @@ class _Run:
 
     # -- one job ----------------------------------------------------------------------------
 
-    def _run_job(self, job: Job, bucket: Bucket, api: Any) -> Optional[JobResult]:
+    def _run_job(self, job: Job, bucket: Bucket, api: BaseApi) -> Optional[JobResult]:
         if self.check_actions:
             skipped = self._checked_first(job, bucket, api)
             if skipped is not None:
@@ -430,7 +509,7 @@ class _Run:
             return self._failure(job, bucket, exc)
         return _result(job, SENT, request_id=response.request_id, status=response.status_code)
 
-    def _checked_first(self, job: Job, bucket: Bucket, api: Any) -> Optional[JobResult]:
+    def _checked_first(self, job: Job, bucket: Bucket, api: BaseApi) -> Optional[JobResult]:
         """``already_*`` from the journal, else ``not_available``/``failed`` from the check."""
         held = _journal_entry(job, bucket)
         if held is not None and held.state in ("sent", "unknown", "in_flight"):
@@ -444,8 +523,10 @@ class _Run:
             return _result(job, NOT_AVAILABLE, error=error)
         return None
 
-    def _actions_of(self, job: Job, bucket: Bucket, api: Any) -> Tuple[List[str], Optional[str]]:
-        key = (id(bucket.client), job.order_id, job.marketplace_id)
+    def _actions_of(
+        self, job: Job, bucket: Bucket, api: BaseApi
+    ) -> Tuple[List[str], Optional[str]]:
+        key = (id(bucket.client), type(api), job.order_id, job.marketplace_id)
         with self._actions_lock:
             pending = self._actions.get(key)
             fetching = pending is None
@@ -453,8 +534,7 @@ class _Run:
                 pending = self._actions[key] = _Pending()
         if fetching:
             try:
-                answer = api.get_messaging_actions_for_order(job.order_id, [job.marketplace_id])
-                pending.actions = api.available_actions(answer)
+                pending.actions = api.order_actions(job.order_id, job.marketplace_id)
             except Exception as exc:
                 pending.error = _describe(exc)
             finally:

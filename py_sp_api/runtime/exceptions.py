@@ -259,9 +259,12 @@ class ActionNotAvailableException(ForbiddenException):
 
     Amazon answers 403 ``Unauthorized`` "Invalid amazonOrderId and template combination." when
     the message type was already sent, the order is not shipped yet, or the type is not
-    offered to this seller; nothing was sent to the buyer. Credentials and roles are fine:
-    check the order's actions first (``get_messaging_actions_for_order``, then
-    ``available_actions``).
+    offered to this seller, "The requested solicitation is not available for this
+    amazonOrderId." when the solicitation was already requested or the order is outside its
+    window, and "You can't use this feature to request a review outside the 5-30 day range
+    after the order delivery date."; nothing was sent to the buyer. Credentials and roles are
+    fine: check the order's actions first (``get_messaging_actions_for_order`` or
+    ``get_solicitation_actions_for_order``, then ``available_actions``).
     """
 
 
@@ -276,7 +279,16 @@ _NOT_AVAILABLE_FOR_ORDER: Dict[str, str] = {
     "The requested solicitation is not available for this amazonOrderId.": (
         "This order does not offer this solicitation right now (already requested, or "
         "outside the allowed window); nothing was sent, and the credentials are fine. Check "
-        "the order's solicitation actions first."
+        "first: api.available_actions(api.get_solicitation_actions_for_order(order_id, "
+        "[marketplace_id]))."
+    ),
+    # Amazon writes "can\u2019t"; the lookup folds apostrophes.
+    "You can't use this feature to request a review outside the 5-30 day range after the "
+    "order delivery date.": (
+        "This order is outside the window for a review request (5 days after the earliest "
+        "delivery date to 30 days after the latest); nothing was sent, and the credentials "
+        "are fine. Check first: api.available_actions("
+        "api.get_solicitation_actions_for_order(order_id, [marketplace_id]))."
     ),
 }
 
@@ -285,7 +297,8 @@ def _not_available_hint(status: int, errors: Sequence[ErrorLike]) -> Optional[st
     if status != 403:
         return None
     for error in errors:
-        hint = _NOT_AVAILABLE_FOR_ORDER.get((error.message or "").strip())
+        message = (error.message or "").strip().replace("\u2019", "'")
+        hint = _NOT_AVAILABLE_FOR_ORDER.get(message)
         if hint is not None:
             return hint
     return None

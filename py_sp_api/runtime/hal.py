@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Mapping
+from typing import Any, Iterable, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 from py_sp_api.runtime.operation import Operation
@@ -25,3 +25,21 @@ def action_names(response: Any, operations: Mapping[str, Operation[Any]]) -> Lis
                 names.append(name)
                 break
     return names
+
+
+def actions_operation(operations: Mapping[str, Operation[Any]]) -> Optional[Operation[Any]]:
+    """The read that lists an order's actions, or ``None`` if the API has none.
+
+    In Amazon's HAL APIs (Messaging, Solicitations) every action is a POST under the order's
+    resource, and a GET of that resource lists the actions the order allows now
+    (``getMessagingActionsForOrder``, ``getSolicitationActionsForOrder``): it is the GET whose
+    path each POST's path extends.
+    """
+    posts = [op.path for op in operations.values() if op.method == "POST"]
+    if not posts:
+        return None
+    for operation in operations.values():
+        prefix = operation.path + "/"
+        if operation.method == "GET" and all(path.startswith(prefix) for path in posts):
+            return operation
+    return None

@@ -1,4 +1,4 @@
-"""Test helpers: a local Messaging sandbox, for notebooks, offline CI and your own tests.
+"""Test helpers: a local Messaging and Solicitations sandbox, for notebooks, offline CI and tests.
 
 >>> from py_sp_api.testing import MessagingSandbox
 >>> with MessagingSandbox() as sandbox:

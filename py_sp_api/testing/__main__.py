@@ -1,4 +1,4 @@
-"""``python -m py_sp_api.testing``: run the local Messaging sandbox until interrupted."""
+"""``python -m py_sp_api.testing``: run the local Messaging and Solicitations sandbox."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A local Messaging sandbox: a real HTTP server on 127.0.0.1 that answers like Amazon.
+"""A local Messaging and Solicitations sandbox: a real server on 127.0.0.1 that answers like Amazon.
 
 Two modes:
 
@@ -10,11 +10,15 @@ Two modes:
   validates everything else against the spec (unknown paths 404, a missing or doubled
   ``marketplaceIds`` or a body that breaks the schema 400, a body that is not JSON 415, an order
   id not of Amazon's ``3-7-7`` digit form 400). Beyond that it models the rule that trips most
-  sellers: each order offers some message types (:meth:`MessagingSandbox.set_actions`; all of
-  them by default), ``get_messaging_actions_for_order`` lists exactly those, sending one the
-  order does not offer answers Amazon's 403 "Invalid amazonOrderId and template combination.",
-  and a type sent once disappears from the order's actions. docs/testing.md says where each
-  rule comes from.
+  sellers: each order offers some actions, message types and solicitations
+  (:meth:`MessagingSandbox.set_actions`; all of them by default), each API's actions read
+  (``get_messaging_actions_for_order``, ``get_solicitation_actions_for_order``) lists exactly
+  those, sending one the order does not offer answers Amazon's 403 ("Invalid amazonOrderId and
+  template combination." for a message, "The requested solicitation is not available for this
+  amazonOrderId." for a solicitation), and an action taken once disappears from the order's
+  actions. docs/testing.md says where each rule comes from.
+
+Both APIs are served by the same server, each from its bundled spec (``py_sp_api/specs``).
 
 Optional behaviours for tests: enforce each operation's usage plan (429 ``QuotaExceeded``),
 require an ``x-amz-access-token``, and inject 500/503 answers for an operation. Every request is
@@ -32,23 +36,57 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from py_sp_api.runtime.hal import actions_operation
 from py_sp_api.testing.schema import validate
 
 if TYPE_CHECKING:
     from py_sp_api.runtime.configuration import Configuration
+    from py_sp_api.runtime.operation import Operation
 
-SPEC_FILE = Path(__file__).resolve().parent.parent / "specs" / "messaging.json"
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+SPEC_FILE = SPECS / "messaging.json"
 JSON_TYPE = "application/json"
 HAL_TYPE = "application/hal+json"
-# Three, seven and seven digits; digital orders start with a letter (D01-...).
-ORDER_ID_FORM = re.compile(r"[0-9A-Z]\d{2}-\d{7}-\d{7}")
+# Three, seven and seven ASCII digits; digital orders start with a letter (D01-...).
+ORDER_ID_FORM = re.compile(r"[0-9A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}")
 ACCESS_DENIED = "Access to requested resource is denied."
 NO_MATCH = "Could not match input arguments"
 TEMPLATE_COMBINATION = "Invalid amazonOrderId and template combination."
+SOLICITATION_NOT_AVAILABLE = "The requested solicitation is not available for this amazonOrderId."
+
+
+@dataclass(frozen=True)
+class _Api:
+    """One API the sandbox serves: its bundled spec, generated package and 403 wording."""
+
+    name: str
+    spec_file: Path
+    package: str
+    # What Amazon answers (403 Unauthorized) for an action the order does not offer now.
+    not_available: str
+
+
+APIS = (
+    _Api("messaging", SPEC_FILE, "py_sp_api.generated.messaging", TEMPLATE_COMBINATION),
+    _Api(
+        "solicitations",
+        SPECS / "solicitations.json",
+        "py_sp_api.generated.solicitations",
+        SOLICITATION_NOT_AVAILABLE,
+    ),
+)
+
+
+def _check_api_name(api: Optional[str]) -> None:
+    # A misspelt name would select no route: "nothing offered", which a test may well expect.
+    if api is not None and api not in {each.name for each in APIS}:
+        served = ", ".join(each.name for each in APIS)
+        raise ValueError(f"the sandbox serves {served}, not {api!r}")
 
 
 @dataclass(frozen=True)
@@ -80,15 +118,19 @@ class SandboxRequest:
 
 @dataclass
 class _Route:
+    api: _Api
     name: str
     operation_id: str
     method: str
+    path: str
     pattern: re.Pattern[str]
     spec: Dict[str, Any]
     success_status: int
     rate: float
     burst: int
     body_schema: Optional[Dict[str, Any]]
+    definitions: Dict[str, Any]
+    lists_actions: bool
 
 
 @dataclass(frozen=True)
@@ -120,7 +162,7 @@ class _State:
     failures: Dict[str, _Failure] = field(default_factory=dict)
     connections: Set[socket.socket] = field(default_factory=set)
     stopped: bool = False
-    # The simulator's orders: the message types each offers (absent: all), and those sent.
+    # The simulator's orders: the actions each offers (absent: all), and those taken.
     offered: Dict[str, Set[str]] = field(default_factory=dict)
     sent: Dict[str, Set[str]] = field(default_factory=dict)
 
@@ -136,9 +178,11 @@ class MessagingSandbox:
             (one bucket per operation and access token, as Amazon keeps them).
         require_access_token: answer 403 unless ``x-amz-access-token`` is present.
         rate_limits: usage plans to enforce instead of the spec's, by method name.
-        repeatable: message types (method names) an order may be sent more than once. Amazon
-            does not publish which types it limits, so by default every type is sent at most
-            once per order, the conservative reading.
+        spec_file: the Messaging spec to serve (default: the bundled one).
+        repeatable: actions (method names) an order may take more than once. Amazon does not
+            publish which message types it limits, so by default every type is sent at most
+            once per order, the conservative reading; a solicitation is once per order, as
+            Amazon's model says.
     """
 
     def __init__(
@@ -164,7 +208,6 @@ class MessagingSandbox:
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self._routes: List[_Route] = []
-        self._definitions: Dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -172,9 +215,7 @@ class MessagingSandbox:
         if self._server is not None:
             return self
         self._state.stopped = False
-        spec = json.loads(self._spec_file.read_text(encoding="utf-8"))
-        self._definitions = spec.get("definitions", {})
-        self._routes = _routes(spec, self._rate_overrides)
+        self._routes = self._load_routes(self._rate_overrides)
         sandbox = self
 
         class Handler(_Handler):
@@ -265,38 +306,62 @@ class MessagingSandbox:
             self._state.sent.clear()
 
     def set_actions(self, order_id: str, actions: Iterable[str]) -> None:
-        """Decide which message types (method names) ``order_id`` offers from now on.
+        """Decide which actions (method names) ``order_id`` offers from now on.
 
-        ``set_actions(order, [])`` models an order that offers none (not shipped yet, say);
-        an order never configured offers every type.
+        The names are message types and solicitations alike; those not named are not offered.
+        ``set_actions(order, [])`` models an order that offers none (not shipped yet, or
+        outside the solicitation window, say); an order never configured offers every action.
         """
         wanted = set(actions)
-        unknown = wanted - set(self.message_types())
+        known = self.action_types()
+        unknown = wanted - set(known)
         if unknown:
-            raise ValueError(
-                f"not message types: {sorted(unknown)}; known: {sorted(self.message_types())}"
-            )
+            raise ValueError(f"not actions: {sorted(unknown)}; known: {sorted(known)}")
         with self._state.lock:
             self._state.offered[order_id] = wanted
             self._state.sent.pop(order_id, None)
 
-    def actions(self, order_id: str) -> List[str]:
-        """The message types ``order_id`` offers now, as the simulator would list them."""
+    def actions(self, order_id: str, api: Optional[str] = "messaging") -> List[str]:
+        """The actions ``order_id`` offers now: of ``api`` (its message types by default, as
+        before the sandbox served Solicitations), ``"solicitations"``, or every API (``None``).
+        """
+        _check_api_name(api)
         with self._state.lock:
-            return sorted(self._offered_now(order_id))
+            return sorted(self._offered_now(order_id, api))
+
+    def action_types(self, api: Optional[str] = None) -> List[str]:
+        """The method names of the operations that act on an order: of every API, or of ``api``."""
+        _check_api_name(api)
+        return [
+            route.name
+            for route in self._all_routes()
+            if route.method == "POST" and api in (None, route.api.name)
+        ]
 
     def message_types(self) -> List[str]:
-        """Every message type: the method names of the operations that send a message."""
-        return [route.name for route in self._all_routes() if route.method == "POST"]
+        """Every message type: the method names of the Messaging operations that send one."""
+        return self.action_types("messaging")
 
-    def _offered_now(self, order_id: str) -> Set[str]:
+    def solicitation_types(self) -> List[str]:
+        """Every solicitation: the method names of the Solicitations operations."""
+        return self.action_types("solicitations")
+
+    def _offered_now(self, order_id: str, api: Optional[str] = None) -> Set[str]:
         offered = self._state.offered.get(order_id)
-        everything = {route.name for route in self._all_routes() if route.method == "POST"}
-        available = set(everything if offered is None else offered)
+        everything = set(self.action_types(api))
+        available = everything if offered is None else everything & offered
         return available - self._state.sent.get(order_id, set())
 
     def _all_routes(self) -> List[_Route]:
-        return self._routes or _routes(json.loads(self._spec_file.read_text()), {})
+        return self._routes or self._load_routes({})
+
+    def _load_routes(self, overrides: Dict[str, Tuple[float, int]]) -> List[_Route]:
+        routes: List[_Route] = []
+        for api in APIS:
+            spec_file = self._spec_file if api.name == "messaging" else api.spec_file
+            spec = json.loads(spec_file.read_text(encoding="utf-8"))
+            routes += _routes(api, spec, overrides)
+        return routes
 
     def _route_named(self, name: str) -> _Route:
         for route in self._all_routes():
@@ -399,7 +464,7 @@ class MessagingSandbox:
             return _error(400, "InvalidInput", "The request body is not valid JSON")
         if document is None:
             return _error(400, "InvalidInput", "The request body is required")
-        problems = validate(route.body_schema, document, self._definitions)
+        problems = validate(route.body_schema, document, route.definitions)
         if problems:
             return _error(400, "InvalidInput", "Invalid request body", "; ".join(problems))
         return None
@@ -425,12 +490,13 @@ class MessagingSandbox:
         if route.name == "get_attributes":
             return route.success_status, {}, json.dumps({"buyer": {"locale": "en-US"}}).encode()
         with self._state.lock:
-            offered = self._offered_now(order_id)
-            if route.name == "get_messaging_actions_for_order":
-                document = _actions_for(order_id, marketplace, offered)
+            offered = self._offered_now(order_id, route.api.name)
+            if route.lists_actions:
+                taking = [r for r in self._routes if r.api is route.api and r.name in offered]
+                document = _actions_for(route, taking, order_id, marketplace)
                 return route.success_status, {}, json.dumps(document).encode()
             if route.name not in offered:
-                return _error(403, "Unauthorized", TEMPLATE_COMBINATION)
+                return _error(403, "Unauthorized", route.api.not_available)
             if route.name not in self.repeatable:
                 self._state.sent.setdefault(order_id, set()).add(route.name)
         return route.success_status, {}, b"{}"
@@ -504,29 +570,35 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
 
-def _routes(spec: Dict[str, Any], overrides: Dict[str, Tuple[float, int]]) -> List[_Route]:
+def _routes(
+    api: _Api, spec: Dict[str, Any], overrides: Dict[str, Tuple[float, int]]
+) -> List[_Route]:
     # Names and usage plans come from the generated operation table, itself from this spec.
-    from py_sp_api.generated.messaging.operations import OPERATIONS
-
-    by_id = {op.operation_id: op for op in OPERATIONS.values()}
+    operations: Dict[str, Operation[Any]] = import_module(f"{api.package}.operations").OPERATIONS
+    by_id = {op.operation_id: op for op in operations.values()}
+    lister = actions_operation(operations)
+    definitions = spec.get("definitions", {})
     routes = []
     for item in spec["paths"].values():
         for method, op_spec in item.items():
             op = by_id[op_spec["operationId"]]
-            pattern = op.path_pattern
             rate, burst = overrides.get(op.name, (op.rate_limit.rate, op.rate_limit.burst))
             body = next((p for p in op_spec.get("parameters", []) if p["in"] == "body"), None)
             routes.append(
                 _Route(
+                    api=api,
                     name=op.name,
                     operation_id=op.operation_id,
                     method=method.upper(),
-                    pattern=pattern,
+                    path=op.path,
+                    pattern=op.path_pattern,
                     spec=op_spec,
                     success_status=op.success_status,
                     rate=rate,
                     burst=burst,
                     body_schema=body["schema"] if body else None,
+                    definitions=definitions,
+                    lists_actions=op is lister,
                 )
             )
     return routes
@@ -562,23 +634,22 @@ def _case_matches(
     return True
 
 
-def _actions_for(order_id: str, marketplace_id: str, offered: Set[str]) -> Dict[str, Any]:
-    """HAL links to the offered message types, the way Amazon lists an order's actions."""
-    from py_sp_api.generated.messaging.operations import OPERATIONS
-
-    base = f"/messaging/v1/orders/{order_id}"
+def _actions_for(
+    lister: _Route, taking: List[_Route], order_id: str, marketplace_id: str
+) -> Dict[str, Any]:
+    """HAL links to the actions an order offers, the way Amazon lists them."""
+    base = lister.path.replace("{amazonOrderId}", order_id)
     actions, embedded = [], []
-    for op in OPERATIONS.values():
-        if op.method != "POST" or op.name not in offered:
-            continue
-        kind = op.path.rsplit("/", 1)[1]
-        href = f"{base}/messages/{kind}?marketplaceIds={marketplace_id}"
+    for route in sorted(taking, key=lambda r: r.name):
+        path = route.path.replace("{amazonOrderId}", order_id)
+        kind = path.rsplit("/", 1)[1]
+        href = f"{path}?marketplaceIds={marketplace_id}"
         actions.append({"href": href, "name": kind})
         embedded.append(
             {
                 "_links": {
                     "self": {"href": href, "name": kind},
-                    "schema": {"href": f"{base}/messages/{kind}/schema", "name": kind},
+                    "schema": {"href": f"{path}/schema", "name": kind},
                 }
             }
         )
