@@ -35,6 +35,8 @@ from py_sp_api.runtime.retry import parse_retry_after
 from py_sp_api.runtime.transport_security import redact_url
 
 if TYPE_CHECKING:
+    from py_sp_api.runtime.auth import HttpSender
+    from py_sp_api.runtime.events import CallObserver, Telemetry
     from py_sp_api.runtime.journal import SendJournal
     from py_sp_api.runtime.model import SpApiModel
 
@@ -130,7 +132,12 @@ class ApiClient:
         """
         request = operation.prepare(args, body)
         journal = self.configuration.journal
-        if journal is None or operation.is_idempotent:
+        telemetry = self.configuration._instrumentation
+        if telemetry is not None:
+            response, attempts = self._send_observed(
+                telemetry, operation, args, request, timeout, headers, send_key, True
+            )
+        elif journal is None or operation.is_idempotent:
             response, attempts = self._send(operation, request, timeout, headers, True)
         else:
             response, attempts = self._send_journaled(
@@ -196,11 +203,46 @@ class ApiClient:
         """
         request = operation.prepare(args, body)
         journal = self.configuration.journal
+        telemetry = self.configuration._instrumentation
+        if telemetry is not None:
+            return self._send_observed(
+                telemetry, operation, args, request, timeout, headers, send_key, False
+            )[0]
         if journal is None or operation.is_idempotent:
             return self._send(operation, request, timeout, headers, False)[0]
         return self._send_journaled(
             journal, operation, args, request, timeout, headers, send_key, False
         )[0]
+
+    def _send_observed(
+        self,
+        telemetry: Telemetry,
+        operation: Operation[Any],
+        args: Sequence[Any],
+        request: PreparedRequest,
+        timeout: TimeoutValue,
+        headers: Optional[Mapping[str, str]],
+        send_key: Optional[str],
+        preload_content: bool,
+    ) -> Tuple[urllib3.BaseHTTPResponse, int]:
+        """:meth:`_send` or :meth:`_send_journaled`, with hooks and telemetry told each step."""
+        observer = telemetry.start_call(operation, request[0], self.configuration.host + request[1])
+        journal = self.configuration.journal
+        try:
+            if journal is None or operation.is_idempotent:
+                response, attempts = self._send(
+                    operation, request, timeout, headers, preload_content, None, observer
+                )
+            else:
+                response, attempts = self._send_journaled(
+                    journal, operation, args, request, timeout, headers, send_key,
+                    preload_content, observer,
+                )  # fmt: skip
+        except BaseException as exc:
+            observer.finished(None, exc)
+            raise
+        observer.finished(response.status, None)
+        return response, attempts
 
     def _send_journaled(
         self,
@@ -212,6 +254,7 @@ class ApiClient:
         headers: Optional[Mapping[str, str]],
         send_key: Optional[str],
         preload_content: bool,
+        observer: Optional[CallObserver] = None,
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
         """:meth:`_send`, with the message claimed first and its outcome recorded after."""
         # Imported here: a program without a journal never loads it.
@@ -225,17 +268,26 @@ class ApiClient:
         journal.check(key)  # DuplicateSendError: nothing is sent
         limiter = self.configuration.rate_limiting
         if limiter.enabled:
-            limiter.acquire(operation, self.configuration.rate_limit_identity)
+            waited = limiter.acquire(operation, self.configuration.rate_limit_identity)
+            if observer is not None and waited > 0:
+                observer.rate_limit_wait(1, waited)
         claim = journal.claim(key, request[2])  # DuplicateSendError: nothing is sent
+        if observer is not None:
+            observer.journal(claim.key, "claimed", None, None)
         progress = SendProgress(paced=limiter.enabled)
         try:
             response, attempts = self._send(
-                operation, request, timeout, headers, preload_content, progress
+                operation, request, timeout, headers, preload_content, progress, observer
             )
         except BaseException as exc:
-            settle_failure(journal, claim, exc, progress.may_have_reached)
+            state = settle_failure(journal, claim, exc, progress.may_have_reached)
+            if observer is not None:
+                observer.journal(claim.key, state, _status_of(exc), _request_id_of(exc))
             raise
-        settle_answer(journal, claim, response.status, response.headers.get(REQUEST_ID_HEADER))
+        request_id = response.headers.get(REQUEST_ID_HEADER)
+        state = settle_answer(journal, claim, response.status, request_id)
+        if observer is not None:
+            observer.journal(claim.key, state, response.status, request_id)
         return response, attempts
 
     def _send(
@@ -246,6 +298,7 @@ class ApiClient:
         extra_headers: Optional[Mapping[str, str]],
         preload_content: bool,
         progress: Optional[SendProgress] = None,
+        observer: Optional[CallObserver] = None,
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
         """Send with auth, pacing and retries; return the final response and the tries made.
 
@@ -269,6 +322,8 @@ class ApiClient:
         identity = config.rate_limit_identity if limiter.enabled else ""
         idempotent = operation.is_idempotent
         debug = _log.isEnabledFor(logging.DEBUG)
+        timed = debug or observer is not None
+        token_http = self.rest_client if observer is None else self._token_sender(observer)
         token: Optional[str] = None
         token_refreshed = False
         refused: Optional[urllib3.BaseHTTPResponse] = None  # the last 429/5xx, while retrying
@@ -276,7 +331,7 @@ class ApiClient:
         while True:
             attempt += 1
             if provider is not None:
-                token = headers[ACCESS_TOKEN_HEADER] = provider.get_token(self.rest_client)
+                token = headers[ACCESS_TOKEN_HEADER] = provider.get_token(token_http)
             try:
                 if progress is not None and progress.paced:
                     progress.paced = False  # the first token was taken before the claim
@@ -288,7 +343,9 @@ class ApiClient:
                     raise
                 # Retrying a refused request would wait too long: report what Amazon said.
                 return refused, attempt - 1
-            started = time.monotonic() if debug else 0.0
+            started = time.monotonic() if timed else 0.0
+            if observer is not None:
+                observer.attempt(attempt, waited)
             if progress is not None:
                 progress.may_have_reached = True
             try:
@@ -301,11 +358,13 @@ class ApiClient:
                     preload_content=preload_content,
                 )
             except ApiConnectionError as exc:
+                if observer is not None:
+                    observer.no_answer(attempt, exc, time.monotonic() - started)
                 if attempt < policy.max_attempts and policy.retries_transport_failure(
                     exc.request_sent, idempotent
                 ):
                     _nothing_processed(progress, exc.request_sent is False or idempotent)
-                    self._pause(policy.delay(attempt), operation, attempt, str(exc))
+                    self._pause(policy.delay(attempt), operation, attempt, str(exc), observer)
                     continue
                 raise _final_transport_error(exc, operation, attempt) from exc.__cause__
             except ApiResponseTooLargeError as exc:
@@ -313,19 +372,23 @@ class ApiClient:
             status = response.status
             if limiter.enabled:
                 limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
-            if debug:
-                _log.debug(
-                    "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
-                    "request-id=%s)",
-                    method,
-                    path,
-                    status,
-                    (time.monotonic() - started) * 1000,
-                    operation.operation_id,
-                    attempt,
-                    waited,
-                    response.headers.get(REQUEST_ID_HEADER),
-                )
+            if timed:
+                elapsed = time.monotonic() - started
+                if observer is not None:
+                    observer.answered(attempt, status, response.headers, elapsed)
+                if debug:
+                    _log.debug(
+                        "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
+                        "request-id=%s)",
+                        method,
+                        path,
+                        status,
+                        elapsed * 1000,
+                        operation.operation_id,
+                        attempt,
+                        waited,
+                        response.headers.get(REQUEST_ID_HEADER),
+                    )
             if 200 <= status <= 299:
                 return response, attempt
             if status in (401, 403) and token is not None and provider is not None:
@@ -338,6 +401,8 @@ class ApiClient:
                         # Amazon refused the token without processing the request, so one
                         # resend with a new token cannot deliver a message twice.
                         _log.debug("%s: token expired; resending once", operation.operation_id)
+                        if observer is not None:
+                            observer.retrying(attempt, "access token expired", status, 0.0)
                         _nothing_processed(progress, True)
                         continue
                 return response, attempt
@@ -349,7 +414,7 @@ class ApiClient:
                     # A POST is retried only after a 429, which processed nothing.
                     _nothing_processed(progress, status == 429 or idempotent)
                     delay = policy.delay(attempt, retry_after)
-                    self._pause(delay, operation, attempt, f"HTTP {status}")
+                    self._pause(delay, operation, attempt, f"HTTP {status}", observer, status)
                     continue
             return response, attempt
 
@@ -364,7 +429,22 @@ class ApiClient:
         except ApiResponseTooLargeError as exc:
             raise _too_large_outcome(exc, operation, attempt) from exc
 
-    def _pause(self, delay: float, operation: Operation[Any], attempt: int, why: str) -> None:
+    def _token_sender(self, observer: CallObserver) -> HttpSender:
+        from py_sp_api.runtime.events import ObservedTokenSender
+
+        return ObservedTokenSender(self.rest_client, observer)
+
+    def _pause(
+        self,
+        delay: float,
+        operation: Operation[Any],
+        attempt: int,
+        why: str,
+        observer: Optional[CallObserver] = None,
+        status: Optional[int] = None,
+    ) -> None:
+        if observer is not None:
+            observer.retrying(attempt, why, status, delay)
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug(
                 "%s: attempt %d failed (%s); retrying in %.3fs",
@@ -409,6 +489,18 @@ def _says_token_expired(body: bytes, error_model: Optional[Type[Any]]) -> bool:
         ):
             return True
     return False
+
+
+def _status_of(exc: BaseException) -> Optional[int]:
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) or isinstance(status, bool):
+        status = getattr(exc, "answered_status", None)
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
+
+
+def _request_id_of(exc: BaseException) -> Optional[str]:
+    request_id = getattr(exc, "request_id", None)
+    return request_id if isinstance(request_id, str) else None
 
 
 class SendProgress:
