@@ -397,7 +397,7 @@ class ApiClient:
                 if not token_refreshed and _says_token_expired(data, operation.error_model):
                     token_refreshed = True
                     renewable = provider.invalidate(token)
-                    if renewable and provider.get_token(self.rest_client) != token:
+                    if renewable and provider.get_token(token_http) != token:
                         # Amazon refused the token without processing the request, so one
                         # resend with a new token cannot deliver a message twice.
                         _log.debug("%s: token expired; resending once", operation.operation_id)
