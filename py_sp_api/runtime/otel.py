@@ -14,7 +14,18 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Set, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Mapping,
+    Optional,
+    Set,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from urllib3.util import parse_url
 
@@ -111,6 +122,31 @@ class OpenTelemetry:
             unit="{transition}",
             description="Send-journal transitions (claimed, sent, rejected, unknown...).",
         )
+        # The attributes every call of one operation to one host shares, worked out once:
+        # (id of the operation, origin) -> (the operation, kept so its id stays its own,
+        # the attributes, the span name).
+        self._shared: Dict[Tuple[int, str], Tuple[object, Attributes, str]] = {}
+
+    def shared_attributes(self, operation: Operation[Any], url: str) -> Tuple[Attributes, str]:
+        """The attributes of the span and metrics of every call of ``operation`` to ``url``'s
+        host, and the span's name."""
+        origin = url[: url.find("/", url.find("://") + 3)]
+        key = (id(operation), origin)
+        known = self._shared.get(key)
+        if known is None:
+            parts = parse_url(safe_url(origin))
+            scheme = (parts.scheme or "https").lower()
+            attributes: Attributes = {
+                "http.request.method": operation.method,
+                "server.address": parts.host or "",
+                "server.port": parts.port or _DEFAULT_PORTS.get(scheme, 443),
+                "url.template": operation.path,
+                "sp_api.api": api_name(operation),
+                "sp_api.operation": operation.operation_id,
+            }
+            name = f"{operation.method} {operation.path}"
+            known = self._shared[key] = (operation, attributes, name)
+        return known[1], known[2]
 
     def start_call(self, operation: Operation[Any], method: str, url: str) -> CallObserver:
         observer = _start_span(self, operation, method, url)
@@ -141,22 +177,13 @@ class _SpanCall(CallObserver):
 
     def __init__(self, otel: OpenTelemetry, operation: Operation[Any], method: str, url: str):
         self._otel = otel
-        full_url = safe_url(url)
-        parts = parse_url(full_url)
-        scheme = (parts.scheme or "https").lower()
-        server: Attributes = {
-            "http.request.method": method,
-            "server.address": parts.host or "",
-            "server.port": parts.port or _DEFAULT_PORTS.get(scheme, 443),
-            "url.template": operation.path,
-            "sp_api.api": api_name(operation),
-            "sp_api.operation": operation.operation_id,
-        }
-        self._metric_attributes = server
+        shared, name = otel.shared_attributes(operation, url)
+        self._metric_attributes = shared
+        scheme = url[: url.find(":")].lower()
         self._span = otel.tracer.start_span(
-            f"{method} {operation.path}",
+            name,
             kind=trace.SpanKind.CLIENT,
-            attributes={**server, "url.full": full_url, "url.scheme": scheme},
+            attributes={**shared, "url.full": safe_url(url), "url.scheme": scheme},
         )
         self._context_token = otel_context.attach(trace.set_span_in_context(self._span))
         self._attempts = 0
