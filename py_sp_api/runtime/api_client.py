@@ -35,8 +35,7 @@ from py_sp_api.runtime.retry import parse_retry_after
 from py_sp_api.runtime.transport_security import redact_url
 
 if TYPE_CHECKING:
-    from py_sp_api.runtime.auth import HttpSender
-    from py_sp_api.runtime.events import CallObserver, Telemetry
+    from py_sp_api.runtime.events import CallObserver
     from py_sp_api.runtime.journal import SendJournal
     from py_sp_api.runtime.model import SpApiModel
 
@@ -134,8 +133,10 @@ class ApiClient:
         journal = self.configuration.journal
         telemetry = self.configuration._instrumentation
         if telemetry is not None:
-            response, attempts = self._send_observed(
-                telemetry, operation, args, request, timeout, headers, send_key, True
+            from py_sp_api.runtime.events import send_observed
+
+            response, attempts = send_observed(
+                self, telemetry, operation, args, request, timeout, headers, send_key, True
             )
         elif journal is None or operation.is_idempotent:
             response, attempts = self._send(operation, request, timeout, headers, True)
@@ -205,44 +206,16 @@ class ApiClient:
         journal = self.configuration.journal
         telemetry = self.configuration._instrumentation
         if telemetry is not None:
-            return self._send_observed(
-                telemetry, operation, args, request, timeout, headers, send_key, False
+            from py_sp_api.runtime.events import send_observed
+
+            return send_observed(
+                self, telemetry, operation, args, request, timeout, headers, send_key, False
             )[0]
         if journal is None or operation.is_idempotent:
             return self._send(operation, request, timeout, headers, False)[0]
         return self._send_journaled(
             journal, operation, args, request, timeout, headers, send_key, False
         )[0]
-
-    def _send_observed(
-        self,
-        telemetry: Telemetry,
-        operation: Operation[Any],
-        args: Sequence[Any],
-        request: PreparedRequest,
-        timeout: TimeoutValue,
-        headers: Optional[Mapping[str, str]],
-        send_key: Optional[str],
-        preload_content: bool,
-    ) -> Tuple[urllib3.BaseHTTPResponse, int]:
-        """:meth:`_send` or :meth:`_send_journaled`, with hooks and telemetry told each step."""
-        observer = telemetry.start_call(operation, request[0], self.configuration.host + request[1])
-        journal = self.configuration.journal
-        try:
-            if journal is None or operation.is_idempotent:
-                response, attempts = self._send(
-                    operation, request, timeout, headers, preload_content, None, observer
-                )
-            else:
-                response, attempts = self._send_journaled(
-                    journal, operation, args, request, timeout, headers, send_key,
-                    preload_content, observer,
-                )  # fmt: skip
-        except BaseException as exc:
-            observer.finished(None, exc)
-            raise
-        observer.finished(response.status, None)
-        return response, attempts
 
     def _send_journaled(
         self,
@@ -282,7 +255,7 @@ class ApiClient:
         except BaseException as exc:
             state = settle_failure(journal, claim, exc, progress.may_have_reached)
             if observer is not None:
-                observer.journal(claim.key, state, _status_of(exc), _request_id_of(exc))
+                observer.journal_failure(claim.key, state, exc)
             raise
         request_id = response.headers.get(REQUEST_ID_HEADER)
         state = settle_answer(journal, claim, response.status, request_id)
@@ -323,7 +296,9 @@ class ApiClient:
         idempotent = operation.is_idempotent
         debug = _log.isEnabledFor(logging.DEBUG)
         timed = debug or observer is not None
-        token_http = self.rest_client if observer is None else self._token_sender(observer)
+        token_http = (
+            self.rest_client if observer is None else observer.token_sender(self.rest_client)
+        )
         token: Optional[str] = None
         token_refreshed = False
         refused: Optional[urllib3.BaseHTTPResponse] = None  # the last 429/5xx, while retrying
@@ -429,11 +404,6 @@ class ApiClient:
         except ApiResponseTooLargeError as exc:
             raise _too_large_outcome(exc, operation, attempt) from exc
 
-    def _token_sender(self, observer: CallObserver) -> HttpSender:
-        from py_sp_api.runtime.events import ObservedTokenSender
-
-        return ObservedTokenSender(self.rest_client, observer)
-
     def _pause(
         self,
         delay: float,
@@ -489,18 +459,6 @@ def _says_token_expired(body: bytes, error_model: Optional[Type[Any]]) -> bool:
         ):
             return True
     return False
-
-
-def _status_of(exc: BaseException) -> Optional[int]:
-    status = getattr(exc, "status", None)
-    if not isinstance(status, int) or isinstance(status, bool):
-        status = getattr(exc, "answered_status", None)
-    return status if isinstance(status, int) and not isinstance(status, bool) else None
-
-
-def _request_id_of(exc: BaseException) -> Optional[str]:
-    request_id = getattr(exc, "request_id", None)
-    return request_id if isinstance(request_id, str) else None
 
 
 class SendProgress:

@@ -19,7 +19,18 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Protocol, Set, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 import urllib3
 
@@ -27,7 +38,10 @@ from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER
 from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER, ApiTypeError, DuplicateSendError
 
 if TYPE_CHECKING:
-    from py_sp_api.runtime.operation import Operation
+    from py_sp_api.runtime.api_client import ApiClient
+    from py_sp_api.runtime.auth import HttpSender
+    from py_sp_api.runtime.configuration import TimeoutValue
+    from py_sp_api.runtime.operation import Operation, PreparedRequest
 
 __all__ = [
     "AttemptStarted",
@@ -209,6 +223,14 @@ class CallObserver:
 
     def finished(self, status: Optional[int], error: Optional[BaseException]) -> None:
         """The call ended with the final answer's ``status``, or raised ``error``."""
+
+    def journal_failure(self, key: str, state: str, error: BaseException) -> None:
+        """The journal recorded ``state`` for a call that raised ``error``."""
+        self.journal(key, state, _status_of(error), _request_id_of(error))
+
+    def token_sender(self, sender: HttpSender) -> HttpSender:
+        """The transport for the token provider, reporting each token request here."""
+        return ObservedTokenSender(sender, self)
 
 
 class Telemetry(Protocol):
@@ -452,6 +474,50 @@ class ObservedTokenSender:
         elapsed = time.monotonic() - started
         self._observer.token_request(endpoint, response.status, None, elapsed)
         return response
+
+
+def send_observed(
+    client: ApiClient,
+    telemetry: Telemetry,
+    operation: Operation[Any],
+    args: Sequence[Any],
+    request: PreparedRequest,
+    timeout: TimeoutValue,
+    headers: Optional[Mapping[str, str]],
+    send_key: Optional[str],
+    preload_content: bool,
+) -> Tuple[urllib3.BaseHTTPResponse, int]:
+    """The client's send (journaled for a POST when a journal is configured), observed."""
+    config = client.configuration
+    observer = telemetry.start_call(operation, request[0], config.host + request[1])
+    journal = config.journal
+    try:
+        if journal is None or operation.is_idempotent:
+            response, attempts = client._send(
+                operation, request, timeout, headers, preload_content, None, observer
+            )
+        else:
+            response, attempts = client._send_journaled(
+                journal, operation, args, request, timeout, headers, send_key,
+                preload_content, observer,
+            )  # fmt: skip
+    except BaseException as exc:
+        observer.finished(None, exc)
+        raise
+    observer.finished(response.status, None)
+    return response, attempts
+
+
+def _status_of(error: BaseException) -> Optional[int]:
+    status = getattr(error, "status", None)
+    if not isinstance(status, int) or isinstance(status, bool):
+        status = getattr(error, "answered_status", None)  # an answer whose body was cut off
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
+
+
+def _request_id_of(error: BaseException) -> Optional[str]:
+    request_id = getattr(error, "request_id", None)
+    return request_id if isinstance(request_id, str) else None
 
 
 def api_name(operation: Operation[Any]) -> str:
