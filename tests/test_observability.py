@@ -444,7 +444,11 @@ def test_a_rate_limit_wait_is_reported_with_its_seconds(
 
 
 def test_a_journaled_post_answered_503_reads_unknown_in_hooks_span_and_metrics(
-    server: RecordingServer, clients: List[ApiClient], recorder: Recorder, telemetry: Telemetry
+    server: RecordingServer,
+    lwa: FakeLwa,
+    clients: List[ApiClient],
+    recorder: Recorder,
+    telemetry: Telemetry,
 ) -> None:
     journal = SendJournal.memory()
     server.enqueue(503, {}, {"x-amzn-RequestId": "rid-503"})
@@ -452,6 +456,7 @@ def test_a_journaled_post_answered_503_reads_unknown_in_hooks_span_and_metrics(
         clients,
         server.url,
         journal=journal,
+        credentials=lwa.credentials(),
         rate_limiting=True,
         hooks=recorder.hooks(),
         telemetry=telemetry.otel,
@@ -471,11 +476,18 @@ def test_a_journaled_post_answered_503_reads_unknown_in_hooks_span_and_metrics(
         "rid-503",
     )
     kinds = [type(event).__name__ for event in recorder.events]
-    assert kinds == ["JournalTransition", "AttemptStarted", "ResponseReceived", "JournalTransition"]
+    assert kinds == [
+        "JournalTransition",
+        "TokenRefreshed",
+        "AttemptStarted",
+        "ResponseReceived",
+        "JournalTransition",
+    ]
 
     span = telemetry.span()
     assert dict(span.attributes or {})["sp_api.journal.state"] == "unknown"
-    assert [dict(e.attributes or {}) for e in span.events] == [
+    journal_events = [dict(e.attributes or {}) for e in span.events if e.name == "sp_api.journal"]
+    assert journal_events == [
         {"sp_api.journal.state": "claimed"},
         {"sp_api.journal.state": "unknown"},
     ]
@@ -494,6 +506,8 @@ def test_a_journaled_post_answered_503_reads_unknown_in_hooks_span_and_metrics(
     refused = telemetry.spans.get_finished_spans()[1]
     assert dict(refused.attributes or {})["error.type"].endswith("DuplicateSendError")
     assert dict(refused.attributes or {})["sp_api.attempts"] == 0
+    assert_no_secret(payload_values(recorder.events), lwa.secrets())
+    assert_no_secret(telemetry.every_attribute_value(), lwa.secrets())
 
 
 def test_a_journaled_post_sent_then_released_transitions(
@@ -516,6 +530,35 @@ def test_a_journaled_post_sent_then_released_transitions(
 
     states = [(e.state, e.status) for e in recorder.of(JournalTransition)]
     assert states == [("claimed", None), ("sent", 201), ("claimed", None), ("rejected", 429)]
+
+
+# -- many threads -------------------------------------------------------------------------------
+
+
+def test_hooks_run_on_each_calling_thread(
+    sp: ThrottlingServer, clients: List[ApiClient], telemetry: Telemetry
+) -> None:
+    seen: List[Tuple[str, int]] = []  # list.append is atomic: safe from many threads
+    hooks = Hooks(on_attempt=lambda e: seen.append((e.operation, threading.get_ident())))
+    api = make_api(clients, sp.url, hooks=hooks, telemetry=telemetry.otel)
+    callers: List[int] = []
+
+    def caller() -> None:
+        callers.append(threading.get_ident())
+        for _ in range(5):
+            api.get_messaging_actions_for_order(ORDER, MARKETPLACE)
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)
+
+    assert sorted(ident for _, ident in seen) == sorted(callers * 5)
+    spans = telemetry.spans.get_finished_spans()
+    assert len(spans) == 20
+    assert all(span.parent is None for span in spans)  # no call's span nests in another's
 
 
 # -- hooks that fail ----------------------------------------------------------------------------
