@@ -247,6 +247,22 @@ def test_the_span_is_current_while_the_call_runs(
     assert trace.get_current_span() is trace.INVALID_SPAN  # detached afterwards
 
 
+def test_an_unread_response_is_observed_too(
+    sp: ThrottlingServer, clients: List[ApiClient], recorder: Recorder, telemetry: Telemetry
+) -> None:
+    sp.fail_next(1, status=503)
+    api = make_api(clients, sp.url, hooks=recorder.hooks(), telemetry=telemetry.otel)
+
+    response = api.get_messaging_actions_for_order_without_preload_content(ORDER, MARKETPLACE)
+    body = response.read()
+    response.release_conn()
+
+    assert body  # the caller still reads the body the client left unread
+    assert [e.status for e in recorder.of(ResponseReceived)] == [503, 200]
+    attributes = dict(telemetry.span().attributes or {})
+    assert (attributes["http.response.status_code"], attributes["sp_api.attempts"]) == (200, 2)
+
+
 # -- 429, then success --------------------------------------------------------------------------
 
 
@@ -510,7 +526,7 @@ def test_a_journaled_post_answered_503_reads_unknown_in_hooks_span_and_metrics(
     assert_no_secret(telemetry.every_attribute_value(), lwa.secrets())
 
 
-def test_a_journaled_post_sent_then_released_transitions(
+def test_a_journaled_post_sent_then_a_rejected_one(
     server: RecordingServer, clients: List[ApiClient], recorder: Recorder
 ) -> None:
     journal = SendJournal.memory()
