@@ -678,3 +678,65 @@ def test_without_hooks_or_telemetry_nothing_of_them_is_loaded() -> None:
 )
 def test_urls_in_events_carry_no_credentials(url: str, shown: Optional[str]) -> None:
     assert safe_url(url) == shown
+
+
+# -- a hook interrupted (KeyboardInterrupt and other BaseExceptions propagate) -------------------
+
+
+class Interrupt:
+    """A hook that raises KeyboardInterrupt (Ctrl-C while it runs) for one kind of event."""
+
+    def __init__(self, when: Any) -> None:
+        self.when = when
+
+    def __call__(self, event: Any) -> None:
+        if self.when(event):
+            raise KeyboardInterrupt
+
+
+def test_an_interrupt_in_the_claimed_hook_releases_the_claim_nothing_sent(
+    server: RecordingServer, clients: List[ApiClient]
+) -> None:
+    journal = SendJournal.memory()
+    hooks = Hooks(on_journal=Interrupt(lambda event: event.state == "claimed"))
+    api = make_api(clients, server.url, journal=journal, hooks=hooks)
+
+    with pytest.raises(KeyboardInterrupt):
+        api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+
+    assert server.request_count == 0
+    # Nothing left the process: the key is free again, not held in_flight until its lease ends.
+    assert [entry.state for entry in journal.entries()] == []
+
+
+def test_an_interrupt_in_the_expired_token_retry_hook_releases_the_claim(
+    sp: ThrottlingServer, lwa: FakeLwa, clients: List[ApiClient]
+) -> None:
+    journal = SendJournal.memory()
+    hooks = Hooks(on_retry=Interrupt(lambda event: event.reason == "access token expired"))
+    api = make_api(clients, sp.url, journal=journal, credentials=lwa.credentials(), hooks=hooks)
+    api.get_messaging_actions_for_order(ORDER, MARKETPLACE)  # fetches the token
+    sp.expire_token(lwa.issued[0])
+
+    with pytest.raises(KeyboardInterrupt):
+        api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+
+    # Amazon refused the expired token without processing anything: the message was not sent.
+    assert sp.successes == 1
+    assert [entry.state for entry in journal.entries()] == []
+
+
+def test_an_interrupt_in_a_hook_still_ends_the_span(
+    server: RecordingServer, clients: List[ApiClient], telemetry: Telemetry
+) -> None:
+    journal = SendJournal.memory()
+    server.enqueue(201, {}, {"x-amzn-RequestId": "rid-sent"})
+    hooks = Hooks(on_journal=Interrupt(lambda event: event.state == "duplicate"))
+    api = make_api(clients, server.url, journal=journal, hooks=hooks, telemetry=telemetry.otel)
+    api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+
+    with pytest.raises(KeyboardInterrupt):
+        api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+
+    assert trace.get_current_span() is trace.INVALID_SPAN  # not left attached to the thread
+    assert len(telemetry.spans.get_finished_spans()) == 2

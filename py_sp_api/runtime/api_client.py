@@ -245,10 +245,11 @@ class ApiClient:
             if observer is not None and waited > 0:
                 observer.rate_limit_wait(1, waited)
         claim = journal.claim(key, request[2])  # DuplicateSendError: nothing is sent
-        if observer is not None:
-            observer.journal(claim.key, "claimed", None, None)
         progress = SendProgress(paced=limiter.enabled)
         try:
+            if observer is not None:
+                # Inside the try: a hook interrupted here (Ctrl-C) releases the claim.
+                observer.journal(claim.key, "claimed", None, None)
             response, attempts = self._send(
                 operation, request, timeout, headers, preload_content, progress, observer
             )
@@ -376,9 +377,9 @@ class ApiClient:
                         # Amazon refused the token without processing the request, so one
                         # resend with a new token cannot deliver a message twice.
                         _log.debug("%s: token expired; resending once", operation.operation_id)
+                        _nothing_processed(progress, True)  # before a hook that may be interrupted
                         if observer is not None:
                             observer.retrying(attempt, "access token expired", status, 0.0)
-                        _nothing_processed(progress, True)
                         continue
                 return response, attempt
             if attempt < policy.max_attempts and policy.retries_status(status, idempotent):

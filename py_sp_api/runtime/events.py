@@ -411,8 +411,20 @@ class _Together(CallObserver):
             observer.journal(key, state, status, request_id)
 
     def finished(self, status: Optional[int], error: Optional[BaseException]) -> None:
-        for observer in self.observers:
-            observer.finished(status, error)
+        _finish_all(self.observers, status, error)
+
+
+def _finish_all(
+    observers: Tuple[CallObserver, ...], status: Optional[int], error: Optional[BaseException]
+) -> None:
+    # Each observer ends its call (a span, its current context) even when one before it is
+    # interrupted (a hook's KeyboardInterrupt propagates).
+    if not observers:
+        return
+    try:
+        observers[0].finished(status, error)
+    finally:
+        _finish_all(observers[1:], status, error)
 
 
 class AllTelemetry:
