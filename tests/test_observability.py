@@ -740,3 +740,34 @@ def test_an_interrupt_in_a_hook_still_ends_the_span(
 
     assert trace.get_current_span() is trace.INVALID_SPAN  # not left attached to the thread
     assert len(telemetry.spans.get_finished_spans()) == 2
+
+
+def test_an_answer_too_large_to_read_is_still_an_answer(
+    server: RecordingServer, clients: List[ApiClient], recorder: Recorder, telemetry: Telemetry
+) -> None:
+    from py_sp_api.generated.messaging.exceptions import ApiResponseTooLargeError
+
+    server.enqueue(201, b"x" * 100, {"x-amzn-RequestId": "rid-big"})
+    api = make_api(
+        clients,
+        server.url,
+        max_response_bytes=10,
+        hooks=recorder.hooks(),
+        telemetry=telemetry.otel,
+    )
+
+    with pytest.raises(ApiResponseTooLargeError):
+        api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+
+    # Amazon accepted the message: whoever counts answers must see this 201.
+    assert [(e.status, e.request_id) for e in recorder.of(ResponseReceived)] == [(201, "rid-big")]
+    attributes = dict(telemetry.span().attributes or {})
+    assert (attributes["http.response.status_code"], attributes["sp_api.request_id"]) == (
+        201,
+        "rid-big",
+    )
+    statuses = [
+        attrs.get("http.response.status_code")
+        for attrs, _ in telemetry.metrics()["http.client.request.duration"]
+    ]
+    assert statuses == [201]

@@ -344,6 +344,9 @@ class ApiClient:
                     continue
                 raise _final_transport_error(exc, operation, attempt) from exc.__cause__
             except ApiResponseTooLargeError as exc:
+                if observer is not None and exc.status is not None:
+                    # Answered (a 2xx: the message was sent), only the body was not read.
+                    observer.answered(attempt, exc.status, exc.headers, time.monotonic() - started)
                 raise _too_large_outcome(exc, operation, attempt) from exc
             status = response.status
             if limiter.enabled:

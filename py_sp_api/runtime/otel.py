@@ -172,6 +172,7 @@ class _SpanCall(CallObserver):
         "_rate_limit",
         "_request_id",
         "_span",
+        "_status",
         "_waited",
     )
 
@@ -190,10 +191,12 @@ class _SpanCall(CallObserver):
         self._waited = 0.0
         self._request_id: Optional[str] = None
         self._rate_limit: Optional[float] = None
+        self._status: Optional[int] = None  # the current attempt's answer
 
     @_guarded
     def attempt(self, attempt: int, waited: float) -> None:
         self._attempts = attempt
+        self._status = None
         if waited > 0:
             self.rate_limit_wait(attempt, waited)
 
@@ -210,6 +213,7 @@ class _SpanCall(CallObserver):
     def answered(
         self, attempt: int, status: int, headers: Mapping[str, str], seconds: float
     ) -> None:
+        self._status = status
         self._request_id = headers.get(REQUEST_ID_HEADER) or self._request_id
         self._rate_limit = _rate(headers.get(RATE_LIMIT_HEADER)) or self._rate_limit
         attributes: Attributes = {**self._metric_attributes, "http.response.status_code": status}
@@ -269,6 +273,8 @@ class _SpanCall(CallObserver):
             }
             if self._attempts > 1:
                 final["http.request.resend_count"] = self._attempts - 1
+            if status is None:
+                status = self._status  # a call that raised after its last answer
             if status is not None:
                 final["http.response.status_code"] = status
             if self._request_id is not None:
