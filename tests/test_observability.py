@@ -674,6 +674,11 @@ def test_without_hooks_or_telemetry_nothing_of_them_is_loaded() -> None:
             "https://h.example/p?a=1&access_token=REDACTED&X-Amz-Signature=REDACTED&b",
         ),
         ("https://h.example/p?apiKey=k#frag", "https://h.example/p?apiKey=REDACTED#frag"),
+        # The keys OpenTelemetry's url.full convention names (pre-signed S3 and Azure URLs).
+        (
+            "https://h.example/p?AWSAccessKeyId=AKIA1&Expires=9&sig=s1&design=d",
+            "https://h.example/p?AWSAccessKeyId=REDACTED&Expires=9&sig=REDACTED&design=d",
+        ),
     ],
 )
 def test_urls_in_events_carry_no_credentials(url: str, shown: Optional[str]) -> None:

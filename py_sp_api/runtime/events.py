@@ -540,9 +540,12 @@ def api_name(operation: Operation[Any]) -> str:
 
 
 # A query parameter whose name says it carries a credential (SP-API's queries carry none; a
-# proxy or a custom operation might).
+# proxy or a custom operation might); "sig" and "AWSAccessKeyId" are named by OpenTelemetry's
+# url.full convention.
 _CREDENTIAL_NAME = re.compile(
-    r"token|secret|password|passwd|signature|credential|auth|api[-_]?key|session", re.IGNORECASE
+    r"token|secret|password|passwd|signature|credential|auth|api[-_]?key|access[-_]?key|session"
+    r"|\Asig\Z",
+    re.IGNORECASE,
 )
 
 
