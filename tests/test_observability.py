@@ -776,3 +776,28 @@ def test_an_answer_too_large_to_read_is_still_an_answer(
         for attrs, _ in telemetry.metrics()["http.client.request.duration"]
     ]
     assert statuses == [201]
+
+
+def test_a_token_hook_may_call_the_api_itself(
+    sp: ThrottlingServer, lwa: FakeLwa, clients: List[ApiClient], recorder: Recorder
+) -> None:
+    # The token provider holds its lock while it asks LWA: a hook run there that calls the
+    # API (which needs the token) would wait for that lock forever.
+    box: List[MessagingApi] = []
+
+    def on_token_refresh(event: TokenRefreshed) -> None:
+        recorder(event)
+        if len(recorder.events) == 1:
+            box[0].get_messaging_actions_for_order(ORDER, MARKETPLACE)
+
+    hooks = Hooks(on_token_refresh=on_token_refresh)
+    box.append(make_api(clients, sp.url, credentials=lwa.credentials(), hooks=hooks))
+    caller = threading.Thread(
+        target=box[0].get_messaging_actions_for_order, args=(ORDER, MARKETPLACE), daemon=True
+    )
+    caller.start()
+    caller.join(timeout=5)
+
+    assert not caller.is_alive(), "the call hung"
+    assert sp.successes == 2
+    assert [e.status for e in recorder.of(TokenRefreshed)] == [200]

@@ -134,7 +134,8 @@ class RateLimitWaited:
 class TokenRefreshed:
     """One request to the LWA token endpoint (for a new access token) finished.
 
-    It is reported to the call that made it; calls waiting for that token see no event.
+    It is reported to the call that made it, before that call's next step (not while the
+    token provider holds its lock); calls waiting for that token see no event.
     """
 
     __slots__ = ("api", "duration", "endpoint", "error", "operation", "status")
@@ -299,7 +300,7 @@ def _deliver(hooks: Hooks, name: str, hook: Callable[[Any], None], event: object
 class _HookCall(CallObserver):
     """Turns one call's steps into events for the hooks that are set."""
 
-    __slots__ = ("api", "hooks", "method", "operation", "url")
+    __slots__ = ("api", "hooks", "method", "operation", "token_reports", "url")
 
     def __init__(self, hooks: Hooks, operation: Operation[Any], method: str, url: str) -> None:
         self.hooks = hooks
@@ -307,8 +308,10 @@ class _HookCall(CallObserver):
         self.operation = operation.operation_id
         self.method = method
         self.url = safe_url(url)
+        self.token_reports: Optional[List[TokenRefreshed]] = None
 
     def attempt(self, attempt: int, waited: float) -> None:
+        self._deliver_token_reports()
         if waited > 0:
             self.rate_limit_wait(attempt, waited)
         hook = self.hooks.on_attempt
@@ -341,6 +344,7 @@ class _HookCall(CallObserver):
             _deliver(self.hooks, "on_response", hook, event)
 
     def retrying(self, attempt: int, reason: str, status: Optional[int], delay: float) -> None:
+        self._deliver_token_reports()
         hook = self.hooks.on_retry
         if hook is not None:
             event = RetryScheduled(self.api, self.operation, attempt, reason, status, delay)
@@ -349,20 +353,34 @@ class _HookCall(CallObserver):
     def token_request(
         self, endpoint: str, status: Optional[int], error: Optional[str], seconds: float
     ) -> None:
-        hook = self.hooks.on_token_refresh
-        if hook is not None:
+        if self.hooks.on_token_refresh is not None:
+            # Delivered at the call's next step: the token provider holds its lock now, and a
+            # hook that called the API (needing the token) would wait for it forever.
             event = TokenRefreshed(self.api, self.operation, endpoint, status, error, seconds)
+            if self.token_reports is None:
+                self.token_reports = [event]
+            else:
+                self.token_reports.append(event)
+
+    def _deliver_token_reports(self) -> None:
+        reports, hook = self.token_reports, self.hooks.on_token_refresh
+        if reports is None or hook is None:
+            return
+        self.token_reports = None
+        for event in reports:
             _deliver(self.hooks, "on_token_refresh", hook, event)
 
     def journal(
         self, key: str, state: str, status: Optional[int], request_id: Optional[str]
     ) -> None:
+        self._deliver_token_reports()
         hook = self.hooks.on_journal
         if hook is not None:
             event = JournalTransition(self.api, self.operation, key, state, status, request_id)
             _deliver(self.hooks, "on_journal", hook, event)
 
     def finished(self, status: Optional[int], error: Optional[BaseException]) -> None:
+        self._deliver_token_reports()
         if isinstance(error, DuplicateSendError):
             key = getattr(error.entry, "key", "")
             self.journal(key, "duplicate", None, getattr(error.entry, "request_id", None))
