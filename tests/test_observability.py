@@ -801,3 +801,10 @@ def test_a_token_hook_may_call_the_api_itself(
     assert not caller.is_alive(), "the call hung"
     assert sp.successes == 2
     assert [e.status for e in recorder.of(TokenRefreshed)] == [200]
+
+
+def test_telemetry_given_as_a_class_not_an_instance_is_refused() -> None:
+    # OpenTelemetry.start_call is callable on the class too; every call would then fail with
+    # a TypeError about a missing argument.
+    with pytest.raises(ApiTypeError, match=r"OpenTelemetry\(\)"):
+        Configuration(telemetry=OpenTelemetry)  # type: ignore[arg-type]

@@ -239,6 +239,10 @@ class Configuration:
 
     @telemetry.setter
     def telemetry(self, telemetry: Optional[Telemetry]) -> None:
+        if isinstance(telemetry, type):
+            raise ApiTypeError(
+                f"telemetry must be an instance, e.g. {telemetry.__name__}(), not the class"
+            )
         if telemetry is not None and not callable(getattr(telemetry, "start_call", None)):
             raise ApiTypeError(
                 "telemetry must have a start_call(operation, method, url) method (e.g. "
