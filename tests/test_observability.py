@@ -808,3 +808,30 @@ def test_telemetry_given_as_a_class_not_an_instance_is_refused() -> None:
     # a TypeError about a missing argument.
     with pytest.raises(ApiTypeError, match=r"OpenTelemetry\(\)"):
         Configuration(telemetry=OpenTelemetry)  # type: ignore[arg-type]
+
+
+def test_server_address_of_an_ipv6_host_has_no_brackets(
+    clients: List[ApiClient], telemetry: Telemetry
+) -> None:
+    import socket
+
+    from py_sp_api.generated.messaging.exceptions import ApiConnectionError
+
+    with socket.socket(socket.AF_INET6) as probe:  # a port nothing listens on
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    api = make_api(
+        clients,
+        f"http://[::1]:{port}",
+        retry=RetryPolicy(max_attempts=1),
+        telemetry=telemetry.otel,
+    )
+
+    with pytest.raises(ApiConnectionError):
+        api.get_messaging_actions_for_order(ORDER, MARKETPLACE)
+
+    attributes = dict(telemetry.span().attributes or {})
+    # OpenTelemetry's server.address is the bare IP (url.full keeps the brackets).
+    assert (attributes["server.address"], attributes["server.port"]) == ("::1", port)
+    ((metric_attributes, _),) = telemetry.metrics()["http.client.request.duration"]
+    assert metric_attributes["server.address"] == "::1"

@@ -138,7 +138,8 @@ class OpenTelemetry:
             scheme = (parts.scheme or "https").lower()
             attributes: Attributes = {
                 "http.request.method": operation.method,
-                "server.address": parts.host or "",
+                # An IPv6 address without its URL brackets, as the convention spells it.
+                "server.address": (parts.host or "").strip("[]"),
                 "server.port": parts.port or _DEFAULT_PORTS.get(scheme, 443),
                 "url.template": operation.path,
                 "sp_api.api": api_name(operation),
