@@ -835,3 +835,28 @@ def test_server_address_of_an_ipv6_host_has_no_brackets(
     assert (attributes["server.address"], attributes["server.port"]) == ("::1", port)
     ((metric_attributes, _),) = telemetry.metrics()["http.client.request.duration"]
     assert metric_attributes["server.address"] == "::1"
+
+
+def test_an_answer_whose_body_was_cut_off_is_still_an_answer(
+    server: RecordingServer, clients: List[ApiClient], recorder: Recorder, telemetry: Telemetry
+) -> None:
+    from py_sp_api.generated.messaging.exceptions import ApiConnectionError
+
+    server.enqueue(201, b'{"err', {"x-amzn-RequestId": "rid-cut"}, content_length=100)
+    api = make_api(clients, server.url, hooks=recorder.hooks(), telemetry=telemetry.otel)
+
+    with pytest.raises(ApiConnectionError):
+        api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+
+    # Amazon answered 201 (the message was sent); only the body did not arrive whole.
+    assert server.request_count == 1
+    assert [(e.status, e.request_id) for e in recorder.of(ResponseReceived)] == [(201, "rid-cut")]
+    attributes = dict(telemetry.span().attributes or {})
+    assert attributes["http.response.status_code"] == 201
+    assert attributes["sp_api.request_id"] == "rid-cut"
+    assert attributes["error.type"] == "py_sp_api.runtime.exceptions.ApiConnectionError"
+    statuses = [
+        attrs.get("http.response.status_code")
+        for attrs, _ in telemetry.metrics()["http.client.request.duration"]
+    ]
+    assert statuses == [201]

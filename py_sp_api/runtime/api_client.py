@@ -335,7 +335,7 @@ class ApiClient:
                 )
             except ApiConnectionError as exc:
                 if observer is not None:
-                    observer.no_answer(attempt, exc, time.monotonic() - started)
+                    observer.transport_failure(attempt, exc, time.monotonic() - started)
                 if attempt < policy.max_attempts and policy.retries_transport_failure(
                     exc.request_sent, idempotent
                 ):

@@ -35,7 +35,12 @@ from typing import (
 import urllib3
 
 from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER
-from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER, ApiTypeError, DuplicateSendError
+from py_sp_api.runtime.exceptions import (
+    REQUEST_ID_HEADER,
+    ApiConnectionError,
+    ApiTypeError,
+    DuplicateSendError,
+)
 
 if TYPE_CHECKING:
     from py_sp_api.runtime.api_client import ApiClient
@@ -208,6 +213,18 @@ class CallObserver:
 
     def no_answer(self, attempt: int, error: BaseException, seconds: float) -> None:
         """Attempt ``attempt`` got no answer (a connection error or timeout)."""
+
+    def transport_failure(self, attempt: int, error: ApiConnectionError, seconds: float) -> None:
+        """Attempt ``attempt`` failed in transport: no answer, or one whose body was cut off."""
+        status = error.answered_status
+        if status is None:
+            self.no_answer(attempt, error, seconds)
+            return
+        # The status line came (a 2xx: the message was sent): that is an answer.
+        request_id = error.request_id
+        self.answered(
+            attempt, status, {REQUEST_ID_HEADER: request_id} if request_id else {}, seconds
+        )
 
     def retrying(self, attempt: int, reason: str, status: Optional[int], delay: float) -> None:
         """The call sends again after ``delay`` seconds."""
