@@ -863,3 +863,12 @@ def test_an_answer_whose_body_was_cut_off_is_still_an_answer(
         for attrs, _ in telemetry.metrics()["http.client.request.duration"]
     ]
     assert statuses == [201]
+
+
+def test_a_coroutine_function_is_refused_as_a_hook() -> None:
+    # Hooks are called, never awaited: an async hook would silently do nothing.
+    async def on_response(event: ResponseReceived) -> None:
+        pass
+
+    with pytest.raises(ApiTypeError, match=r"on_response .*async"):
+        Hooks(on_response=on_response)  # type: ignore[arg-type]

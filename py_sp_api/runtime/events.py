@@ -15,6 +15,7 @@ observer exists and the pipeline only checks for ``None``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import time
@@ -286,6 +287,11 @@ class Hooks:
             hook = getattr(self, name)
             if hook is not None and not callable(hook):
                 raise ApiTypeError(f"Hooks.{name} must be a callable, got {type(hook).__name__}")
+            if inspect.iscoroutinefunction(hook):
+                raise ApiTypeError(
+                    f"Hooks.{name} is an async function: hooks are called, never awaited, so it "
+                    "would never run; pass a plain function (it may hand the event to a queue)"
+                )
 
     @property
     def active(self) -> bool:
