@@ -872,3 +872,29 @@ def test_a_coroutine_function_is_refused_as_a_hook() -> None:
 
     with pytest.raises(ApiTypeError, match=r"on_response .*async"):
         Hooks(on_response=on_response)  # type: ignore[arg-type]
+
+
+def test_events_can_be_pickled_and_copied(
+    sp: ThrottlingServer, lwa: FakeLwa, clients: List[ApiClient], recorder: Recorder
+) -> None:
+    # A hook may hand events to another process (a multiprocessing queue pickles them).
+    import copy
+    import pickle
+
+    sp.throttle_next(1, retry_after="0")
+    pacing = RateLimiting(default=RateLimit(rate=50, burst=1), headroom=0, follow_rate_header=False)
+    api = make_api(
+        clients,
+        sp.url,
+        credentials=lwa.credentials(),
+        journal=SendJournal.memory(),
+        rate_limiting=pacing,
+        hooks=recorder.hooks(),
+    )
+    api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+    kinds = {type(event).__name__ for event in recorder.events}
+    assert len(kinds) == len(EVERY_HOOK), kinds
+
+    for event in recorder.events:
+        assert pickle.loads(pickle.dumps(event)) == event
+        assert copy.copy(event) == event

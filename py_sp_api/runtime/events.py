@@ -19,7 +19,7 @@ import inspect
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -66,8 +66,19 @@ __all__ = [
 _log = logging.getLogger("py_sp_api.hooks")
 
 
+class _Event:
+    """Pickled and copied through the constructor: a frozen dataclass with ``__slots__``
+    cannot have its fields set back one by one (a hook may send events to another process)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        values = tuple(getattr(self, item.name) for item in fields(self))  # type: ignore[arg-type]
+        return type(self), values
+
+
 @dataclass(frozen=True)
-class AttemptStarted:
+class AttemptStarted(_Event):
     """A request is about to leave (``attempt`` counts from 1; a resend is attempt 2...)."""
 
     __slots__ = ("api", "attempt", "method", "operation", "url")
@@ -82,7 +93,7 @@ class AttemptStarted:
 
 
 @dataclass(frozen=True)
-class ResponseReceived:
+class ResponseReceived(_Event):
     """Amazon answered one attempt (any status, 2xx or not)."""
 
     __slots__ = (
@@ -111,7 +122,7 @@ class ResponseReceived:
 
 
 @dataclass(frozen=True)
-class RetryScheduled:
+class RetryScheduled(_Event):
     """Attempt ``attempt`` failed and the call will try again after ``delay`` seconds."""
 
     __slots__ = ("api", "attempt", "delay", "operation", "reason", "status")
@@ -126,7 +137,7 @@ class RetryScheduled:
 
 
 @dataclass(frozen=True)
-class RateLimitWaited:
+class RateLimitWaited(_Event):
     """The client waited ``seconds`` for the operation's usage plan before an attempt."""
 
     __slots__ = ("api", "attempt", "operation", "seconds")
@@ -137,7 +148,7 @@ class RateLimitWaited:
 
 
 @dataclass(frozen=True)
-class TokenRefreshed:
+class TokenRefreshed(_Event):
     """One request to the LWA token endpoint (for a new access token) finished.
 
     It is reported to the call that made it, before that call's next step (not while the
@@ -158,7 +169,7 @@ class TokenRefreshed:
 
 
 @dataclass(frozen=True)
-class JournalTransition:
+class JournalTransition(_Event):
     """The send journal changed (or refused) a message's entry.
 
     ``state`` is ``"claimed"`` (about to send), then ``"sent"``, ``"rejected"``, ``"unknown"``
