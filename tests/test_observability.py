@@ -898,3 +898,53 @@ def test_events_can_be_pickled_and_copied(
     for event in recorder.events:
         assert pickle.loads(pickle.dumps(event)) == event
         assert copy.copy(event) == event
+
+
+def test_a_failed_token_refresh_after_an_expired_token_releases_the_claim(
+    sp: ThrottlingServer, lwa: FakeLwa, clients: List[ApiClient], recorder: Recorder
+) -> None:
+    from py_sp_api.generated.messaging.exceptions import LwaAuthError
+
+    journal = SendJournal.memory()
+    api = make_api(
+        clients,
+        sp.url,
+        journal=journal,
+        token_provider=lwa.provider(max_attempts=1),
+        hooks=recorder.hooks(),
+    )
+    api.get_messaging_actions_for_order(ORDER, MARKETPLACE)  # fetches the token
+    sp.expire_token(lwa.issued[0])
+    lwa.server_error()
+
+    with pytest.raises(LwaAuthError):
+        api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+
+    # Amazon refused the expired token (nothing processed) and no resend left: not sent.
+    assert sp.successes == 1
+    assert [entry.state for entry in journal.entries()] == []
+    assert [e.state for e in recorder.of(JournalTransition)] == ["claimed", "released"]
+
+
+def test_lwa_failing_before_anything_was_sent_releases_the_claim(
+    server: RecordingServer, lwa: FakeLwa, clients: List[ApiClient], recorder: Recorder
+) -> None:
+    # LWA's 500 is not Amazon's answer to the message: nothing was sent (send-journal.md).
+    from py_sp_api.generated.messaging.exceptions import LwaAuthError
+
+    journal = SendJournal.memory()
+    lwa.server_error()
+    api = make_api(
+        clients,
+        server.url,
+        journal=journal,
+        token_provider=lwa.provider(max_attempts=1),
+        hooks=recorder.hooks(),
+    )
+
+    with pytest.raises(LwaAuthError):
+        api.create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+
+    assert server.request_count == 0
+    assert [entry.state for entry in journal.entries()] == []
+    assert [e.state for e in recorder.of(JournalTransition)] == ["claimed", "released"]

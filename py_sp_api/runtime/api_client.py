@@ -375,12 +375,13 @@ class ApiClient:
                 response = _readable(response, data, preload_content)
                 if not token_refreshed and _says_token_expired(data, operation.error_model):
                     token_refreshed = True
+                    # Amazon refused the token without processing the request: so whatever
+                    # happens next (a failed token refresh, an interrupt), nothing was sent.
+                    _nothing_processed(progress, True)
                     renewable = provider.invalidate(token)
                     if renewable and provider.get_token(token_http) != token:
-                        # Amazon refused the token without processing the request, so one
-                        # resend with a new token cannot deliver a message twice.
+                        # So one resend with a new token cannot deliver a message twice.
                         _log.debug("%s: token expired; resending once", operation.operation_id)
-                        _nothing_processed(progress, True)  # before a hook that may be interrupted
                         if observer is not None:
                             observer.retrying(attempt, "access token expired", status, 0.0)
                         continue

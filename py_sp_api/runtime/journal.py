@@ -469,14 +469,15 @@ def settle_failure(
     released. Otherwise an answer's status decides, and no answer means ``unknown``. Returns
     the state recorded, or ``"released"``.
     """
+    if not may_have_reached or (isinstance(exc, ApiConnectionError) and exc.request_sent is False):
+        # First: a status here is not Amazon's (an LwaAuthError carries LWA's).
+        _release_quietly(journal, claim)
+        return RELEASED
     status = getattr(exc, "status", None)
     if not isinstance(status, int) or isinstance(status, bool):
         status = getattr(exc, "answered_status", None)  # an answer whose body was cut off
     if isinstance(status, int) and not isinstance(status, bool):
         return settle_answer(journal, claim, status, getattr(exc, "request_id", None))
-    if not may_have_reached or (isinstance(exc, ApiConnectionError) and exc.request_sent is False):
-        _release_quietly(journal, claim)
-        return RELEASED
     if isinstance(exc, ApiConnectionError):
         _settle_quietly(journal, claim, UNKNOWN, detail=f"no answer: {exc}"[:500])
     else:
