@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         SendReport as SendReport,
         send_many as send_many,
     )
+    from py_sp_api.runtime.events import Hooks as Hooks
     from py_sp_api.runtime.exceptions import (
         DuplicateSendError as DuplicateSendError,
         LwaAuthError as LwaAuthError,
@@ -60,6 +61,7 @@ _EXPORTS: Dict[str, str] = {
     "DuplicateSendError": "py_sp_api.runtime.exceptions",
     "EU": "py_sp_api.runtime.regions",
     "FE": "py_sp_api.runtime.regions",
+    "Hooks": "py_sp_api.runtime.events",
     "Job": "py_sp_api.runtime.bulk",
     "JournalEntry": "py_sp_api.runtime.journal",
     "LocalBucketStore": "py_sp_api.runtime.ratelimit",

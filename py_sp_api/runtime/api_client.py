@@ -35,6 +35,7 @@ from py_sp_api.runtime.retry import parse_retry_after
 from py_sp_api.runtime.transport_security import redact_url
 
 if TYPE_CHECKING:
+    from py_sp_api.runtime.events import CallObserver
     from py_sp_api.runtime.journal import SendJournal
     from py_sp_api.runtime.model import SpApiModel
 
@@ -130,7 +131,14 @@ class ApiClient:
         """
         request = operation.prepare(args, body)
         journal = self.configuration.journal
-        if journal is None or operation.is_idempotent:
+        telemetry = self.configuration._instrumentation
+        if telemetry is not None:
+            from py_sp_api.runtime.events import send_observed
+
+            response, attempts = send_observed(
+                self, telemetry, operation, args, request, timeout, headers, send_key, True
+            )
+        elif journal is None or operation.is_idempotent:
             response, attempts = self._send(operation, request, timeout, headers, True)
         else:
             response, attempts = self._send_journaled(
@@ -196,6 +204,13 @@ class ApiClient:
         """
         request = operation.prepare(args, body)
         journal = self.configuration.journal
+        telemetry = self.configuration._instrumentation
+        if telemetry is not None:
+            from py_sp_api.runtime.events import send_observed
+
+            return send_observed(
+                self, telemetry, operation, args, request, timeout, headers, send_key, False
+            )[0]
         if journal is None or operation.is_idempotent:
             return self._send(operation, request, timeout, headers, False)[0]
         return self._send_journaled(
@@ -212,6 +227,7 @@ class ApiClient:
         headers: Optional[Mapping[str, str]],
         send_key: Optional[str],
         preload_content: bool,
+        observer: Optional[CallObserver] = None,
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
         """:meth:`_send`, with the message claimed first and its outcome recorded after."""
         # Imported here: a program without a journal never loads it.
@@ -225,17 +241,27 @@ class ApiClient:
         journal.check(key)  # DuplicateSendError: nothing is sent
         limiter = self.configuration.rate_limiting
         if limiter.enabled:
-            limiter.acquire(operation, self.configuration.rate_limit_identity)
+            waited = limiter.acquire(operation, self.configuration.rate_limit_identity)
+            if observer is not None and waited > 0:
+                observer.rate_limit_wait(1, waited)
         claim = journal.claim(key, request[2])  # DuplicateSendError: nothing is sent
         progress = SendProgress(paced=limiter.enabled)
         try:
+            if observer is not None:
+                # Inside the try: a hook interrupted here (Ctrl-C) releases the claim.
+                observer.journal(claim.key, "claimed", None, None)
             response, attempts = self._send(
-                operation, request, timeout, headers, preload_content, progress
+                operation, request, timeout, headers, preload_content, progress, observer
             )
         except BaseException as exc:
-            settle_failure(journal, claim, exc, progress.may_have_reached)
+            state = settle_failure(journal, claim, exc, progress.may_have_reached)
+            if observer is not None:
+                observer.journal_failure(claim.key, state, exc)
             raise
-        settle_answer(journal, claim, response.status, response.headers.get(REQUEST_ID_HEADER))
+        request_id = response.headers.get(REQUEST_ID_HEADER)
+        state = settle_answer(journal, claim, response.status, request_id)
+        if observer is not None:
+            observer.journal(claim.key, state, response.status, request_id)
         return response, attempts
 
     def _send(
@@ -246,6 +272,7 @@ class ApiClient:
         extra_headers: Optional[Mapping[str, str]],
         preload_content: bool,
         progress: Optional[SendProgress] = None,
+        observer: Optional[CallObserver] = None,
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
         """Send with auth, pacing and retries; return the final response and the tries made.
 
@@ -269,6 +296,10 @@ class ApiClient:
         identity = config.rate_limit_identity if limiter.enabled else ""
         idempotent = operation.is_idempotent
         debug = _log.isEnabledFor(logging.DEBUG)
+        timed = debug or observer is not None
+        token_http = (
+            self.rest_client if observer is None else observer.token_sender(self.rest_client)
+        )
         token: Optional[str] = None
         token_refreshed = False
         refused: Optional[urllib3.BaseHTTPResponse] = None  # the last 429/5xx, while retrying
@@ -276,7 +307,7 @@ class ApiClient:
         while True:
             attempt += 1
             if provider is not None:
-                token = headers[ACCESS_TOKEN_HEADER] = provider.get_token(self.rest_client)
+                token = headers[ACCESS_TOKEN_HEADER] = provider.get_token(token_http)
             try:
                 if progress is not None and progress.paced:
                     progress.paced = False  # the first token was taken before the claim
@@ -288,7 +319,9 @@ class ApiClient:
                     raise
                 # Retrying a refused request would wait too long: report what Amazon said.
                 return refused, attempt - 1
-            started = time.monotonic() if debug else 0.0
+            started = time.monotonic() if timed else 0.0
+            if observer is not None:
+                observer.attempt(attempt, waited)
             if progress is not None:
                 progress.may_have_reached = True
             try:
@@ -301,31 +334,40 @@ class ApiClient:
                     preload_content=preload_content,
                 )
             except ApiConnectionError as exc:
+                if observer is not None:
+                    observer.transport_failure(attempt, exc, time.monotonic() - started)
                 if attempt < policy.max_attempts and policy.retries_transport_failure(
                     exc.request_sent, idempotent
                 ):
                     _nothing_processed(progress, exc.request_sent is False or idempotent)
-                    self._pause(policy.delay(attempt), operation, attempt, str(exc))
+                    self._pause(policy.delay(attempt), operation, attempt, str(exc), observer)
                     continue
                 raise _final_transport_error(exc, operation, attempt) from exc.__cause__
             except ApiResponseTooLargeError as exc:
+                if observer is not None and exc.status is not None:
+                    # Answered (a 2xx: the message was sent), only the body was not read.
+                    observer.answered(attempt, exc.status, exc.headers, time.monotonic() - started)
                 raise _too_large_outcome(exc, operation, attempt) from exc
             status = response.status
             if limiter.enabled:
                 limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
-            if debug:
-                _log.debug(
-                    "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
-                    "request-id=%s)",
-                    method,
-                    path,
-                    status,
-                    (time.monotonic() - started) * 1000,
-                    operation.operation_id,
-                    attempt,
-                    waited,
-                    response.headers.get(REQUEST_ID_HEADER),
-                )
+            if timed:
+                elapsed = time.monotonic() - started
+                if observer is not None:
+                    observer.answered(attempt, status, response.headers, elapsed)
+                if debug:
+                    _log.debug(
+                        "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
+                        "request-id=%s)",
+                        method,
+                        path,
+                        status,
+                        elapsed * 1000,
+                        operation.operation_id,
+                        attempt,
+                        waited,
+                        response.headers.get(REQUEST_ID_HEADER),
+                    )
             if 200 <= status <= 299:
                 return response, attempt
             if status in (401, 403) and token is not None and provider is not None:
@@ -333,12 +375,15 @@ class ApiClient:
                 response = _readable(response, data, preload_content)
                 if not token_refreshed and _says_token_expired(data, operation.error_model):
                     token_refreshed = True
+                    # Amazon refused the token without processing the request: so whatever
+                    # happens next (a failed token refresh, an interrupt), nothing was sent.
+                    _nothing_processed(progress, True)
                     renewable = provider.invalidate(token)
-                    if renewable and provider.get_token(self.rest_client) != token:
-                        # Amazon refused the token without processing the request, so one
-                        # resend with a new token cannot deliver a message twice.
+                    if renewable and provider.get_token(token_http) != token:
+                        # So one resend with a new token cannot deliver a message twice.
                         _log.debug("%s: token expired; resending once", operation.operation_id)
-                        _nothing_processed(progress, True)
+                        if observer is not None:
+                            observer.retrying(attempt, "access token expired", status, 0.0)
                         continue
                 return response, attempt
             if attempt < policy.max_attempts and policy.retries_status(status, idempotent):
@@ -349,7 +394,7 @@ class ApiClient:
                     # A POST is retried only after a 429, which processed nothing.
                     _nothing_processed(progress, status == 429 or idempotent)
                     delay = policy.delay(attempt, retry_after)
-                    self._pause(delay, operation, attempt, f"HTTP {status}")
+                    self._pause(delay, operation, attempt, f"HTTP {status}", observer, status)
                     continue
             return response, attempt
 
@@ -364,7 +409,17 @@ class ApiClient:
         except ApiResponseTooLargeError as exc:
             raise _too_large_outcome(exc, operation, attempt) from exc
 
-    def _pause(self, delay: float, operation: Operation[Any], attempt: int, why: str) -> None:
+    def _pause(
+        self,
+        delay: float,
+        operation: Operation[Any],
+        attempt: int,
+        why: str,
+        observer: Optional[CallObserver] = None,
+        status: Optional[int] = None,
+    ) -> None:
+        if observer is not None:
+            observer.retrying(attempt, why, status, delay)
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug(
                 "%s: attempt %d failed (%s); retrying in %.3fs",

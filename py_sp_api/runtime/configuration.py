@@ -25,6 +25,7 @@ from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import is_secure_url, redact_url
 
 if TYPE_CHECKING:
+    from py_sp_api.runtime.events import Hooks, Telemetry
     from py_sp_api.runtime.journal import SendJournal
 
 DEFAULT_HOST = "https://sellingpartnerapi-na.amazon.com"
@@ -74,6 +75,11 @@ class Configuration:
         max_response_bytes: the largest response body the client reads into memory (10 MiB by
             default; Messaging answers take a few KiB). A larger body is not read: the call
             raises :class:`ApiResponseTooLargeError` (2xx) or the status's ``ApiException``.
+        hooks: :class:`~py_sp_api.runtime.events.Hooks`: callables told of each attempt,
+            answer, retry, rate-limit wait, token request and journal transition.
+        telemetry: more observers of every call, e.g.
+            :class:`~py_sp_api.runtime.otel.OpenTelemetry` (spans and metrics). With neither,
+            calls are not observed at all (no cost).
 
     Without credentials no token is sent: fine for the local sandbox and test servers, but
     Amazon's hosts, its sandbox hosts included, refuse a request without one (403). With
@@ -102,8 +108,17 @@ class Configuration:
         journal: Optional[SendJournal] = None,
         seller_id: Optional[str] = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        hooks: Optional[Hooks] = None,
+        telemetry: Optional[Telemetry] = None,
     ) -> None:
         self._identity: Optional[Tuple[str, str, str]] = None
+        self._hooks: Optional[Hooks] = None
+        self._telemetry: Optional[Telemetry] = None
+        # What observes each call: hooks and telemetry together, worked out when either is
+        # set, so that a call without them only checks this for None.
+        self._instrumentation: Optional[Telemetry] = None
+        self.hooks = hooks
+        self.telemetry = telemetry
         self.token_provider = _token_provider(credentials, access_token, token_provider)
         self.host = host if host is not None else DEFAULT_HOST
         self.timeout = to_urllib3_timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
@@ -202,6 +217,40 @@ class Configuration:
             )
         self._token_provider = provider
 
+    @property
+    def hooks(self) -> Optional[Hooks]:
+        """The :class:`~py_sp_api.runtime.events.Hooks` told what each call does, or ``None``."""
+        return self._hooks
+
+    @hooks.setter
+    def hooks(self, hooks: Optional[Hooks]) -> None:
+        if hooks is not None:
+            from py_sp_api.runtime.events import Hooks  # loaded only by those who use hooks
+
+            if not isinstance(hooks, Hooks):
+                raise ApiTypeError(f"hooks must be a Hooks, got {type(hooks).__name__}")
+        self._hooks = hooks
+        self._instrumentation = _instrumentation(hooks, self._telemetry)
+
+    @property
+    def telemetry(self) -> Optional[Telemetry]:
+        """What else observes each call (``OpenTelemetry()``, say), or ``None``."""
+        return self._telemetry
+
+    @telemetry.setter
+    def telemetry(self, telemetry: Optional[Telemetry]) -> None:
+        if isinstance(telemetry, type):
+            raise ApiTypeError(
+                f"telemetry must be an instance, e.g. {telemetry.__name__}(), not the class"
+            )
+        if telemetry is not None and not callable(getattr(telemetry, "start_call", None)):
+            raise ApiTypeError(
+                "telemetry must have a start_call(operation, method, url) method (e.g. "
+                f"py_sp_api.runtime.otel.OpenTelemetry()), got {type(telemetry).__name__}"
+            )
+        self._telemetry = telemetry
+        self._instrumentation = _instrumentation(self._hooks, telemetry)
+
     def to_debug_report(self) -> str:
         """Facts for a bug report: versions and settings, never a secret."""
         import importlib.metadata
@@ -268,6 +317,14 @@ class Configuration:
         )
 
     __str__ = __repr__
+
+
+def _instrumentation(hooks: Optional[Hooks], telemetry: Optional[Telemetry]) -> Optional[Telemetry]:
+    if hooks is None and telemetry is None:
+        return None
+    from py_sp_api.runtime.events import combined
+
+    return combined(hooks, telemetry)
 
 
 def _token_provider(

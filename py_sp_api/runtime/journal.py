@@ -55,6 +55,8 @@ SENT = "sent"
 REJECTED = "rejected"
 UNKNOWN = "unknown"
 STATES: Tuple[str, ...] = (IN_FLIGHT, SENT, REJECTED, UNKNOWN)
+RELEASED = "released"
+"""Not a state: what :func:`settle_failure` did when nothing could have reached Amazon."""
 
 DEFAULT_LEASE = 3600.0
 """Seconds a claim may stay ``in_flight`` before it counts as ``unknown`` (its sender died).
@@ -442,8 +444,11 @@ class SendJournal:
 
 def settle_answer(
     journal: SendJournal, claim: Claim, status: int, request_id: Optional[str]
-) -> None:
-    """Record what Amazon's answer means: 2xx sent, 4xx rejected, anything else unknown."""
+) -> str:
+    """Record what Amazon's answer means: 2xx sent, 4xx rejected, anything else unknown.
+
+    Returns the state recorded (or meant to be, if the journal's store failed).
+    """
     if 200 <= status <= 299:
         state = SENT
     elif 400 <= status <= 499:
@@ -451,31 +456,34 @@ def settle_answer(
     else:
         state = UNKNOWN  # a 5xx may or may not have been processed
     _settle_quietly(journal, claim, state, request_id=request_id, status=status)
+    return state
 
 
 def settle_failure(
     journal: SendJournal, claim: Claim, exc: BaseException, may_have_reached: bool = True
-) -> None:
+) -> str:
     """Record a call that raised.
 
     ``may_have_reached`` is False when no request that Amazon could have processed left the
     process (refused before sending, or every attempt answered "nothing processed"): the key is
-    released. Otherwise an answer's status decides, and no answer means ``unknown``.
+    released. Otherwise an answer's status decides, and no answer means ``unknown``. Returns
+    the state recorded, or ``"released"``.
     """
+    if not may_have_reached or (isinstance(exc, ApiConnectionError) and exc.request_sent is False):
+        # First: a status here is not Amazon's (an LwaAuthError carries LWA's).
+        _release_quietly(journal, claim)
+        return RELEASED
     status = getattr(exc, "status", None)
     if not isinstance(status, int) or isinstance(status, bool):
         status = getattr(exc, "answered_status", None)  # an answer whose body was cut off
     if isinstance(status, int) and not isinstance(status, bool):
-        settle_answer(journal, claim, status, getattr(exc, "request_id", None))
-    elif not may_have_reached or (
-        isinstance(exc, ApiConnectionError) and exc.request_sent is False
-    ):
-        _release_quietly(journal, claim)
-    elif isinstance(exc, ApiConnectionError):
+        return settle_answer(journal, claim, status, getattr(exc, "request_id", None))
+    if isinstance(exc, ApiConnectionError):
         _settle_quietly(journal, claim, UNKNOWN, detail=f"no answer: {exc}"[:500])
     else:
         # Interrupted (Ctrl-C, a signal) while a request was out: it may have gone.
         _settle_quietly(journal, claim, UNKNOWN, detail=f"interrupted: {type(exc).__name__}")
+    return UNKNOWN
 
 
 def _settle_quietly(journal: SendJournal, claim: Claim, state: str, **outcome: Any) -> None:

@@ -5,7 +5,9 @@ Measures, against a local nginx serving canned Messaging answers, in one run:
 * client-process CPU per call (``time.process_time``) after warm-up, for GET ``get_attributes``
   and POST ``create_confirm_order_details`` with a body, for raw urllib3 and for py-sp-api
   (validation on; then auth with a cached LWA token and rate limiting with a bucket that never
-  blocks), interleaved round by round so machine noise hits every variant alike;
+  blocks), interleaved round by round so machine noise hits every variant alike; and, reported
+  without a budget, the same with OpenTelemetry on (the SDK recording spans and metrics, no
+  exporter), when ``opentelemetry-sdk`` is installed;
 * cold import of ``py_sp_api.generated.messaging`` (and of ``MessagingApi`` from it) minus bare
   interpreter start, against importing the runtime dependencies;
 * peak RSS of a process that made 100 calls, against the same with raw urllib3;
@@ -61,7 +63,7 @@ def raw_calls(base: str) -> Tuple[Call, Call]:
     return get, post
 
 
-def client_calls(base: str, production: bool) -> Tuple[Call, Call]:
+def client_calls(base: str, production: bool, telemetry: bool = False) -> Tuple[Call, Call]:
     from py_sp_api import LwaCredentials, RateLimit, RateLimiting
     from py_sp_api.generated.messaging import (
         ApiClient,
@@ -81,6 +83,8 @@ def client_calls(base: str, production: bool) -> Tuple[Call, Call]:
         )
     else:
         config = Configuration(host=base, rate_limiting=False)
+    if telemetry:
+        config.telemetry = _recording_telemetry()
     api = MessagingApi(ApiClient(config))
     marketplaces = [MARKETPLACE]
 
@@ -92,6 +96,24 @@ def client_calls(base: str, production: bool) -> Tuple[Call, Call]:
         return api.create_confirm_order_details(ORDER, marketplaces, body)
 
     return get, post
+
+
+def _recording_telemetry() -> object:
+    """OpenTelemetry with the SDK recording every span and metric, and exporting nothing."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from py_sp_api.runtime.otel import OpenTelemetry
+
+    meters = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return OpenTelemetry(tracer_provider=TracerProvider(), meter_provider=meters)
+
+
+def _otel_sdk_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("opentelemetry.sdk") is not None
 
 
 def cpu_per_call(
@@ -240,24 +262,28 @@ def main() -> int:
         raw_get, raw_post = raw_calls(server.url)
         ours_get, ours_post = client_calls(server.url, production=False)
         prod_get, prod_post = client_calls(server.url, production=True)
-        cpu, paired = cpu_per_call(
-            {
-                "raw urllib3 GET": raw_get,
-                "py-sp-api GET": ours_get,
-                "py-sp-api GET, auth + rate limit": prod_get,
-                "raw urllib3 POST": raw_post,
-                "py-sp-api POST": ours_post,
-                "py-sp-api POST, auth + rate limit": prod_post,
-            },
-            {
-                "py-sp-api GET": "raw urllib3 GET",
-                "py-sp-api GET, auth + rate limit": "raw urllib3 GET",
-                "py-sp-api POST": "raw urllib3 POST",
-                "py-sp-api POST, auth + rate limit": "raw urllib3 POST",
-            },
-            options.calls,
-            options.rounds,
-        )
+        cases = {
+            "raw urllib3 GET": raw_get,
+            "py-sp-api GET": ours_get,
+            "py-sp-api GET, auth + rate limit": prod_get,
+            "raw urllib3 POST": raw_post,
+            "py-sp-api POST": ours_post,
+            "py-sp-api POST, auth + rate limit": prod_post,
+        }
+        baselines = {
+            "py-sp-api GET": "raw urllib3 GET",
+            "py-sp-api GET, auth + rate limit": "raw urllib3 GET",
+            "py-sp-api POST": "raw urllib3 POST",
+            "py-sp-api POST, auth + rate limit": "raw urllib3 POST",
+        }
+        with_otel = _otel_sdk_installed()
+        if with_otel:
+            otel_get, otel_post = client_calls(server.url, production=False, telemetry=True)
+            cases.update({"py-sp-api GET, OpenTelemetry": otel_get})
+            cases.update({"py-sp-api POST, OpenTelemetry": otel_post})
+            baselines["py-sp-api GET, OpenTelemetry"] = "raw urllib3 GET"
+            baselines["py-sp-api POST, OpenTelemetry"] = "raw urllib3 POST"
+        cpu, paired = cpu_per_call(cases, baselines, options.calls, options.rounds)
         first, last, new_objects = growth(ours_get, raw_get)
         rss_raw = peak_rss_kib(server.url, ours=False)
         rss_ours = peak_rss_kib(server.url, ours=True)
@@ -299,6 +325,16 @@ def main() -> int:
         ok = measured <= budget
         missed += not ok
         print(f"{label:52} {shown:>11} {measured:6.2f}x {budget:6.2f}x  {'ok' if ok else 'MISSED'}")
+    if with_otel:
+        print("\nwith OpenTelemetry on (SDK recording spans and metrics; reported, no budget)")
+        for kind in ("GET", "POST"):
+            name = f"py-sp-api {kind}, OpenTelemetry"
+            label = f"{kind} CPU/call, OpenTelemetry"
+            extra = cpu[name] - cpu[f"py-sp-api {kind}"]
+            print(
+                f"{label:52} {cpu[name] * 1e6:8.1f} us {paired[name]:6.2f}x"
+                f"  (+{extra * 1e6:.1f} us over no telemetry)"
+            )
     if instructions:
         raw_count = instructions["raw"]
         print("\ninstructions per GET call (callgrind, deterministic):")
