@@ -91,3 +91,16 @@ def test_a_per_call_token_counts_as_credentials(server: RecordingServer) -> None
             ORDER, MARKETPLACE, _headers={"x-amz-access-token": "Atza|rdt"}
         )
     assert "no credentials" not in str(caught.value)
+
+
+def test_an_action_not_available_without_a_token_does_not_blame_missing_credentials() -> None:
+    # The sandbox answers without a token; its "not available" 403 is about the order, so the
+    # message must not also say that credentials are missing (it said both, contradicting itself).
+    with MessagingSandbox() as sandbox:
+        sandbox.set_actions(ORDER, ["create_unexpected_problem"])
+        config = sandbox.configuration(retry=NO_RETRIES)
+        with ApiClient(config) as client, pytest.raises(ActionNotAvailableException) as caught:
+            MessagingApi(client).create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+    text = str(caught.value)
+    assert "does not offer this message type right now" in text
+    assert "no credentials configured" not in text

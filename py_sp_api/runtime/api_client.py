@@ -148,8 +148,9 @@ class ApiClient:
         raw = response.data
         if not 200 <= status <= 299:
             note = _outcome_note(operation, status)
+            credentials_note = None
             if status in (401, 403) and not self._carries_token(headers):
-                note = _joined(note, NO_CREDENTIALS_NOTE)
+                credentials_note = NO_CREDENTIALS_NOTE
             encoding = _unrequested_encoding(response.headers)
             if encoding is not None:
                 raw = b""  # not text, and the client will not inflate it
@@ -162,6 +163,7 @@ class ApiClient:
                 error_model=operation.error_model,
                 attempts=attempts,
                 note=note,
+                credentials_note=credentials_note,
             )
         return ApiResponse(
             status_code=status,

@@ -220,8 +220,14 @@ class ApiException(OpenApiException):
         error_model: Optional[Type[Any]] = None,
         attempts: int = 1,
         note: Optional[str] = None,
+        credentials_note: Optional[str] = None,
     ) -> ApiException:
-        """The typed exception for a non-2xx answer; never fails on a body that is not JSON."""
+        """The typed exception for a non-2xx answer; never fails on a body that is not JSON.
+
+        ``credentials_note`` explains a refusal by missing credentials; it is left out when the
+        answer says the order does not offer the action (a refusal that has nothing to do with
+        credentials).
+        """
         text = _decode(body) if body else None
         data = _try_json(body)
         errors = _parse_errors(data, error_model)
@@ -230,6 +236,8 @@ class ApiException(OpenApiException):
         if hint is not None:
             exc_class = ActionNotAvailableException
             note = f"{note}\n{hint}" if note else hint
+        elif credentials_note is not None:
+            note = f"{note}\n{credentials_note}" if note else credentials_note
         return exc_class(
             status,
             reason,
