@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Type, TypeVar, cast
 
 import urllib3
 from pydantic_core import ValidationError
@@ -129,6 +129,8 @@ class ApiClient:
         (``send_key`` is the caller's part of it) and its outcome recorded.
         """
         request = operation.prepare(args, body)
+        if operation.header_params:
+            headers = operation.call_headers(args, headers)
         journal = self.configuration.journal
         if journal is None or operation.is_idempotent:
             response, attempts = self._send(operation, request, timeout, headers, True)
@@ -195,6 +197,8 @@ class ApiClient:
         does not limit it: read it in pieces (``read(amt)``, ``stream()``) if it may be large.
         """
         request = operation.prepare(args, body)
+        if operation.header_params:
+            headers = operation.call_headers(args, headers)
         journal = self.configuration.journal
         if journal is None or operation.is_idempotent:
             return self._send(operation, request, timeout, headers, False)[0]
@@ -515,6 +519,8 @@ def _final_transport_error(
 def _parse_body(
     operation: Operation[ResponseT], status: int, headers: Mapping[str, str], raw: bytes
 ) -> ResponseT:
+    if operation.response is None or status in operation.bodiless_statuses:
+        return cast(ResponseT, None)  # the spec declares no body: whatever came is not parsed
     model = operation.response_model
     # Amazon answers some 201s with no body at all; read that as an empty object.
     document = raw if raw and not raw.isspace() else b"{}"
