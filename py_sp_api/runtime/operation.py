@@ -8,11 +8,9 @@ anything is sent, so that bad input never reaches Amazon (or a buyer).
 from __future__ import annotations
 
 import importlib
-import math
 import re
 import warnings
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -30,7 +28,6 @@ from typing import (
 )
 from urllib.parse import quote
 
-from dateutil.parser import isoparse
 from pydantic_core import ValidationError
 
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
@@ -111,9 +108,7 @@ class QueryParam:
     item_separator: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        encoder = _ITEM_ENCODERS.get(self.kind)
-        if encoder is None:
-            raise ApiValueError(f"{self.name}: unknown query parameter kind {self.kind!r}")
+        encoder = _string_item if self.kind == "string" else _typed_encoder(self.kind, self.name)
         if self.collection not in ("csv", "multi"):
             raise ApiValueError(f"{self.name}: unknown collection format {self.collection!r}")
         one_ok = (
@@ -412,6 +407,16 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
     return param.item_separator.join(encoded)
 
 
+def _typed_encoder(kind: str, name: str) -> Callable[[QueryParam, Any], str]:
+    # Imported here: Messaging's parameters are all strings, so its programs never load it.
+    from py_sp_api.runtime.query_values import ENCODERS
+
+    encoder = ENCODERS.get(kind)
+    if encoder is None:
+        raise ApiValueError(f"{name}: unknown query parameter kind {kind!r}")
+    return encoder
+
+
 def _string_item(param: QueryParam, item: Any) -> str:
     if not isinstance(item, str):
         raise ApiTypeError(f"{param.python_name} items must be str, got {type(item).__name__}")
@@ -422,68 +427,6 @@ def _string_item(param: QueryParam, item: Any) -> str:
         raise ApiValueError(f"{param.python_name} items must not contain ',': {item!r}")
     _check_form(param, item)
     return _quote(item)
-
-
-def _integer_item(param: QueryParam, value: Any) -> str:
-    if type(value) is bool or not isinstance(value, int):
-        raise ApiTypeError(f"{param.python_name} must be an int, got {type(value).__name__}")
-    return str(int(value))
-
-
-def _number_item(param: QueryParam, value: Any) -> str:
-    if type(value) is bool or not isinstance(value, (int, float)):
-        raise ApiTypeError(f"{param.python_name} must be a number, got {type(value).__name__}")
-    if isinstance(value, int):
-        return str(int(value))
-    if not math.isfinite(value):
-        raise ApiValueError(f"{param.python_name} must be a finite number, got {value!r}")
-    return repr(float(value))
-
-
-def _boolean_item(param: QueryParam, value: Any) -> str:
-    if type(value) is not bool:
-        raise ApiTypeError(f"{param.python_name} must be a bool, got {type(value).__name__}")
-    return "true" if value else "false"  # what Amazon's services parse; not "True"
-
-
-def _date_time_item(param: QueryParam, value: Any) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ApiValueError(
-                f"{param.python_name} must be timezone-aware (e.g. tzinfo=timezone.utc): a "
-                "naive datetime could be any time of that day; nothing was sent"
-            )
-        utc = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds") + "Z"
-    return _iso_string(param, value, "an ISO 8601 date-time, e.g. '2024-05-01T10:00:00Z'")
-
-
-def _date_item(param: QueryParam, value: Any) -> str:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value.isoformat()
-    return _iso_string(param, value, "an ISO 8601 date, e.g. '2024-05-01'")
-
-
-def _iso_string(param: QueryParam, value: Any, expected: str) -> str:
-    if not isinstance(value, str):
-        raise ApiTypeError(f"{param.python_name} must be {expected}, got {type(value).__name__}")
-    try:
-        isoparse(value)
-    except (ValueError, OverflowError):
-        raise ApiValueError(
-            f"{param.python_name}: {value!r} is not {expected}; nothing was sent"
-        ) from None
-    return _quote(value)
-
-
-_ITEM_ENCODERS: Dict[str, Callable[[QueryParam, Any], str]] = {
-    "string": _string_item,
-    "integer": _integer_item,
-    "number": _number_item,
-    "boolean": _boolean_item,
-    "date-time": _date_time_item,
-    "date": _date_item,
-}
 
 
 def _check_form(param: QueryParam, value: str) -> None:
