@@ -178,7 +178,9 @@ def test_a_wrongtype_key_fails_the_call_before_anything_is_sent(redis_server, na
     client = ApiClient(config)
     try:
         api = MessagingApi(client)
-        redis_server.client().set(store.redis_key(f"{sp.url}|anonymous|messaging|GetAttributes"), "x")
+        redis_server.client().set(
+            store.redis_key(f"{sp.url}|anonymous|messaging|GetAttributes"), "x"
+        )
         with pytest.raises(RateLimitStoreError):
             api.get_attributes(ORDER_ID, MARKETPLACE)
     finally:
