@@ -130,7 +130,7 @@ class ApiClient:
         """
         request = operation.prepare(args, body)
         if operation.header_params:
-            headers = operation.call_headers(args, headers)
+            headers = _with_header_params(operation, args, headers)
         journal = self.configuration.journal
         if journal is None or operation.is_idempotent:
             response, attempts = self._send(operation, request, timeout, headers, True)
@@ -198,7 +198,7 @@ class ApiClient:
         """
         request = operation.prepare(args, body)
         if operation.header_params:
-            headers = operation.call_headers(args, headers)
+            headers = _with_header_params(operation, args, headers)
         journal = self.configuration.journal
         if journal is None or operation.is_idempotent:
             return self._send(operation, request, timeout, headers, False)[0]
@@ -514,6 +514,15 @@ def _final_transport_error(
         answered_status=exc.answered_status,
         request_id=exc.request_id,
     )
+
+
+def _with_header_params(
+    operation: Operation[Any], args: Sequence[Any], headers: Optional[Mapping[str, str]]
+) -> Optional[Mapping[str, str]]:
+    # Imported here: only some APIs declare header parameters (Messaging has none).
+    from py_sp_api.runtime.header_params import call_headers
+
+    return call_headers(operation, args, headers)
 
 
 def _parse_body(

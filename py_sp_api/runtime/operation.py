@@ -18,7 +18,6 @@ from typing import (
     Dict,
     Generic,
     List,
-    Mapping,
     Optional,
     Sequence,
     Tuple,
@@ -31,10 +30,10 @@ from urllib.parse import quote
 from pydantic_core import ValidationError
 
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
-from py_sp_api.runtime.headers import check_header
 
 if TYPE_CHECKING:
     # Not at run time: importing an API class must not build any pydantic model yet.
+    from py_sp_api.runtime.header_params import HeaderParam
     from py_sp_api.runtime.model import SpApiModel
 
 ResponseT = TypeVar("ResponseT", bound="SpApiModel")
@@ -125,15 +124,6 @@ class QueryParam:
         object.__setattr__(self, "item_separator", separator)
 
 
-@dataclass(frozen=True)
-class HeaderParam:
-    """A request header the operation declares as a parameter (e.g. an idempotency token)."""
-
-    name: str
-    python_name: str
-    required: bool = True
-
-
 PreparedRequest = Tuple[str, str, Optional[bytes], Optional[str]]
 """What will be sent, as ``(method, path with query, body, content type)``.
 
@@ -192,7 +182,8 @@ class Operation(Generic[ResponseT]):
     """The API (and version) the operation belongs to, e.g. ``"messaging"``: operation ids
     repeat across Amazon's APIs (``getOrder`` is in five), and usage plans are per API."""
     header_params: Tuple[HeaderParam, ...] = ()
-    """Passed after the path and query parameters, in this order."""
+    """Passed after the path and query parameters, in this order (see
+    :mod:`py_sp_api.runtime.header_params`)."""
     bodiless_statuses: Tuple[int, ...] = ()
     """Success statuses that carry no body (a 204): the call returns ``None`` for them."""
     _path_parts: Tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -288,29 +279,6 @@ class Operation(Generic[ResponseT]):
         payload = _encode_body(self.body.get(), body, self.body_required)
         content_type = "application/json" if payload is not None else None
         return (self.method, path, payload, content_type)
-
-    def call_headers(
-        self, args: Sequence[Any], extra: Optional[Mapping[str, str]]
-    ) -> Optional[Mapping[str, str]]:
-        """The header parameters' values (checked), then ``extra``, as the call's headers."""
-        headers: Dict[str, str] = {}
-        for index, param in enumerate(
-            self.header_params, start=len(self.path_params) + len(self.query_params)
-        ):
-            value = args[index]
-            if value is None:
-                if param.required:
-                    raise ApiValueError(f"{param.python_name} is required")
-                continue
-            if not isinstance(value, str):
-                raise ApiTypeError(f"{param.python_name} must be a str, got {type(value).__name__}")
-            if param.required and not value.strip():
-                raise ApiValueError(f"{param.python_name} must not be empty")
-            check_header(param.name, value)
-            headers[param.name] = value
-        if extra:
-            headers.update(extra)
-        return headers or None
 
 
 # Operations already warned about. No lock: dict.setdefault is atomic, and a lock here could be
