@@ -23,7 +23,9 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
+from py_sp_api.codegen import render_docs
 from py_sp_api.codegen.generate import generate_package, package_name, repo_root, write_files
+from py_sp_api.codegen.ir import SpecReader
 from py_sp_api.runtime.exceptions import (
     ApiException,
     ApiResponseError,
@@ -182,6 +184,20 @@ def test_model_generates_imports_and_replays_its_sandbox(
                 TALLY[outcome] += 1
     assert failures == [], "\n".join(failures)
     assert still_passing == [], "excluded, yet they pass: remove them from EXCLUDED"
+
+
+def test_reference_pages_render_for_every_model():
+    # Only the shipped APIs get pages, but any model may become one: none may fail to render.
+    for spec_file in MODEL_FILES:
+        spec = json.loads(spec_file.read_bytes())
+        api = SpecReader(spec, "SomeApi", (1.0, 5)).read()
+        models = {model.name: model for model in api.models}
+        page = render_docs.render_api_doc("pkg", api, "<!-- -->", "some/models")
+        assert all(f"## {op.python_name}" in page for op in api.operations), spec_file.name
+        for model in api.models:
+            assert render_docs.render_model_doc(
+                "pkg", "SomeApi", model, models, "<!-- -->", "some/models"
+            ).startswith("<!-- -->")
 
 
 def _no_retries() -> Any:

@@ -178,6 +178,7 @@ class SpecReader:
         self.models: Dict[str, ModelDef] = {}
         self.class_of: Dict[str, str] = {}  # definition name -> class name
         self._taken: Set[str] = set()  # class names and module names in use
+        self._roots: Dict[str, str] = {}  # non-object definition -> its RootModel class
 
     def read(self) -> ApiDef:
         # Definitions name their classes first, so an inline object never takes such a name.
@@ -354,21 +355,25 @@ class SpecReader:
 
     def _message_model(self, schema: Dict[str, Any], fallback: str) -> str:
         """The class a request body or an answer parses into, made a RootModel if need be."""
-        name = fallback
+        name, described = fallback, schema
         if "$ref" in schema:
-            name, target = self._resolve(schema["$ref"])
-            if self._is_model(target):
+            name, described = self._resolve(schema["$ref"])
+            if self._is_model(described):
                 return self._read_definition(name).name
+            if name in self._roots:  # another operation sends or answers the same definition
+                return self._roots[name]
         elif self._is_model(schema):
             return self._read_model(self._new_name(fallback), schema).name
         root = ModelDef(
             name=self._new_name(name),
             module="",
-            description=str(schema.get("description", "")).strip(),
+            description=str(described.get("description", "")).strip(),
             fields=[],
         )
         root.module = module_name(root.name)
         self.models[root.name] = root
+        if "$ref" in schema:
+            self._roots[name] = root.name
         root.root_type = self._type_of(schema, root, owner=root.name, prop_name="Item")[0]
         return root.name
 
