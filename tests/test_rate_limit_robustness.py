@@ -179,7 +179,7 @@ def test_a_wait_past_the_ceiling_raises_and_sends_nothing(start_sp, make_api):
     limiting = RateLimiting(store=store, sleep=sleep)
     api = make_api(server.url, rate_limiting=limiting)
     api.get_attributes(ORDER_ID, MARKETPLACE)
-    key = f"{server.url}|anonymous|GetAttributes"
+    key = f"{server.url}|anonymous|messaging|GetAttributes"
     for _ in range(5000):
         store.reserve(key, 1.0, 4, None)  # 5000 s of debt at the plan's 1/s
 
@@ -202,7 +202,7 @@ def test_waits_up_to_the_ceiling_are_slept(start_sp, make_api):
     sleep = RecordingSleep(clock)
     store = LocalBucketStore(clock=clock)
     api = make_api(server.url, rate_limiting=RateLimiting(store=store, sleep=sleep))
-    key = f"{server.url}|anonymous|GetAttributes"
+    key = f"{server.url}|anonymous|messaging|GetAttributes"
     for _ in range(4 + 599):
         store.reserve(key, 1.0, 4, None)
 

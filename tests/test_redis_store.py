@@ -502,7 +502,7 @@ def test_redis_killed_mid_run_then_restarted(
 
 
 def _bucket_key(server: ThrottlingServer) -> str:
-    return f"{server.url}|anonymous|GetAttributes"
+    return f"{server.url}|anonymous|messaging|GetAttributes"
 
 
 def test_threads_of_one_process_share_the_store(redis_server, namespace):

@@ -59,7 +59,7 @@ def test_a_tiny_stated_rate_is_neither_stored_nor_obeyed(redis_server, namespace
     for _ in range(5):
         limiting.acquire(GET_ATTRIBUTES, "seller")
 
-    key = store.redis_key(f"seller|{GET_ATTRIBUTES.operation_id}")
+    key = store.redis_key(f"seller|{GET_ATTRIBUTES.bucket_name}")
     assert client.hget(key, "rate") is None
     assert 0 < client.pttl(key) <= ONE_DAY_MS
     # Burst 5 less 1 of headroom, then 2 waits at the plan's 1/s (not 1e9 s).
@@ -178,7 +178,9 @@ def test_a_wrongtype_key_fails_the_call_before_anything_is_sent(redis_server, na
     client = ApiClient(config)
     try:
         api = MessagingApi(client)
-        redis_server.client().set(store.redis_key(f"{sp.url}|anonymous|GetAttributes"), "x")
+        redis_server.client().set(
+            store.redis_key(f"{sp.url}|anonymous|messaging|GetAttributes"), "x"
+        )
         with pytest.raises(RateLimitStoreError):
             api.get_attributes(ORDER_ID, MARKETPLACE)
     finally:

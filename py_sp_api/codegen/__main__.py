@@ -1,4 +1,8 @@
-"""``python -m py_sp_api.codegen [--out DIR] [--check]``: regenerate (or verify) the client."""
+"""``python -m py_sp_api.codegen [--out DIR] [--check]``: regenerate (or verify) the client.
+
+``--spec PATH --out DIR`` generates one Amazon model instead, as a package in DIR named after
+the file (``ordersV0.json`` -> ``orders_v0``, importable with DIR on ``sys.path``).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from py_sp_api.codegen.generate import generate, generated_dirs, repo_root, write_files
+from py_sp_api.codegen.generate import (
+    generate,
+    generate_package,
+    generated_dirs,
+    package_name,
+    repo_root,
+    write_files,
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m py_sp_api.codegen", description=__doc__)
     parser.add_argument("--out", type=Path, default=None, help="root to write into (default: repo)")
     parser.add_argument("--check", action="store_true", help="fail if the committed files differ")
+    parser.add_argument(
+        "--spec", type=Path, default=None, help="one Amazon model to generate (needs --out)"
+    )
+    parser.add_argument("--package", default=None, help="with --spec: the package's name")
     options = parser.parse_args()
+    if options.spec is not None:
+        return _generate_one(parser, options.spec, options.out, options.package)
     root = options.out or repo_root()
     if options.out is None and not (root / "pyproject.toml").is_file():
         # Installed from a wheel: the "repository" is site-packages. Writing there would put a
@@ -42,6 +59,22 @@ def main() -> int:
             path.unlink()
     write_files(files, root)
     print(f"wrote {len(files)} files under {root}")
+    return 0
+
+
+def _generate_one(
+    parser: argparse.ArgumentParser, spec: Path, out: Path | None, package: str | None
+) -> int:
+    if out is None:
+        parser.error("--spec needs --out DIR: the shipped packages come from the bundled specs")
+    if not spec.is_file():
+        parser.error(f"{spec}: no such file")
+    name = package or package_name(spec)
+    if not name.isidentifier():
+        parser.error(f"{name!r} is not a valid package name: pass --package")
+    files = generate_package(spec, name)
+    write_files(files, out)
+    print(f"wrote {len(files)} files: package {name} under {out}")
     return 0
 
 

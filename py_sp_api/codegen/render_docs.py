@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Set
 
-from py_sp_api.codegen.ir import ApiDef, ModelDef, OperationDef
+from py_sp_api.codegen.ir import ApiDef, ModelDef, OperationDef, ParamDef
 from py_sp_api.codegen.render_python import removal_note
 
 EXAMPLE_ORDER_ID = "123-1234567-1234567"
@@ -66,7 +66,9 @@ def _render_operation(
     models: Dict[str, ModelDef],
     models_dir: str,
 ) -> List[str]:
-    args = [p.python_name for p in op.params] + (["body"] if op.body else [])
+    args = [p.python_name for p in op.params if p.required] + (["body"] if op.body else [])
+    # Optional parameters are keyword-only in the generated methods.
+    args += [f"{p.python_name}={p.python_name}" for p in op.params if not p.required]
     description = op.description.split("**Usage Plan:**")[0].strip()
     rate_note = "" if op.rate_documented else " (not documented by Amazon; the API's default)"
     out = [
@@ -101,7 +103,7 @@ def _render_operation(
         f"    api = {api_package}.{api.class_name}(api_client)",
     ]
     for p in op.params:
-        value = [EXAMPLE_MARKETPLACE] if p.is_array else EXAMPLE_ORDER_ID
+        value = _example_argument(p)
         out.append(f"    {p.python_name} = {value!r}  # {p.description.split('. ')[0]}")
     if op.body_model:
         out.append(f"    body = {_construct(models[op.body_model], op.example_body or {}, models)}")
@@ -159,6 +161,18 @@ def _render_operation(
     return out
 
 
+_EXAMPLE_VALUES: Dict[str, Any] = {
+    "integer": 10, "number": 1.5, "boolean": True,
+    "date-time": "2024-05-01T10:00:00Z", "date": "2024-05-01",
+}  # fmt: skip
+
+
+def _example_argument(param: ParamDef) -> Any:
+    if param.is_array:
+        return [EXAMPLE_MARKETPLACE] if param.kind == "string" else [_EXAMPLE_VALUES[param.kind]]
+    return _EXAMPLE_VALUES.get(param.kind, EXAMPLE_ORDER_ID)
+
+
 def _raised_as(status: str) -> str:
     names = {
         "400": "BadRequestException", "401": "UnauthorizedException",
@@ -175,9 +189,12 @@ def _raised_as(status: str) -> str:
 
 def _nested_models(model: ModelDef, models: Dict[str, ModelDef]) -> Set[str]:
     found: Set[str] = set()
-    for name in model.model_imports:
-        found.add(name)
-        found |= _nested_models(models[name], models)
+    todo = list(model.model_imports)
+    while todo:  # models may refer to themselves or each other
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(models[name].model_imports)
     return found
 
 
@@ -252,20 +269,20 @@ def render_model_doc(
     return "\n".join(out)
 
 
-def _example(model: ModelDef, models: Dict[str, ModelDef]) -> Dict[str, Any]:
+def _example(model: ModelDef, models: Dict[str, ModelDef], depth: int = 0) -> Dict[str, Any]:
     """A minimal valid document: the required fields, with placeholder values."""
     out: Dict[str, Any] = {}
     for f in model.fields:
-        if f.required:
-            out[f.wire_name] = _example_value(f.type_expr, models)
+        if f.required and depth < 20:  # a model that requires itself has no finite example
+            out[f.wire_name] = _example_value(f.type_expr, models, depth + 1)
     return out
 
 
-def _example_value(type_expr: str, models: Dict[str, ModelDef]) -> Any:
+def _example_value(type_expr: str, models: Dict[str, ModelDef], depth: int = 0) -> Any:
     if type_expr.startswith("List["):
-        return [_example_value(type_expr[5:-1], models)]
+        return [_example_value(type_expr[5:-1], models, depth)]
     if type_expr in models:
-        return _example(models[type_expr], models)
+        return _example(models[type_expr], models, depth)
     if type_expr == "AwareDateTime":
         return "2024-05-01T10:00:00Z"
     return {"str": "example", "int": 1, "float": 1.0, "bool": True}.get(type_expr, {})

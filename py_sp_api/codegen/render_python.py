@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from typing import Dict, List
 
-from py_sp_api.codegen.ir import ApiDef, FieldDef, ModelDef, OperationDef, snake_case
+from py_sp_api.codegen.ir import (
+    ApiDef,
+    FieldDef,
+    ModelDef,
+    OperationDef,
+    module_name,
+    snake_case,
+)
 from py_sp_api.runtime import exceptions as runtime_exceptions
 
 # Modules that only re-export the hand-written runtime, so the import paths documented for
@@ -31,6 +39,8 @@ def _q(text: str) -> str:
 
 def _import(module: str, names: List[str], indent: str = "", reexport: bool = False) -> List[str]:
     """``from module import names``, wrapped the way ruff formats it past 100 columns."""
+    if not names:
+        return []
     items = [f"{n} as {n}" if reexport else n for n in names]
     line = f"{indent}from {module} import {', '.join(items)}"
     if len(line) <= 100:
@@ -50,36 +60,56 @@ def _doc(text: str, indent: str = "") -> str:
     return textwrap.indent(body, indent).lstrip()
 
 
+_TYPING = re.compile(r"\b(Any|Dict|List)\[?")
+
+
 def render_model(api_package: str, model: ModelDef, header: str) -> str:
     typing_names = {"Optional"} if any(not f.required for f in model.fields) else set()
-    for f in model.fields:
-        if "List[" in f.type_expr:
-            typing_names.add("List")
-        if "Dict[" in f.type_expr:
-            typing_names.update({"Dict", "Any"})
+    for type_expr in [f.type_expr for f in model.fields] + [model.root_type or ""]:
+        typing_names.update(_TYPING.findall(type_expr))
+        if "Dict[" in type_expr:
+            typing_names.add("Any")  # kept with Dict, as earlier output had it
     lines = [header, f'"""{_doc(model.description or model.name)}"""', ""]
+    if model.postponed:
+        # The model refers to itself or to models that refer back: names resolve on first use.
+        lines += ["from __future__ import annotations", ""]
     if typing_names:
         lines.append(f"from typing import {', '.join(sorted(typing_names))}")
         lines.append("")
-    lines.append("from pydantic import Field")
+    lines.append(
+        "from pydantic import RootModel" if model.root_type else "from pydantic import Field"
+    )
     lines.append("")
     base = "SpApiRequestModel" if model.request_only else "SpApiModel"
-    runtime_names = [base] + (["AwareDateTime"] if model.uses_datetime else [])
-    modules = {f"{api_package}.models.{snake_case(dep)}": [dep] for dep in model.model_imports}
-    modules["py_sp_api.runtime.model"] = sorted(runtime_names)
+    runtime_names = ([] if model.root_type else [base]) + (
+        ["AwareDateTime"] if model.uses_datetime else []
+    )
+    imported = model.model_imports - model.deferred_imports - {model.name}
+    modules = {f"{api_package}.models.{_module(dep)}": [dep] for dep in imported}
+    if runtime_names:
+        modules["py_sp_api.runtime.model"] = sorted(runtime_names)
     for module in sorted(modules):
         lines.extend(_import(module, modules[module]))
+    declaration = f"RootModel[{model.root_type}]" if model.root_type else base
     lines += [
         "",
         "",
-        f"class {model.name}({base}):",
+        f"class {model.name}({declaration}):",
         f'    """{_doc(model.description or model.name, "    ")}"""',
         "",
     ]
     for f in model.fields:
         lines.append(_render_field(f))
+    if model.deferred_imports:
+        lines += ["", "", "# Last: these models import this one too (the imports form a cycle)."]
+        for dep in sorted(model.deferred_imports):
+            lines.extend(_import(f"{api_package}.models.{_module(dep)}", [dep]))
     lines += ["", "", f'__all__ = ["{model.name}"]', ""]
     return "\n".join(lines)
+
+
+def _module(model_name: str) -> str:
+    return module_name(model_name)
 
 
 def _render_field(f: FieldDef) -> str:
@@ -143,7 +173,9 @@ def _lazy_init(header: str, doc: str, exports: Dict[str, str]) -> str:
 
 
 def render_operations(api_package: str, api: ApiDef, header: str) -> str:
-    models = sorted({op.response_model for op in api.operations})
+    models = sorted({op.response_model for op in api.operations if op.response_model})
+    api_name = api_package.rsplit(".", 1)[-1]
+    headers = any(p.location == "header" for op in api.operations for p in op.params)
     lines = [
         header,
         '"""The operations of the API: paths, parameters, models and usage plans.',
@@ -156,6 +188,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
         "from types import MappingProxyType",
         "from typing import TYPE_CHECKING, Any, Mapping",
         "",
+        *(["from py_sp_api.runtime.header_params import HeaderParam"] if headers else []),
         "from py_sp_api.runtime.operation import (",
         "    ModelRef,",
         "    Operation,",
@@ -166,14 +199,14 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
         ")",
         "",
         "if TYPE_CHECKING:",
-        *_import(f"{api_package}.models", models, indent="    "),
+        *(_import(f"{api_package}.models", models, indent="    ") or ["    pass"]),
         "",
         f'_MODELS = "{api_package}.models"',
         "",
     ]
     modules = {m.name: m.module for m in api.models}
     for i, op in enumerate(api.operations):
-        lines += ([] if i == 0 else [""]) + _render_operation(op, modules) + [""]
+        lines += ([] if i == 0 else [""]) + _render_operation(op, modules, api_name) + [""]
     lines += [
         "OPERATIONS: Mapping[str, Operation[Any]] = MappingProxyType(",
         "    {",
@@ -203,12 +236,16 @@ def _ref_lines(field: str, model: str, modules: Dict[str, str]) -> List[str]:
     return [f"    {field}=ModelRef(", *[f"        {a}," for a in args], "    ),"]
 
 
-def _render_operation(op: OperationDef, modules: Dict[str, str]) -> List[str]:
+def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) -> List[str]:
     path_params = [p for p in op.params if p.location == "path"]
     query_params = [p for p in op.params if p.location == "query"]
-    lines = [f"{op.const_name}: Operation[{op.response_model}] = Operation("]
+    header_params = [p for p in op.params if p.location == "header"]
+    response = op.response_model or "None"
+    if op.response_model and op.bodiless_statuses:
+        response = f"Optional[{response}]"
+    lines = [f"{op.const_name}: Operation[{response}] = Operation("]
     if len(lines[0]) > 100:
-        lines = [f"{op.const_name}: Operation[", f"    {op.response_model}", "] = Operation("]
+        lines = [f"{op.const_name}: Operation[", f"    {response}", "] = Operation("]
     lines.append(f"    name={_q(op.python_name)},")
     lines.append(f"    operation_id={_q(op.operation_id)},")
     lines.append(f"    method={_q(op.method)},")
@@ -227,17 +264,34 @@ def _render_operation(op: OperationDef, modules: Dict[str, str]) -> List[str]:
             extra += f", min_items={p.min_items}"
         if p.max_items is not None:
             extra += f", max_items={p.max_items}"
+        if p.kind != "string":
+            extra += f", kind={_q(p.kind)}"
+        if p.collection != "csv":
+            extra += f", collection={_q(p.collection)}"
         lines.append(
             f"        QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra}),"
         )
     lines.append("    ),")
-    lines += _ref_lines("response", op.response_model, modules)
+    if header_params:
+        lines.append("    header_params=(")
+        for p in header_params:
+            lines.append(
+                f"        HeaderParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}),"
+            )
+        lines.append("    ),")
+    if op.response_model:
+        lines += _ref_lines("response", op.response_model, modules)
+    else:
+        lines.append("    response=None,")
     if op.body_model:
         lines += _ref_lines("body", op.body_model, modules)
         lines.append(f"    body_required={op.body is not None and op.body.required},")
     if op.error_model:
         lines += _ref_lines("error", op.error_model, modules)
     lines.append(f"    success_status={op.success_status},")
+    if op.bodiless_statuses:
+        statuses = "".join(f"{status}, " for status in op.bodiless_statuses).rstrip()
+        lines.append(f"    bodiless_statuses=({statuses}),")
     lines.append(
         f"    rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, "
         f"documented={op.rate_documented}),"
@@ -247,27 +301,32 @@ def _render_operation(op: OperationDef, modules: Dict[str, str]) -> List[str]:
             f"    removed=Removal(removed_on={_q(op.removed.removed_on)}, "
             f"model_commit={_q(op.removed.model_commit)}),"
         )
+    lines.append(f"    api={_q(api_name)},")
     lines.append(")")
     return lines
 
 
 def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> str:
     models = sorted(
-        {op.response_model for op in api.operations}
+        {op.response_model for op in api.operations if op.response_model}
         | {op.body_model for op in api.operations if op.body_model}
     )
+    kinds = {p.kind for op in api.operations for p in op.params}
+    dates = [name for name, kind in (("date", "date"), ("datetime", "date-time")) if kind in kinds]
     lines = [
         header,
         f'"""{_doc(module_doc)}"""',
         "",
         "from __future__ import annotations",
         "",
-        "from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence",
+        "from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence"
+        + (", Union" if dates else ""),
         "",
         f"from {api_package} import operations as _ops",
         "from py_sp_api.runtime.base_api import BaseApi",
         "",
         "if TYPE_CHECKING:",
+        *([f"    from datetime import {', '.join(dates)}", ""] if dates else []),
         "    import urllib3",
         "",
         *_import(f"{api_package}.models", models, indent="    "),
@@ -288,15 +347,22 @@ def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> s
 
 
 def _render_methods(op: OperationDef) -> List[str]:
-    params = [f"        {p.python_name}: {p.type_expr}," for p in op.params]
+    params = [f"        {p.python_name}: {p.type_expr}," for p in op.params if p.required]
     if op.body:
         params.append(f"        body: {op.body.type_expr},")
+    # Optional parameters are keywords, so a new one in a later model breaks no call.
+    optional = [
+        f"        {p.python_name}: Optional[{p.type_expr}] = None,"
+        for p in op.params
+        if not p.required
+    ]
     # Only a message can be journaled (GETs never are), so only POSTs take a send key.
     journaled = op.method not in ("GET", "HEAD")
     signature = [
         "        self,",
         *params,
         "        *,",
+        *optional,
         "        _request_timeout: TimeoutValue = None,",
         "        _headers: Optional[Mapping[str, str]] = None,",
         *(["        _send_key: Optional[str] = None,"] if journaled else []),
@@ -324,11 +390,14 @@ def _render_methods(op: OperationDef) -> List[str]:
     if op.body:
         arg_docs.append(f"            body: {' '.join(op.body.description.split())}")
     name = op.python_name
+    response = op.response_model or "None"
+    if op.response_model and op.bodiless_statuses:
+        response = f"Optional[{response}]"  # None for an answer without a body
     return [
         "",
         f"    def {name}(",
         *signature,
-        f"    ) -> {op.response_model}:",
+        f"    ) -> {response}:",
         f'        """{_doc(summary, "        ")}',
         "",
         f"        ``{op.method} {op.path}``",
@@ -358,7 +427,7 @@ def _render_methods(op: OperationDef) -> List[str]:
         "",
         f"    def {name}_with_http_info(",
         *signature,
-        f"    ) -> ApiResponse[{op.response_model}]:",
+        f"    ) -> ApiResponse[{response}]:",
         f'        """Like :meth:`{name}`, also returning status, headers and raw body."""',
         "        return self.api_client.call(",
         *call,

@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Type, TypeVar, cast
 
 import urllib3
 from pydantic_core import ValidationError
@@ -130,6 +130,8 @@ class ApiClient:
         (``send_key`` is the caller's part of it) and its outcome recorded.
         """
         request = operation.prepare(args, body)
+        if operation.header_params:
+            headers = _with_header_params(operation, args, headers)
         journal = self.configuration.journal
         telemetry = self.configuration._instrumentation
         if telemetry is not None:
@@ -205,6 +207,8 @@ class ApiClient:
         does not limit it: read it in pieces (``read(amt)``, ``stream()``) if it may be large.
         """
         request = operation.prepare(args, body)
+        if operation.header_params:
+            headers = _with_header_params(operation, args, headers)
         journal = self.configuration.journal
         telemetry = self.configuration._instrumentation
         if telemetry is not None:
@@ -569,9 +573,20 @@ def _final_transport_error(
     )
 
 
+def _with_header_params(
+    operation: Operation[Any], args: Sequence[Any], headers: Optional[Mapping[str, str]]
+) -> Optional[Mapping[str, str]]:
+    # Imported here: only some APIs declare header parameters (Messaging has none).
+    from py_sp_api.runtime.header_params import call_headers
+
+    return call_headers(operation, args, headers)
+
+
 def _parse_body(
     operation: Operation[ResponseT], status: int, headers: Mapping[str, str], raw: bytes
 ) -> ResponseT:
+    if operation.response is None or status in operation.bodiless_statuses:
+        return cast(ResponseT, None)  # the spec declares no body: whatever came is not parsed
     model = operation.response_model
     # Amazon answers some 201s with no body at all; read that as an empty object.
     document = raw if raw and not raw.isspace() else b"{}"

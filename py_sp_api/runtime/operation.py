@@ -33,6 +33,7 @@ from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
 
 if TYPE_CHECKING:
     # Not at run time: importing an API class must not build any pydantic model yet.
+    from py_sp_api.runtime.header_params import HeaderParam
     from py_sp_api.runtime.model import SpApiModel
 
 ResponseT = TypeVar("ResponseT", bound="SpApiModel")
@@ -80,7 +81,13 @@ class PathParam:
 
 @dataclass(frozen=True)
 class QueryParam:
-    """A query parameter; arrays go on the wire as one comma-separated value."""
+    """A query parameter.
+
+    ``kind`` is the spec's type of the value (or of each item of an array): ``"string"``,
+    ``"integer"``, ``"number"``, ``"boolean"``, ``"date-time"`` or ``"date"``. Arrays go on the
+    wire as one comma-separated value, or with ``collection="multi"`` as the parameter repeated
+    once per item.
+    """
 
     name: str
     python_name: str
@@ -88,20 +95,33 @@ class QueryParam:
     is_array: bool = False
     min_items: int = 0
     max_items: Optional[int] = None
+    kind: str = "string"
+    collection: str = "csv"
     # Whether a one-item list is always acceptable, so the common call can skip the checks.
     one_item_ok: bool = field(init=False, repr=False, compare=False)
     # Matches a value that needs no further check or encoding (the common call's fast path).
     plain: Callable[[str], Any] = field(init=False, repr=False, compare=False)
+    # Checks and encodes one value (or one item) of ``kind``; chosen once, here.
+    encode_item: Callable[[QueryParam, Any], str] = field(init=False, repr=False, compare=False)
+    # What joins the items of an array: "," or, for "multi", "&name=".
+    item_separator: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        encoder = _string_item if self.kind == "string" else _typed_encoder(self.kind, self.name)
+        if self.collection not in ("csv", "multi"):
+            raise ApiValueError(f"{self.name}: unknown collection format {self.collection!r}")
         one_ok = (
             self.is_array
+            and self.kind == "string"
             and self.min_items <= 1
             and (self.max_items is None or self.max_items >= 1)
         )
         object.__setattr__(self, "one_item_ok", one_ok)
         form = _VALUE_FORMS.get(self.name)
         object.__setattr__(self, "plain", form[0] if form else _is_unreserved)
+        object.__setattr__(self, "encode_item", encoder)
+        separator = "&" + _quote(self.name) + "=" if self.collection == "multi" else ","
+        object.__setattr__(self, "item_separator", separator)
 
 
 PreparedRequest = Tuple[str, str, Optional[bytes], Optional[str]]
@@ -149,7 +169,8 @@ class Operation(Generic[ResponseT]):
     path: str
     path_params: Tuple[PathParam, ...]
     query_params: Tuple[QueryParam, ...]
-    response: ModelRef
+    response: Optional[ModelRef]
+    """The model of a successful answer; ``None`` when the spec declares no body for it."""
     rate_limit: RateLimit
     body: Optional[ModelRef] = None
     body_required: bool = False
@@ -157,11 +178,22 @@ class Operation(Generic[ResponseT]):
     success_status: int = 200
     removed: Optional[Removal] = None
     """Set when Amazon removed this operation from its current model (see :class:`Removal`)."""
+    api: str = ""
+    """The API (and version) the operation belongs to, e.g. ``"messaging"``: operation ids
+    repeat across Amazon's APIs (``getOrder`` is in five), and usage plans are per API."""
+    header_params: Tuple[HeaderParam, ...] = ()
+    """Passed after the path and query parameters, in this order (see
+    :mod:`py_sp_api.runtime.header_params`)."""
+    bodiless_statuses: Tuple[int, ...] = ()
+    """Success statuses that carry no body (a 204): the call returns ``None`` for them."""
     _path_parts: Tuple[str, ...] = field(init=False, repr=False, compare=False)
     path_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     """Matches this operation's concrete paths; one group per path parameter, still encoded."""
+    bucket_name: str = field(init=False, repr=False, compare=False)
+    """``api|operationId``: names the operation's rate-limit bucket, unique across APIs."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "bucket_name", f"{self.api}|{self.operation_id}")
         # Split "/a/{x}/b" into ("/a/", "/b") once, so a call only joins strings.
         parts = []
         rest = self.path
@@ -175,7 +207,9 @@ class Operation(Generic[ResponseT]):
 
     @property
     def response_model(self) -> Type[ResponseT]:
-        """The model a successful answer is parsed into."""
+        """The model a successful answer is parsed into (:class:`ApiValueError` if none)."""
+        if self.response is None:
+            raise ApiValueError(f"{self.operation_id} declares no response body")
         return cast(Type[ResponseT], self.response.get())
 
     @property
@@ -314,6 +348,8 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
             raise ApiValueError(f"{param.python_name} is required")
         return None
     if not param.is_array:
+        if param.kind != "string":
+            return param.encode_item(param, value)
         if not isinstance(value, str):
             raise ApiTypeError(f"{param.python_name} must be a str, got {type(value).__name__}")
         if param.required and not value.strip():
@@ -322,18 +358,10 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
         return _quote(value)
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise ApiTypeError(
-            f"{param.python_name} must be a list of str (e.g. ['ATVPDKIKX0DER']), "
+            f"{param.python_name} must be a list (e.g. ['ATVPDKIKX0DER']), "
             f"got {type(value).__name__}"
         )
-    for item in value:
-        if not isinstance(item, str):
-            raise ApiTypeError(f"{param.python_name} items must be str, got {type(item).__name__}")
-        if not item.strip():
-            raise ApiValueError(f"{param.python_name} must not contain an empty value")
-        if "," in item:
-            # The values travel as one comma-separated string: "A,B" would mean two.
-            raise ApiValueError(f"{param.python_name} items must not contain ',': {item!r}")
-        _check_form(param, item)
+    encoded = [param.encode_item(param, item) for item in value]
     count = len(value)
     minimum = max(param.min_items, 1 if param.required else 0)
     if count < minimum:
@@ -344,7 +372,29 @@ def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
         )
     if count == 0:
         return None
-    return ",".join([_quote(item) for item in value])
+    return param.item_separator.join(encoded)
+
+
+def _typed_encoder(kind: str, name: str) -> Callable[[QueryParam, Any], str]:
+    # Imported here: Messaging's parameters are all strings, so its programs never load it.
+    from py_sp_api.runtime.query_values import ENCODERS
+
+    encoder = ENCODERS.get(kind)
+    if encoder is None:
+        raise ApiValueError(f"{name}: unknown query parameter kind {kind!r}")
+    return encoder
+
+
+def _string_item(param: QueryParam, item: Any) -> str:
+    if not isinstance(item, str):
+        raise ApiTypeError(f"{param.python_name} items must be str, got {type(item).__name__}")
+    if not item.strip():
+        raise ApiValueError(f"{param.python_name} must not contain an empty value")
+    if "," in item and param.collection == "csv":
+        # The values travel as one comma-separated string: "A,B" would mean two.
+        raise ApiValueError(f"{param.python_name} items must not contain ',': {item!r}")
+    _check_form(param, item)
+    return _quote(item)
 
 
 def _check_form(param: QueryParam, value: str) -> None:
@@ -363,7 +413,13 @@ def _encode_body(model: Type[SpApiModel], body: Any, required: bool) -> Optional
     if isinstance(body, dict):
         body = _validated(model, body)
     elif not isinstance(body, model):
-        raise ApiTypeError(f"body must be a {model.__name__} or a dict, got {type(body).__name__}")
+        if "root" in model.model_fields:
+            # A body that is not an object (an array): a RootModel, built from the plain value.
+            body = _validated(model, body)
+        else:
+            raise ApiTypeError(
+                f"body must be a {model.__name__} or a dict, got {type(body).__name__}"
+            )
     payload: bytes = body.__pydantic_serializer__.to_json(body, by_alias=True, exclude_none=True)
     # Validate what will be sent: in-place edits (e.g. ``body.attachments.append``) bypass
     # pydantic's assignment validation, and an invalid message must never leave the process.

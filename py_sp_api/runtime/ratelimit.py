@@ -195,7 +195,7 @@ class RateLimiting:
         """Block until ``operation`` may be sent for ``identity``; return the seconds waited."""
         if not self.enabled:
             return 0.0
-        bucket = self._buckets.get((identity, operation.name))
+        bucket = self._buckets.get((identity, operation.bucket_name))
         if bucket is None:
             bucket = self._resolve(operation, identity)
         key, rate, burst = bucket
@@ -218,7 +218,7 @@ class RateLimiting:
         """
         if not (self.enabled and self.follow_rate_header and header):
             return
-        key, plan_rate, _ = self._buckets.get((identity, operation.name)) or self._resolve(
+        key, plan_rate, _ = self._buckets.get((identity, operation.bucket_name)) or self._resolve(
             operation, identity
         )
         now = time.monotonic()
@@ -252,7 +252,7 @@ class RateLimiting:
         plan = self.plan_for(operation)
         burst = max(1, plan.burst - self.headroom) if plan.burst > 1 else 1
         bucket = (bucket_key(identity, operation), plan.rate, burst)
-        self._buckets[(identity, operation.name)] = bucket
+        self._buckets[(identity, operation.bucket_name)] = bucket
         return bucket
 
     def _refuse(
@@ -274,7 +274,8 @@ class RateLimiting:
 
 
 def bucket_key(identity: str, operation: Operation[Any]) -> str:
-    return f"{identity}|{operation.operation_id}"
+    """``identity|api|operationId``: operation ids repeat across APIs, their plans do not."""
+    return f"{identity}|{operation.bucket_name}"
 
 
 def parse_rate_header(value: str) -> Optional[float]:

@@ -58,6 +58,7 @@ CONFIRM_CUSTOMIZATION_DETAILS: Operation[CreateConfirmCustomizationDetailsRespon
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -77,6 +78,7 @@ CREATE_AMAZON_MOTORS: Operation[CreateAmazonMotorsResponse] = Operation(
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
     removed=Removal(removed_on="2026-01-30", model_commit="b9dffa4"),
+    api="messaging",
 )
 
 
@@ -100,6 +102,7 @@ CREATE_CONFIRM_DELIVERY_DETAILS: Operation[CreateConfirmDeliveryDetailsResponse]
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -122,6 +125,7 @@ CREATE_CONFIRM_ORDER_DETAILS: Operation[CreateConfirmOrderDetailsResponse] = Ope
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -144,6 +148,7 @@ CREATE_CONFIRM_SERVICE_DETAILS: Operation[CreateConfirmServiceDetailsResponse] =
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -164,6 +169,7 @@ CREATE_DIGITAL_ACCESS_KEY: Operation[CreateDigitalAccessKeyResponse] = Operation
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -184,6 +190,7 @@ CREATE_LEGAL_DISCLOSURE: Operation[CreateLegalDisclosureResponse] = Operation(
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -204,6 +211,7 @@ CREATE_NEGATIVE_FEEDBACK_REMOVAL: Operation[CreateNegativeFeedbackRemovalRespons
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
     removed=Removal(removed_on="2025-08-04", model_commit="7c93eb1"),
+    api="messaging",
 )
 
 
@@ -224,6 +232,7 @@ CREATE_UNEXPECTED_PROBLEM: Operation[CreateUnexpectedProblemResponse] = Operatio
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -242,6 +251,7 @@ CREATE_WARRANTY: Operation[CreateWarrantyResponse] = Operation(
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -258,6 +268,7 @@ GET_ATTRIBUTES: Operation[GetAttributesResponse] = Operation(
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=200,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -276,6 +287,7 @@ GET_MESSAGING_ACTIONS_FOR_ORDER: Operation[GetMessagingActionsForOrderResponse] 
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=200,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="messaging",
 )
 
 
@@ -294,6 +306,7 @@ SEND_INVOICE: Operation[InvoiceResponse] = Operation(
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=False),
+    api="messaging",
 )
 
 OPERATIONS: Mapping[str, Operation[Any]] = MappingProxyType(

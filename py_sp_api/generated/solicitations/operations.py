@@ -43,6 +43,7 @@ CREATE_PRODUCT_REVIEW_AND_SELLER_FEEDBACK_SOLICITATION: Operation[
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=201,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="solicitations",
 )
 
 
@@ -62,6 +63,7 @@ GET_SOLICITATION_ACTIONS_FOR_ORDER: Operation[GetSolicitationActionsForOrderResp
     error=ModelRef(f"{_MODELS}.error", "Error"),
     success_status=200,
     rate_limit=RateLimit(rate=1.0, burst=5, documented=True),
+    api="solicitations",
 )
 
 OPERATIONS: Mapping[str, Operation[Any]] = MappingProxyType(
