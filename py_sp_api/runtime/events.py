@@ -585,10 +585,8 @@ def _request_id_of(error: BaseException) -> Optional[str]:
 
 
 def api_name(operation: Operation[Any]) -> str:
-    """The API an operation belongs to: its generated package's name (``"messaging"``)."""
-    module = operation.response.module
-    prefix = "py_sp_api.generated."
-    return module[len(prefix) :].split(".", 1)[0] if module.startswith(prefix) else module
+    """The API an operation belongs to (``"messaging"``), as the generator declared it."""
+    return operation.api
 
 
 # A query parameter whose name says it carries a credential (SP-API's queries carry none; a
