@@ -117,6 +117,20 @@ class HoldingSandbox(MessagingSandbox):
         self._arrived = threading.Condition()
         self._arrivals: List[str] = []
 
+    def start(self) -> HoldingSandbox:
+        super().start()
+        server = self._server
+        assert server is not None
+        report = server.handle_error
+
+        def quiet(request: Any, client_address: Any) -> None:
+            # The answer to a killed worker process cannot be written: expected, not news.
+            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                report(request, client_address)
+
+        server.handle_error = quiet  # type: ignore[method-assign]
+        return self
+
     def _answer(self, method: str, target: str, headers: Dict[str, str], body: bytes) -> Any:
         answer = super()._answer(method, target, headers, body)
         if answer.order_id in self.held:
