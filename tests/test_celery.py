@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -164,6 +166,35 @@ def test_an_amazon_429_is_retried_by_celery_with_a_countdown(
     journal.close()
     assert entry is not None
     assert entry.state == "sent"
+
+
+@pytest.mark.slow
+def test_a_long_token_wait_goes_back_to_the_broker_instead_of_holding_a_process(
+    fleet: FleetApp, sandbox: HoldingSandbox
+) -> None:
+    jobs = [Job(OPERATION, order, MARKETPLACE, TEXT, seller="S-WAIT") for order in orders("906", 9)]
+    before = len(sandbox.requests)
+    batch = enqueue(fleet.send_impatient, jobs)  # one bucket: 4 at once, then 1 a second
+    report = batch.report(timeout=120)
+
+    assert report.counts()[SENT] == 9, report.counts()
+    assert [r.status for r in sandbox.requests[before:]].count(429) == 0
+    retries = [result.result["retries"] for result in batch.results]
+    # Two processes, five jobs past the burst: the second process to queue on the bucket would
+    # wait up to 2 s, beyond max_rate_wait (0.5 s): handed back to Celery with a countdown.
+    assert sum(retries) >= 1, retries
+    assert all(count == 1 for count in sandbox.received().values() if count)
+
+
+def test_importing_the_package_or_the_integration_does_not_import_celery() -> None:
+    code = (
+        "import sys, py_sp_api, py_sp_api.integrations.celery\n"
+        "print(sorted(m for m in sys.modules if m == 'celery' or m.startswith('celery.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 # -- checks before anything is queued or sent ------------------------------------------------

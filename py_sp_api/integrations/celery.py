@@ -39,7 +39,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from py_sp_api.runtime.api_client import ApiClient
 from py_sp_api.runtime.bulk import (
@@ -204,15 +204,17 @@ class _WorkerClients:
         self._apis = {}
 
 
-class _Retry(Exception):
+_Outcome = Tuple[str, Optional[int], Optional[str], Optional[str]]  # outcome, status, id, error
+
+
+@dataclass(frozen=True)
+class _Retry:
     """Nothing was sent, and a later attempt may succeed: retry after ``countdown`` seconds."""
 
-    def __init__(self, countdown: float, outcome: str, error: str, status: Optional[int]) -> None:
-        super().__init__(error)
-        self.countdown = countdown
-        self.outcome = outcome  # what the job ends as if no retry is left
-        self.error = error
-        self.status = status
+    countdown: float
+    outcome: str  # what the job ends as if no retry is left
+    error: str
+    status: Optional[int] = None
 
 
 class _Attempt:
@@ -225,24 +227,22 @@ class _Attempt:
         self.key: Optional[str] = None
 
     def run(self) -> Dict[str, Any]:
-        try:
-            return self._result(*self._send())
-        except _Retry as retry:
-            retries = int(self.task.request.retries or 0)
-            if retries >= self.task.max_retries:
-                return self._result(retry.outcome, retry.status, None, retry.error)
-            _log.info(
-                "%s for order %s: nothing was sent (%s); retrying in %.2fs",
-                self.job.operation,
-                self.job.order_id,
-                retry.error,
-                retry.countdown,
-            )
-            raise self.task.retry(
-                countdown=retry.countdown, max_retries=self.task.max_retries
-            ) from None
+        done = self._send()
+        if not isinstance(done, _Retry):
+            return self._result(*done)
+        if int(self.task.request.retries or 0) >= self.task.max_retries:
+            return self._result(done.outcome, done.status, None, done.error)
+        _log.info(
+            "%s for order %s: nothing was sent (%s); retrying in %.2fs",
+            self.job.operation,
+            self.job.order_id,
+            done.error,
+            done.countdown,
+        )
+        # Celery's Retry: the broker gets the task back with a countdown; this process is free.
+        raise self.task.retry(countdown=done.countdown, max_retries=self.task.max_retries)
 
-    def _send(self) -> Tuple[str, Optional[int], Optional[str], Optional[str]]:
+    def _send(self) -> Union[_Outcome, _Retry]:
         job = self.job
         try:
             api = self.clients.api(job.seller)
@@ -270,7 +270,7 @@ class _Attempt:
 
     def _failure(
         self, exc: Exception, operation: Operation[Any], config: Any
-    ) -> Tuple[str, Optional[int], Optional[str], Optional[str]]:
+    ) -> Union[_Outcome, _Retry]:
         error = _describe(exc)
         if isinstance(exc, DuplicateSendError):
             entry = exc.entry
@@ -278,15 +278,15 @@ class _Attempt:
             note = None if outcome == ALREADY_SENT else error
             return outcome, entry.status, entry.request_id, note
         if isinstance(exc, RateLimitWaitExceeded):  # before the claim: nothing was sent
-            raise _Retry(exc.wait, FAILED, error, None)
+            return _Retry(exc.wait, FAILED, error, None)
         if isinstance(exc, SendJournalError):  # the claim was refused or given back
-            raise _Retry(self._backoff(), FAILED, error, None)
+            return _Retry(self._backoff(), FAILED, error, None)
         if isinstance(exc, ApiResponseError):  # a 2xx whose body could not be read: sent
             return SENT, exc.status, exc.request_id, error
         if isinstance(exc, ApiException):
             status = exc.status
             if status == 429:  # nothing processed; the journal recorded it rejected
-                raise _Retry(self._throttled_wait(exc, operation, config), REJECTED, error, 429)
+                return _Retry(self._throttled_wait(exc, operation, config), REJECTED, error, 429)
             outcome = UNKNOWN if status is None else _by_status(status)
             return outcome, status, exc.request_id, error
         if isinstance(exc, ApiConnectionError):
@@ -294,7 +294,7 @@ class _Attempt:
                 status = exc.answered_status
                 return _by_status(status), status, exc.request_id, error
             if exc.request_sent is False:  # refused before any byte left: released
-                raise _Retry(self._backoff(), FAILED, error, None)
+                return _Retry(self._backoff(), FAILED, error, None)
             return UNKNOWN, None, None, error
         if isinstance(exc, (ApiValueError, ApiTypeError)):
             return INVALID, None, None, error

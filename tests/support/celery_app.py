@@ -23,6 +23,7 @@ class FleetApp(NamedTuple):
     app: Any
     send: Any  # the message task
     send_autoretry: Any  # the same, declared with autoretry_for=(Exception,)
+    send_impatient: Any  # the same, waiting at most 0.5 s in the worker for a token
 
 
 def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float = 60.0) -> FleetApp:
@@ -54,7 +55,8 @@ def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float =
     send_autoretry = message_task(
         app, client_for, name="tests.send_autoretry", autoretry_for=(Exception,), retry_backoff=1
     )
-    return FleetApp(app, send, send_autoretry)
+    send_impatient = message_task(app, client_for, name="tests.send_impatient", max_rate_wait=0.5)
+    return FleetApp(app, send, send_autoretry, send_impatient)
 
 
 def _from_environment() -> Optional[FleetApp]:
