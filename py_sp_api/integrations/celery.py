@@ -104,7 +104,7 @@ def message_task(
 
     Call it as ``task.delay(operation, order_id, marketplace_id, body=None, send_key=None,
     seller=None)``, or through :func:`enqueue`. ``body`` is the request as a JSON object (a
-    model's ``to_dict()``). The result is a dict: ``outcome`` (one of the ``send_many``
+    model's ``json.loads(model.to_json())``). The result is a dict: ``outcome`` (one of the ``send_many``
     outcomes), ``status``, ``request_id``, ``key`` (the journal key), ``retries``, ``error``.
 
     Args:
