@@ -29,6 +29,7 @@ from py_sp_api.runtime.bulk import (
     ALREADY_UNKNOWN,
     IN_FLIGHT_ELSEWHERE,
     INVALID,
+    PENDING,
     SENT,
     UNKNOWN,
     Job,
@@ -196,6 +197,23 @@ def test_importing_the_package_or_the_integration_does_not_import_celery() -> No
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_task_without_a_result_by_the_timeout_reads_pending_until_gathered_again(
+    fleet: FleetApp,
+) -> None:
+    jobs = [Job(OPERATION, order, MARKETPLACE, TEXT, seller="S") for order in orders("907", 2)]
+    batch = enqueue(fleet.send, jobs, countdown=1.5)  # the worker may run them only then
+    started = time.monotonic()
+    early = batch.report(timeout=0.3)
+    waited = time.monotonic() - started
+    later = batch.report(timeout=RESULT_TIMEOUT)
+
+    assert waited < 1.5
+    assert [result.outcome for result in early.results] == [PENDING, PENDING]
+    assert early.exit_code == 1
+    assert "may still run" in (early.results[0].error or "")
+    assert [result.outcome for result in later.results] == [SENT, SENT]
 
 
 # -- checks before anything is queued or sent ------------------------------------------------
