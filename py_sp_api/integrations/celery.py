@@ -103,9 +103,10 @@ def message_task(
     """Declare on ``app`` the task that sends one message; return it (a Celery task).
 
     Call it as ``task.delay(operation, order_id, marketplace_id, body=None, send_key=None,
-    seller=None)``, or through :func:`enqueue`. ``body`` is the request as a JSON object (a
-    model's ``json.loads(model.to_json())``). The result is a dict: ``outcome`` (one of the ``send_many``
-    outcomes), ``status``, ``request_id``, ``key`` (the journal key), ``retries``, ``error``.
+    seller=None)``, or through :func:`enqueue`. ``body`` is the request as a JSON object (for a
+    model, ``json.loads(model.to_json())``). The result is a dict: ``outcome`` (one of the
+    ``send_many`` outcomes), ``status``, ``request_id``, ``key`` (the journal key), ``retries``
+    and ``error``.
 
     Args:
         app: the Celery application.
