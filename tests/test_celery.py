@@ -8,6 +8,7 @@ request and answers 403 to a message type sent twice to one order, as Amazon doe
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -78,6 +79,7 @@ def fleet(
     ).start()
     test_app = make_app(url)
     yield test_app
+    gc.collect()  # the tests' results unsubscribe (AsyncResult.__del__) while Redis is up
     test_app.app.close()
     worker.stop()
 

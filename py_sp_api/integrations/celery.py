@@ -88,6 +88,7 @@ DEFAULT_MAX_RETRIES = 50
 """Celery retries of one task (after 429s, long token waits, Redis or connection refusals)."""
 _RETRY_BACKOFF = 1.0  # seconds before a retry when nothing says how long (doubles, capped)
 _RETRY_BACKOFF_CAP = 60.0
+_POLL = 0.2  # seconds between looks at the result backend while gathering
 _DUPLICATES = {"sent": ALREADY_SENT, "unknown": ALREADY_UNKNOWN}
 
 
@@ -364,14 +365,15 @@ class Batch:
     def report(self, timeout: float) -> SendReport:
         """Wait up to ``timeout`` seconds for every task; a task without a result is ``pending``.
 
-        Needs the app's result backend. A task whose worker died without a result (a hard time
-        limit, say) reads ``unknown``: its message may have gone (the journal says).
+        Needs the app's result backend; may be called again for the tasks still pending. A
+        task that ended without an outcome (its worker died under a hard time limit, say)
+        reads ``unknown``: its message may have gone (the journal says).
         """
         checked_seconds(timeout, "timeout", zero_allowed=True)
-        deadline = time.monotonic() + timeout
+        found = _collected(self.results, timeout)
         report = SendReport(started_at=self.started_at)
         for job, result in zip(self.jobs, self.results):
-            report.results.append(_gathered(job, result, deadline))
+            report.results.append(_gathered(job, found.get(result.id)))
         report.finished_at = time.time()
         return report
 
@@ -433,19 +435,42 @@ def _interleaved(jobs: Sequence[Job]) -> List[int]:
     return order
 
 
-def _gathered(job: Job, result: Any, deadline: float) -> JobResult:
-    remaining = deadline - time.monotonic()
-    try:
-        if remaining <= 0 and not result.ready():
-            raise TimeoutError
-        value = result.get(timeout=max(remaining, 0.001), propagate=False)
-    except Exception as exc:  # celery.exceptions.TimeoutError, or the backend failing
-        error = f"no result yet ({type(exc).__name__}): the task may still run; gather again"
+def _collected(results: Sequence[Any], timeout: float) -> Dict[str, Tuple[str, Any]]:
+    """``{task id: (state, value)}`` of the tasks that finished within ``timeout`` seconds."""
+    found: Dict[str, Tuple[str, Any]] = {}
+    if not results:
+        return found
+    backend = results[0].backend
+    if hasattr(backend, "get_many"):
+        # Polls the stored results in bulk (MGET on Redis), whatever the backend's push
+        # channel delivered or missed meanwhile.
+        try:
+            ids = {result.id for result in results}
+            for task_id, meta in backend.get_many(ids, timeout=timeout, interval=_POLL):
+                found[str(task_id)] = (meta["status"], meta["result"])
+        except Exception as exc:  # celery.exceptions.TimeoutError, or the backend failing
+            _log.debug("gathering results stopped: %s", type(exc).__name__)
+        return found
+    deadline = time.monotonic() + timeout
+    for result in results:
+        try:
+            value = result.get(timeout=max(deadline - time.monotonic(), 0.001), propagate=False)
+        except Exception as exc:  # not finished in time: pending
+            _log.debug("no result for %s: %s", result.id, type(exc).__name__)
+        else:
+            found[result.id] = (result.state, value)
+    return found
+
+
+def _gathered(job: Job, finished: Optional[Tuple[str, Any]]) -> JobResult:
+    if finished is None:
+        error = "no result yet: the task may still run; gather again"
         return JobResult(job, PENDING, error=error, finished_at=time.time())
-    if result.failed() or not isinstance(value, dict) or value.get("outcome") not in OUTCOMES:
+    state, value = finished
+    if state != "SUCCESS" or not isinstance(value, dict) or value.get("outcome") not in OUTCOMES:
         error = (
-            f"the task ended without an outcome ({type(value).__name__}: {value}); its worker "
-            "may have died while sending: the send journal holds what is known"
+            f"the task ended {state} without an outcome ({type(value).__name__}: {value}); its "
+            "worker may have died while sending: the send journal holds what is known"
         )
         return JobResult(job, UNKNOWN, error=error[:1000], finished_at=time.time())
     return JobResult(

@@ -36,6 +36,9 @@ def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float =
         result_expires=3600,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # A result object collected after its test stopped Redis gives up at once (it would
+        # otherwise retry its unsubscribe for a while, holding up the end of the session).
+        result_backend_transport_options={"retry_policy": {"max_retries": 0}},
     )
 
     def client_for(seller: Optional[str]) -> ApiClient:
