@@ -387,6 +387,7 @@ def test_a_worker_process_killed_mid_send_then_a_restart_sends_each_message_at_m
             test_app.app.close()
         _wait_until(lambda: sandbox.received()[held] == 1, 30)  # the held answer went out
         received = sandbox.received()
+        assert sandbox.statuses()[429] == 0  # the restarted worker paces on the same buckets
 
         outcomes = {r.job.order_id: r.outcome for r in report.results}
         assert all(received[job.order_id] <= 1 for job in jobs)
