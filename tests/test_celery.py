@@ -270,6 +270,7 @@ def test_a_client_unfit_for_a_fleet_is_refused_before_sending(
     assert len(sandbox.requests) == before
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_each_forked_worker_process_builds_its_own_client_after_the_fork(
     redis: RedisServer, sandbox: HoldingSandbox, tmp_path: Path
 ) -> None:
