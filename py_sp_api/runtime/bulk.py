@@ -58,6 +58,7 @@ NOT_AVAILABLE = "not_available"  # check_actions: the order does not offer this 
 INVALID = "invalid"  # refused before sending (bad order id, body...): nothing sent
 FAILED = "failed"  # any other error before anything was sent (credentials, ...)
 NOT_STARTED = "not_started"  # the run was interrupted (Ctrl-C) before this job's turn
+PENDING = "pending"  # queued as a task (py_sp_api.integrations.celery) with no result yet
 OUTCOMES: Tuple[str, ...] = (
     SENT,
     REJECTED,
@@ -69,6 +70,7 @@ OUTCOMES: Tuple[str, ...] = (
     INVALID,
     FAILED,
     NOT_STARTED,
+    PENDING,
 )
 
 # Outcomes that may hide a delivered message nobody can confirm: exit code 3.
@@ -81,6 +83,7 @@ UNDONE_OUTCOMES: Tuple[str, ...] = (
     NOT_AVAILABLE,
     NOT_STARTED,
     IN_FLIGHT_ELSEWHERE,
+    PENDING,
 )
 # Outcomes whose request went to Amazon, spending a token of the operation's bucket.
 TOKEN_SPENDING_OUTCOMES: Tuple[str, ...] = (SENT, REJECTED, UNKNOWN)
