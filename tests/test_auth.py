@@ -10,8 +10,9 @@ environment.
 from __future__ import annotations
 
 import functools
+import json
 import threading
-from typing import Callable, List
+from typing import Any, Callable, List, Optional
 from urllib.parse import parse_qs
 
 import pytest
@@ -24,6 +25,7 @@ from py_sp_api.generated.messaging import (
     ApiTimeoutError,
     ApiValueError,
     Configuration,
+    CreateConfirmOrderDetailsRequest,
     ForbiddenException,
     MessagingApi,
     UnauthorizedException,
@@ -36,6 +38,7 @@ from tests.support.fake_lwa import (
     INVALID_GRANT_DESCRIPTION,
     REFRESH_TOKEN,
     TOKEN_PATH,
+    FakeLwa,
 )
 from tests.support.messaging import warranty_body
 from tests.support.threads import run_threads
@@ -652,3 +655,142 @@ def test_threads_waiting_on_a_later_failed_fetch_share_its_error(lwa):
     assert errors == ["invalid_grant"] * herd
     later_requests = lwa.token_requests - 1
     assert later_requests <= 2, f"{later_requests} token requests: each waiting thread asked LWA"
+
+
+# -- expired tokens and unread 401/403 bodies --------------------------------------------------
+
+SECRET_TOKEN = "Atza|IwEB-SECRET-ACCESS-TOKEN-4242"
+
+
+@pytest.fixture
+def make_api_at(open_api: ApiFactory) -> ApiFactory:
+    """``make_api_at(host, **configuration)``: ``make_api`` on any server, not only ``sp``."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
+
+
+def confirm_order_details(api: MessagingApi, **kwargs: Any) -> object:
+    body = CreateConfirmOrderDetailsRequest(text="Please confirm the size before we ship.")
+    return api.create_confirm_order_details(ORDER_ID, MARKETPLACE, body, **kwargs)
+
+
+def test_an_expired_token_that_does_not_change_is_not_resent(sp, make_api_at):
+    calls: List[int] = []
+
+    def same_token() -> str:
+        calls.append(1)
+        return "Atza|same-cached-token"
+
+    sp.expire_token("Atza|same-cached-token")
+    api = make_api_at(sp.url, access_token=same_token)
+
+    with pytest.raises(ForbiddenException):
+        confirm_order_details(api)
+
+    assert sp.request_count == 1
+    assert sp.tokens_seen == ["Atza|same-cached-token"]
+
+
+def test_an_expired_token_is_resent_once_with_the_new_token(sp, make_api_at):
+    # Guard: a callable that does hand out a new token still gets the one resend.
+    handed_out: List[str] = []
+
+    def rotating_token() -> str:
+        handed_out.append("Atza|old" if not handed_out else "Atza|new")
+        return handed_out[-1]
+
+    sp.expire_token("Atza|old")
+    confirm_order_details(make_api_at(sp.url, access_token=rotating_token))
+
+    assert sp.tokens_seen == ["Atza|old", "Atza|new"]
+
+
+@pytest.mark.parametrize(
+    "body", [ACCESS_DENIED_BODY, TOKEN_EXPIRED_BODY], ids=["denied", "expired"]
+)
+def test_an_unread_403_to_a_call_with_a_token_can_still_be_read(server, make_api_at, body):
+    server.enqueue(403, body)
+    api = make_api_at(server.url, access_token=SECRET_TOKEN)
+
+    response = api.get_attributes_without_preload_content(ORDER_ID, MARKETPLACE)
+    try:
+        assert response.status == 403
+        assert json.loads(response.read()) == body
+    finally:
+        response.release_conn()
+    assert server.request_count == 1
+
+
+# -- a failed LWA fetch is shared, not repeated by every waiting thread ------------------------
+
+HERD = 16
+
+
+def herd_errors(lwa: FakeLwa, api: MessagingApi) -> List[Optional[str]]:
+    """Start HERD calls at once; the LWA ``error`` each got (None for a success)."""
+    barrier = threading.Barrier(HERD)
+    lock = threading.Lock()
+    errors: List[Optional[str]] = []
+
+    def call() -> None:
+        barrier.wait(timeout=10)
+        try:
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+            error = None
+        except LwaAuthError as exc:
+            error = exc.error
+        with lock:
+            errors.append(error)
+
+    run_threads(HERD, call)
+    return errors
+
+
+def test_threads_starting_together_share_one_failed_lwa_fetch(server, make_api_at):
+    with FakeLwa(delay=0.2) as lwa:
+        lwa.invalid_grant(HERD)
+        errors = herd_errors(lwa, make_api_at(server.url, credentials=lwa.credentials()))
+        assert lwa.token_requests == 1
+
+    assert errors == ["invalid_grant"] * HERD
+
+
+def test_threads_starting_together_do_not_each_repeat_a_failed_lwa_fetch(server, make_api_at):
+    with FakeLwa(delay=0.2) as lwa:
+        lwa.invalid_grant(HERD)
+        errors = herd_errors(lwa, make_api_at(server.url, credentials=lwa.credentials()))
+        herd_requests = lwa.token_requests
+
+    assert errors == ["invalid_grant"] * HERD
+    assert herd_requests <= 2, "each waiting thread asked LWA again"
+    assert server.request_count == 0
+
+
+def test_a_call_after_a_failed_lwa_fetch_asks_lwa_again(server, lwa, make_api_at):
+    # Guard: a shared failure must not be cached for later calls.
+    lwa.invalid_grant(1)
+    api = make_api_at(server.url, credentials=lwa.credentials())
+    with pytest.raises(LwaAuthError):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert lwa.token_requests == 2
+    assert server.only_request().headers["x-amz-access-token"] == "Atza|token-1"
+
+
+# -- nonsense token lifetimes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expires_in", [0, -5, "NaN"])
+def test_a_nonsense_token_lifetime_does_not_mean_a_token_request_per_call(
+    server, make_api_at, expires_in
+):
+    lifetime: Any = expires_in
+    with FakeLwa(expires_in=lifetime) as lwa:
+        api = make_api_at(server.url, credentials=lwa.credentials())
+        for _ in range(3):
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+        token_requests = lwa.token_requests
+
+    assert token_requests == 1
+    assert server.request_count == 3

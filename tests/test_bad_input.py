@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, Type
+from typing import Any, Callable, Dict, Iterator, Type
 
 import pytest
 from pydantic import ValidationError
 
+from py_sp_api import RetryPolicy
 from py_sp_api.generated.messaging import (
     ApiClient,
     Attachment,
@@ -376,3 +378,64 @@ def test_a_fresh_client_refusing_bad_input_opens_no_connection(quiet_server: Rec
         with pytest.raises(ApiValueError):
             MessagingApi(client).get_attributes("", [MARKETPLACE])
         assert len(client.rest_client.pool_manager.pools) == 0
+
+
+# -- fields the models do not declare ----------------------------------------------------------
+
+FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
+
+
+@pytest.mark.parametrize(
+    ("operation", "make_body", "field"),
+    [
+        pytest.param(
+            "create_confirm_order_details",
+            lambda: CreateConfirmOrderDetailsRequest(txt="hi"),  # type: ignore[call-arg]
+            "txt",
+            id="model-typo",
+        ),
+        pytest.param(
+            "create_warranty",
+            lambda: {"coverageStartDate": "2024-01-01T00:00:00Z", "coverage_end": "2025"},
+            "coverage_end",
+            id="dict-typo",
+        ),
+        pytest.param(
+            "create_warranty",
+            lambda: CreateWarrantyRequest(
+                attachments=[
+                    Attachment(upload_destination_id="u-1", file_name="w.txt", **{"fileNmae": "x"})
+                ]
+            ),
+            "fileNmae",
+            id="nested-attachment-extra",
+        ),
+    ],
+)
+def test_a_body_with_an_unknown_field_is_refused_naming_it(
+    server, make_api, operation, make_body, field
+):
+    api = make_api(server.url)
+
+    with pytest.raises(ApiValueError) as caught:
+        getattr(api, operation)(ORDER_ID, [MARKETPLACE], make_body())
+
+    assert field in str(caught.value)
+    assert server.request_count == 0
+
+    # The same call without the stray field goes out.
+    fine: Dict[str, Any] = {
+        "create_confirm_order_details": {"text": "hi"},
+        "create_warranty": {"coverageStartDate": "2024-01-01T00:00:00Z"},
+    }
+    method = getattr(api, f"{operation}_with_http_info")
+    assert method(ORDER_ID, [MARKETPLACE], fine[operation]).status_code == 201
+    assert server.request_count == 1

@@ -3,10 +3,11 @@ exceptions, with everything the server sent kept on them."""
 
 from __future__ import annotations
 
+import functools
 import http
 import json
 import time
-from typing import Any, Dict, Iterator, List, Type
+from typing import Any, Callable, Dict, Iterator, List, Type
 
 import pytest
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from py_sp_api import NO_RETRIES, RetryPolicy
 from py_sp_api.generated.messaging import (
     ApiClient,
     Configuration,
+    CreateConfirmOrderDetailsRequest,
     Error,
     MessagingApi,
     rest,
@@ -612,3 +614,57 @@ def test_a_429_that_is_given_up_on_says_nothing_was_processed(
     assert info.value.note is not None
     assert "nothing was processed" in info.value.note
     assert DELIVERED_NOTE not in str(info.value)
+
+
+# -- an unreadable or cut-off 2xx answer -------------------------------------------------------
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRIES)
+
+
+def confirm_order_details(api: MessagingApi, **kwargs: Any) -> object:
+    body = CreateConfirmOrderDetailsRequest(text="Please confirm the size before we ship.")
+    return api.create_confirm_order_details(ORDER_ID, [MARKETPLACE], body, **kwargs)
+
+
+def test_an_unreadable_2xx_answer_to_a_post_says_the_message_was_sent(server, make_api):
+    server.enqueue(201, b"<html>Created</html>", {"Content-Type": "text/html"})
+
+    with pytest.raises(ApiResponseError) as caught:
+        confirm_order_details(make_api(server.url))
+
+    assert "the message was sent" in str(caught.value)
+    assert "do not send it again" in str(caught.value)
+    assert server.request_count == 1
+
+
+def test_an_unreadable_2xx_answer_to_a_get_does_not_say_a_message_was_sent(server, make_api):
+    # Guard: a GET sends no message, so it must not claim one was sent.
+    server.enqueue(200, b"{not json", {"Content-Type": "application/json"})
+
+    with pytest.raises(ApiResponseError) as caught:
+        make_api(server.url).get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert "message was sent" not in str(caught.value)
+    assert "do not send" not in str(caught.value)
+
+
+def test_a_success_whose_body_is_cut_off_says_the_request_succeeded(
+    server: RecordingServer,
+) -> None:
+    # 201 arrives, then the connection drops before the announced body: the message was sent.
+    server.enqueue(201, b'{"err', content_length=100)
+    body = CreateConfirmOrderDetailsRequest(text="Your engraving is ready.")
+    config = Configuration(host=server.url, retry=NO_RETRIES)
+    with ApiClient(config) as client, pytest.raises(ApiConnectionError) as caught:
+        MessagingApi(client).create_confirm_order_details(ORDER_ID, [MARKETPLACE], body)
+    text = str(caught.value)
+    assert "answered 201 (the request succeeded)" in text
+    assert "no response" not in text
+    assert caught.value.request_sent is True
+    assert len(server.requests) == 1  # and it was not sent again

@@ -6,10 +6,12 @@ Every test talks to a real :class:`RecordingServer` on 127.0.0.1 and checks what
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, List
 
 import pytest
 
+from py_sp_api import LwaAuthError, RetryPolicy
 from py_sp_api.generated.messaging import (
     ApiClient,
     ApiTypeError,
@@ -19,6 +21,7 @@ from py_sp_api.generated.messaging import (
     MessagingApi,
 )
 from tests.support import RecordingServer
+from tests.support.fake_lwa import FakeLwa
 from tests.support.throttling import TOKEN_EXPIRED_BODY
 
 ORDER_ID = "123-1234567-1234567"
@@ -221,3 +224,73 @@ def test_a_header_value_that_is_not_a_str_is_refused(server: RecordingServer, pa
 def test_a_header_name_without_a_value_is_refused(server: RecordingServer):
     with pytest.raises(ApiValueError, match="header_name"):
         ApiClient(Configuration(host=server.url), header_name="X-Client")
+
+
+# -- tokens and header values that a header cannot carry ---------------------------------------
+
+SECRET_TOKEN = "Atza|IwEB-SECRET-ACCESS-TOKEN-4242"
+PROXY_SECRET = "Basic dXNlcjpTM0NSM1Q="
+FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
+
+
+def test_a_static_token_with_a_line_break_is_refused_without_showing_it():
+    with pytest.raises(ApiValueError) as caught:
+        Configuration(access_token=SECRET_TOKEN + "\nX-Injected: 1")
+
+    assert "SECRET-ACCESS-TOKEN" not in str(caught.value)
+
+
+def test_a_token_read_with_its_trailing_newline_is_sent_without_it(server, make_api):
+    # As read from a file: the line end is not part of the token.
+    make_api(server.url, access_token=SECRET_TOKEN + "\n").get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.only_request().headers["x-amz-access-token"] == SECRET_TOKEN
+
+
+def test_a_callable_token_with_crlf_raises_lwa_auth_error_and_sends_nothing(server, make_api):
+    api = make_api(server.url, access_token=lambda: SECRET_TOKEN + "\r\nX-Injected: 1")
+
+    with pytest.raises(LwaAuthError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert "SECRET-ACCESS-TOKEN" not in str(caught.value)
+    assert server.request_count == 0
+
+
+def test_an_lwa_token_with_a_line_break_is_refused_and_nothing_is_sent(server, make_api):
+    with FakeLwa(token_prefix="Atza|LWA-SECRET\ntoken-") as lwa:
+        api = make_api(server.url, credentials=lwa.credentials())
+        with pytest.raises(LwaAuthError) as caught:
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+        issued = lwa.issued
+
+    assert len(issued) == 1
+    assert "LWA-SECRET" not in str(caught.value)
+    assert server.request_count == 0
+
+
+def test_a_header_value_with_a_line_break_is_refused_naming_only_the_header(server, make_api):
+    api = make_api(server.url)
+
+    with pytest.raises(ApiValueError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE, _headers={"X-Note": "a-NOTE-VALUE\nb"})
+
+    assert "X-Note" in str(caught.value)
+    assert "NOTE-VALUE" not in str(caught.value)
+    assert server.request_count == 0
+
+
+@pytest.mark.parametrize("value", [PROXY_SECRET + "\n", PROXY_SECRET + "\r", "B\u20acsic x"])
+def test_a_proxy_header_http_cannot_carry_is_refused_naming_only_the_header(value: str) -> None:
+    with pytest.raises(ApiValueError) as caught:
+        Configuration(proxy="http://127.0.0.1:9", proxy_headers={"Proxy-Authorization": value})
+    assert "Proxy-Authorization" in str(caught.value)
+    assert "dXNlcjpTM0NSM1Q" not in str(caught.value)

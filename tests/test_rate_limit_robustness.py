@@ -23,6 +23,7 @@ from py_sp_api import (
 )
 from py_sp_api.generated.messaging import (
     ApiClient,
+    ApiValueError,
     Configuration,
     CreateConfirmOrderDetailsRequest,
     MessagingApi,
@@ -449,3 +450,22 @@ def test_a_store_failing_to_record_the_stated_rate_never_hides_a_sent_message(
     assert sent.request_id == "rid-sent"
     assert len(server.requests) == 1
     assert "could not record the stated rate" in caplog.text
+
+
+# -- nonsense rates ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rate": 0, "burst": 1},
+        {"rate": -1, "burst": 3},
+        {"rate": float("nan"), "burst": 1},
+        {"rate": float("inf"), "burst": 1},
+        {"rate": 1, "burst": 0},
+    ],
+    ids=["rate-0", "rate-negative", "rate-nan", "rate-inf", "burst-0"],
+)
+def test_a_rate_limit_that_is_not_positive_is_refused(kwargs):
+    with pytest.raises(ApiValueError):
+        RateLimit(**kwargs)

@@ -8,20 +8,28 @@ a connection that failed before anything was sent.
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
+import socket
+import ssl
+import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from typing import Callable, List
+from pathlib import Path
+from typing import Any, Callable, List
 
 import pytest
 from urllib3 import HTTPHeaderDict
 
-from py_sp_api import NO_RETRIES, RetryPolicy
+from py_sp_api import NO_RETRIES, RateLimit, RateLimiting, RetryPolicy
 from py_sp_api.generated.messaging import (
+    ApiClient,
     ApiConnectionError,
     ApiTimeoutError,
     BadRequestException,
     Configuration,
+    CreateConfirmOrderDetailsRequest,
     MessagingApi,
     ServiceException,
     TooManyRequestsException,
@@ -29,7 +37,8 @@ from py_sp_api.generated.messaging import (
 from py_sp_api.runtime.retry import parse_retry_after
 from tests.support import unused_port
 from tests.support.messaging import warranty_body
-from tests.support.throttling import ThrottlingServer
+from tests.support.throttling import QUOTA_EXCEEDED_BODY, ThrottlingServer
+from tests.support.tls import TlsServer, write_pems
 
 ORDER_ID = "123-1234567-1234567"
 MARKETPLACE = ["ATVPDKIKX0DER"]
@@ -342,3 +351,171 @@ def test_parse_retry_after_http_date_in_the_minus_0000_zone():
 
     assert seconds is not None
     assert 110 <= seconds <= 121
+
+
+# -- a TLS failure after the request went out --------------------------------------------------
+
+
+def confirm_order_details(api: MessagingApi, **kwargs: Any) -> object:
+    body = CreateConfirmOrderDetailsRequest(text="Please confirm the size before we ship.")
+    return api.create_confirm_order_details(ORDER_ID, MARKETPLACE, body, **kwargs)
+
+
+class BrokenTlsServer:
+    """HTTPS on 127.0.0.1 (the test CA's certificate) that breaks TLS once a request is in.
+
+    Each connection completes the handshake, reads one whole request, and then gets a bogus
+    TLS record instead of an answer: the client's TLS layer fails *after* the server received
+    the request, as when Amazon processed a message and the connection broke on the way back.
+    """
+
+    BOGUS_RECORD = b"\x17\x03\x03\x00\x10garbage-garbage!"
+
+    def __init__(self, directory: Path) -> None:
+        self.ca_file, cert, key = write_pems(directory)
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(str(cert), str(key))
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.02)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._received: List[bytes] = []
+        self._thread = threading.Thread(target=self._serve, name="broken-tls", daemon=True)
+
+    def __enter__(self) -> BrokenTlsServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    @property
+    def received(self) -> List[bytes]:
+        """Each complete request received: its request line, a space, and its body."""
+        with self._lock:
+            return list(self._received)
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                raw, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            raw.settimeout(5)
+            try:
+                self._break_after_request(raw)
+            except OSError:
+                pass  # the client rejected the handshake or went away
+            finally:
+                raw.close()
+
+    def _break_after_request(self, raw: socket.socket) -> None:
+        with self._context.wrap_socket(raw, server_side=True) as tls:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(body) < length:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
+            with self._lock:
+                self._received.append(lines[0] + b" " + body)
+            # The request is all here; now write garbage under the TLS layer.
+            with socket.socket(fileno=os.dup(tls.fileno())) as plain:
+                plain.sendall(self.BOGUS_RECORD)
+
+
+def test_a_post_whose_tls_connection_breaks_after_sending_is_sent_once(tmp_path, make_api):
+    with BrokenTlsServer(tmp_path) as tls:
+        api = make_api(tls.url, ssl_ca_cert=str(tls.ca_file))
+        with pytest.raises(ApiConnectionError) as caught:
+            confirm_order_details(api)
+        received = tls.received
+
+    assert len(received) == 1, received
+    assert received[0].startswith(b"POST ")
+    assert caught.value.request_sent is None
+    assert DELIVERED_WARNING in str(caught.value)
+
+
+def test_a_get_whose_tls_connection_breaks_after_sending_is_retried(tmp_path, make_api):
+    # Guard: a GET changes nothing, so the fix must not stop it being retried.
+    with BrokenTlsServer(tmp_path) as tls:
+        api = make_api(tls.url, ssl_ca_cert=str(tls.ca_file))
+        with pytest.raises(ApiConnectionError) as caught:
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+        received = tls.received
+
+    assert len(received) > 1
+    assert all(request.startswith(b"GET ") for request in received)
+    assert caught.value.attempts == len(received)
+
+
+def test_a_certificate_rejected_at_handshake_still_means_nothing_was_sent(tmp_path):
+    # Guard: the server's certificate comes from a CA the client does not trust.
+    with TlsServer(tmp_path) as tls:
+        config = Configuration(host=tls.url(), rate_limiting=False, retry=NO_RETRIES)
+        with ApiClient(config) as client, pytest.raises(ApiConnectionError) as caught:
+            confirm_order_details(MessagingApi(client))
+        assert tls.request_count == 0
+
+    assert caught.value.request_sent is False
+    assert DELIVERED_WARNING not in str(caught.value)
+
+
+# -- Retry-After and max_wait ------------------------------------------------------------------
+
+
+def test_a_retry_after_beyond_max_backoff_raises_the_429_at_once(sp, make_api):
+    sp.throttle_next(1, retry_after="120")
+
+    with pytest.raises(TooManyRequestsException) as caught:
+        make_api(sp.url).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert sp.request_count == 1
+    assert caught.value.headers["Retry-After"] == "120"
+
+
+def test_a_rate_limit_wait_too_long_for_a_retry_reports_the_429(sp, make_api):
+    # One request every 2 s: after the 429 the retry would wait ~2 s, beyond max_wait.
+    pacing = RateLimiting(overrides={"get_attributes": RateLimit(rate=0.5, burst=1)}, max_wait=0.2)
+    sp.throttle_next(1)
+
+    with pytest.raises(TooManyRequestsException) as caught:
+        make_api(sp.url, rate_limiting=pacing).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert caught.value.status == 429
+    assert sp.request_count == 1
+
+
+def test_an_unread_429_reported_instead_of_a_too_long_wait_can_still_be_read(sp, make_api):
+    pacing = RateLimiting(overrides={"get_attributes": RateLimit(rate=0.5, burst=1)}, max_wait=0.2)
+    sp.throttle_next(1)
+    api = make_api(sp.url, rate_limiting=pacing)
+
+    response = api.get_attributes_without_preload_content(ORDER_ID, MARKETPLACE)
+    try:
+        assert response.status == 429
+        assert json.loads(response.read()) == QUOTA_EXCEEDED_BODY
+    finally:
+        response.release_conn()
+    assert sp.request_count == 1

@@ -1179,3 +1179,55 @@ def test_cli_help_names_its_switches(tmp_path: Path) -> None:
     assert result.returncode == 0
     for flag in ("--port", "--enforce-rate-limits", "--require-access-token", "--strict"):
         assert flag in result.stdout
+
+
+# -- the sandbox's recorded requests -----------------------------------------------------------
+
+SECRET_TOKEN = "Atza|IwEB-SECRET-ACCESS-TOKEN-4242"
+
+
+def test_a_recorded_sandbox_request_hides_the_access_token():
+    with MessagingSandbox() as sandbox:
+        config = sandbox.configuration(access_token=SECRET_TOKEN, rate_limiting=False)
+        with ApiClient(config) as client:
+            MessagingApi(client).get_attributes(ANY_ORDER, [MARKETPLACE])
+        recorded = sandbox.requests
+
+    assert recorded[0].headers["x-amz-access-token"] == SECRET_TOKEN  # still there to check
+    assert "'x-amz-access-token': '***'" in repr(recorded[0])
+    for text in (repr(recorded[0]), str(recorded[0]), repr(recorded)):
+        assert "SECRET-ACCESS-TOKEN" not in text
+
+
+# -- the sandbox and a body sent where none is expected ----------------------------------------
+
+SANDBOX_ODDITIES = [
+    ("POST", "/messages/negativeFeedbackRemoval", b'{"text": "hi"}', 201),
+    ("POST", "/messages/negativeFeedbackRemoval", b"not json", 201),
+    ("GET", "/attributes", b'{"a": 1}', 200),
+    ("GET", "/attributes", b"{bad", 200),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "status"),
+    SANDBOX_ODDITIES,
+    ids=["post-json", "post-not-json", "get-json", "get-not-json"],
+)
+def test_the_sandbox_answers_a_body_sent_to_an_operation_without_one(method, suffix, body, status):
+    http = urllib3.PoolManager(retries=False)
+    path = f"/messaging/v1/orders/{ANY_ORDER}{suffix}?marketplaceIds=ATVPDKIKX0DER"
+    with MessagingSandbox() as sandbox:
+        response = http.request(
+            method,
+            sandbox.url + path,
+            body=body,
+            headers={"Content-Type": "application/json"},
+            timeout=5,
+        )
+        recorded = sandbox.requests
+    http.clear()
+
+    assert response.status == status
+    assert len(recorded) == 1
+    assert (recorded[0].method, recorded[0].body) == (method, body)

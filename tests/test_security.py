@@ -11,19 +11,24 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import logging
 import pickle
 import ssl
 import subprocess
 import sys
+import traceback
 from pathlib import Path
-from typing import Any, Iterable, List
+from typing import Any, Callable, Iterable, List
+from urllib.parse import quote
 
 import pytest
 import urllib3
 
 from py_sp_api import (
+    NO_RETRIES,
     CallableTokenProvider,
     LocalBucketStore,
     LwaAuthError,
@@ -40,6 +45,7 @@ from py_sp_api.generated.messaging import (
     ForbiddenException,
     MessagingApi,
 )
+from tests.support import unused_port
 from tests.support.fake_lwa import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH
 from tests.support.messaging import warranty_body
 from tests.support.recording_proxy import RecordingProxy
@@ -505,3 +511,109 @@ def test_a_lone_carriage_return_in_a_per_call_header_is_refused_before_sending(s
     assert "X-Note" in str(caught.value)
     assert all("NOTE-VALUE" not in str(exc) for exc in exception_chain(caught.value))
     assert server.request_count == 0
+
+
+# -- secrets out of tracebacks that capture locals ---------------------------------------------
+
+SECRET_TOKEN = "Atza|IwEB-SECRET-ACCESS-TOKEN-4242"
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
+
+
+def formatted_with_locals(exc: BaseException) -> str:
+    """The whole chain, with every frame's locals, as Sentry-like error reporters record it."""
+    report = traceback.TracebackException(type(exc), exc, exc.__traceback__, capture_locals=True)
+    return "".join(report.format())
+
+
+def test_lwa_secrets_stay_out_of_a_traceback_with_locals(server, lwa, make_api):
+    lwa.invalid_grant()
+    api = make_api(server.url, credentials=lwa.credentials())
+
+    with pytest.raises(LwaAuthError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+    report = formatted_with_locals(caught.value)
+
+    assert "in _fetch" in report  # the frame that held the token request body
+    assert CLIENT_SECRET not in report
+    assert REFRESH_TOKEN not in report
+    assert quote(REFRESH_TOKEN, safe="") not in report  # as form-encoded in the body
+
+
+def test_the_access_token_stays_out_of_a_traceback_with_locals(sp, lwa, make_api):
+    sp.reset_next()
+    api = make_api(sp.url, credentials=lwa.credentials(), retry=NO_RETRIES)
+
+    with pytest.raises(ApiConnectionError) as caught:
+        api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+    report = formatted_with_locals(caught.value)
+
+    assert "x-amz-access-token" in report  # the request headers were captured
+    assert lwa.issued == ["Atza|token-1"]
+    for secret in (*lwa.issued, CLIENT_SECRET, REFRESH_TOKEN):
+        assert secret not in report
+
+
+# -- user:password@ in the host and in the proxy URL -------------------------------------------
+
+
+def test_a_password_in_the_host_is_not_in_a_connection_error(make_api):
+    api = make_api(f"http://user:hunter2-PW@127.0.0.1:{unused_port()}", retry=NO_RETRIES)
+
+    with pytest.raises(ApiConnectionError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert caught.value.request_sent is False
+    assert "hunter2-PW" not in str(caught.value)
+
+
+def test_proxy_credentials_in_the_url_become_a_proxy_authorization_header(server):
+    user, password = "proxy-user", "p@ss:w0rd-PW"
+    with RecordingProxy() as proxy:
+        proxy_url = proxy.url.replace("://", f"://{user}:{quote(password, safe='')}@", 1)
+        config = Configuration(
+            host=server.url, proxy=proxy_url, rate_limiting=False, retry=NO_RETRIES
+        )
+        with ApiClient(config) as client:
+            MessagingApi(client).get_attributes(ORDER_ID, MARKETPLACE)
+            shown = [
+                repr(config),
+                str(config),
+                config.to_debug_report(),
+                repr(client.rest_client.pool_manager.proxy),
+            ]
+        relayed = proxy.requests
+
+    assert len(relayed) == 1
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    assert relayed[0].header("Proxy-Authorization") == expected
+    assert "Proxy-Authorization" not in server.only_request().headers  # not relayed upstream
+    for text in shown:
+        assert "w0rd-PW" not in text
+        assert quote(password, safe="") not in text
+
+
+# -- *.localhost is not loopback ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host", ["http://foo.localhost", "http://foo.localhost:8080", "http://a.b.localhost"]
+)
+def test_a_localhost_subdomain_is_not_trusted_with_credentials(host, lwa):
+    with pytest.raises(ApiValueError):
+        Configuration(host=host, access_token=SECRET_TOKEN)
+    with pytest.raises(ApiValueError):
+        Configuration(host=host, credentials=lwa.credentials())
+    config = Configuration(host="http://127.0.0.1:1", access_token=SECRET_TOKEN)
+    with pytest.raises(ApiValueError):
+        config.host = host
+
+    # Loopback names and addresses still are.
+    for loopback in ("http://localhost:1", "http://127.0.0.1:1", "http://[::1]:1"):
+        assert Configuration(host=loopback, access_token=SECRET_TOKEN).host == loopback
