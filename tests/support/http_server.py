@@ -258,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: List[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";", 1)[0].strip(), 16)
                 if size == 0:
