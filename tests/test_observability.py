@@ -116,9 +116,9 @@ class Telemetry:
         values: List[str] = []
         for span in self.spans.get_finished_spans():
             values.append(span.name)
-            values.extend(f"{k}={v}" for k, v in (span.attributes or {}).items())
+            values.extend(f"{k}={v!s}" for k, v in (span.attributes or {}).items())
             for event in span.events:
-                values.extend(f"{k}={v}" for k, v in (event.attributes or {}).items())
+                values.extend(f"{k}={v!s}" for k, v in (event.attributes or {}).items())
         for points in self.metrics().values():
             for attributes, _ in points:
                 values.extend(f"{k}={v}" for k, v in attributes.items())
@@ -520,7 +520,9 @@ def test_a_journaled_post_answered_503_reads_unknown_in_hooks_span_and_metrics(
     duplicate = recorder.of(JournalTransition)[-1]
     assert (duplicate.state, duplicate.key) == ("duplicate", entry.key)
     refused = telemetry.spans.get_finished_spans()[1]
-    assert dict(refused.attributes or {})["error.type"].endswith("DuplicateSendError")
+    error_type = dict(refused.attributes or {})["error.type"]
+    assert isinstance(error_type, str)
+    assert error_type.endswith("DuplicateSendError")
     assert dict(refused.attributes or {})["sp_api.attempts"] == 0
     assert_no_secret(payload_values(recorder.events), lwa.secrets())
     assert_no_secret(telemetry.every_attribute_value(), lwa.secrets())
