@@ -7,7 +7,7 @@ Every test talks to a real :class:`RecordingServer` on 127.0.0.1 and checks what
 from __future__ import annotations
 
 import functools
-from typing import Callable, List
+from typing import Any, Callable, List
 
 import pytest
 
@@ -43,8 +43,8 @@ BAD_VALUES = {
 BAD_NAMES = {"space": "a b", "colon": "x:y", "empty": "", "line feed": "X-A\nB", "non-ASCII": "X-é"}
 
 
-def get_attributes(api: MessagingApi, **kwargs: object) -> None:
-    api.get_attributes(ORDER_ID, MARKETPLACE, **kwargs)  # type: ignore[arg-type]
+def get_attributes(api: MessagingApi, **kwargs: Any) -> None:
+    api.get_attributes(ORDER_ID, MARKETPLACE, **kwargs)
 
 
 # -- how headers merge ---------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_a_header_value_that_is_not_a_str_is_refused(
     server: RecordingServer, path: HeaderPath
 ) -> None:
     with pytest.raises(ApiTypeError) as caught:
-        path(server.url, "X-Count", 42)  # type: ignore[arg-type]
+        path(server.url, "X-Count", 42)  # type: ignore[arg-type]  # an int on purpose
 
     assert "X-Count" in str(caught.value)
     assert server.request_count == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import Any, List
 
 from py_sp_api.generated.messaging import (
     GetAttributesResponse,
@@ -23,8 +23,8 @@ class RecordingPrinter:
     def break_(self) -> None:
         self.parts.append("\n")
 
-    def pretty(self, value: object) -> None:
-        value._repr_pretty_(self, False)  # type: ignore[attr-defined]
+    def pretty(self, value: Any) -> None:
+        value._repr_pretty_(self, False)
 
 
 def attributes() -> GetAttributesResponse:

@@ -322,7 +322,7 @@ def test_an_lwa_answer_over_the_limit_is_an_lwa_error(server: RecordingServer) -
 )
 def test_max_response_bytes_must_be_a_positive_int(value: object, error: type) -> None:
     with pytest.raises(error, match="max_response_bytes"):
-        Configuration(max_response_bytes=value)  # type: ignore[arg-type]
+        Configuration(max_response_bytes=value)  # type: ignore[arg-type]  # on purpose
 
 
 def test_the_default_limit_is_generous() -> None:
