@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, List
+from typing import Any, Callable, Iterator, List
 
 import pytest
 
@@ -81,8 +81,8 @@ def open_api() -> Iterator[ApiFactory]:
     """
     clients: List[ApiClient] = []
 
-    def factory(host: str, **configuration: object) -> MessagingApi:
-        client = ApiClient(Configuration(host=host, **configuration))  # type: ignore[arg-type]
+    def factory(host: str, **configuration: Any) -> MessagingApi:
+        client = ApiClient(Configuration(host=host, **configuration))
         clients.append(client)
         return MessagingApi(client)
 

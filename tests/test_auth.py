@@ -10,8 +10,9 @@ environment.
 from __future__ import annotations
 
 import functools
+import json
 import threading
-from typing import Callable, List
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs
 
 import pytest
@@ -24,11 +25,12 @@ from py_sp_api.generated.messaging import (
     ApiTimeoutError,
     ApiValueError,
     Configuration,
+    CreateConfirmOrderDetailsRequest,
     ForbiddenException,
     MessagingApi,
     UnauthorizedException,
 )
-from tests.support import unused_port
+from tests.support import RecordingServer, unused_port
 from tests.support.fake_lwa import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -36,6 +38,7 @@ from tests.support.fake_lwa import (
     INVALID_GRANT_DESCRIPTION,
     REFRESH_TOKEN,
     TOKEN_PATH,
+    FakeLwa,
 )
 from tests.support.messaging import warranty_body
 from tests.support.threads import run_threads
@@ -62,7 +65,9 @@ def make_api(sp: ThrottlingServer, open_api: ApiFactory) -> ApiFactory:
 # -- the token on the wire ---------------------------------------------------------------------
 
 
-def test_every_call_carries_the_lwa_access_token(lwa, sp, make_api):
+def test_every_call_carries_the_lwa_access_token(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(credentials=lwa.credentials())
 
     result = api.get_attributes(ORDER_ID, MARKETPLACE)
@@ -87,7 +92,7 @@ def test_every_call_carries_the_lwa_access_token(lwa, sp, make_api):
     }
 
 
-def test_the_default_lwa_provider_settings(lwa):
+def test_the_default_lwa_provider_settings(lwa: FakeLwa) -> None:
     provider = Configuration(credentials=lwa.credentials()).token_provider
 
     assert isinstance(provider, LwaTokenProvider)
@@ -97,7 +102,9 @@ def test_the_default_lwa_provider_settings(lwa):
     assert provider.timeout.read_timeout == 15.0
 
 
-def test_the_token_is_fetched_on_first_use_not_at_construction(lwa, sp, make_api):
+def test_the_token_is_fetched_on_first_use_not_at_construction(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(credentials=lwa.credentials())
     MessagingApi(api.api_client)
 
@@ -110,7 +117,9 @@ def test_the_token_is_fetched_on_first_use_not_at_construction(lwa, sp, make_api
     assert sp.tokens_seen == ["Atza|token-1"]
 
 
-def test_the_token_is_cached_across_calls(lwa, sp, make_api):
+def test_the_token_is_cached_across_calls(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(credentials=lwa.credentials())
 
     for _ in range(10):
@@ -120,7 +129,9 @@ def test_the_token_is_cached_across_calls(lwa, sp, make_api):
     assert sp.tokens_seen == ["Atza|token-1"] * 10
 
 
-def test_32_threads_making_their_first_call_together_fetch_one_token(lwa, sp, make_api):
+def test_32_threads_making_their_first_call_together_fetch_one_token(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     lwa.delay = 0.3  # keep the first fetch in flight while the other threads arrive
     api = make_api(credentials=lwa.credentials(), connection_pool_maxsize=32)
     barrier = threading.Barrier(32)
@@ -142,7 +153,9 @@ def test_32_threads_making_their_first_call_together_fetch_one_token(lwa, sp, ma
 
 
 @pytest.mark.parametrize("expires_in", [3600, 61])
-def test_a_token_is_refreshed_once_it_is_inside_the_refresh_margin(lwa, sp, make_api, expires_in):
+def test_a_token_is_refreshed_once_it_is_inside_the_refresh_margin(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory, expires_in: int
+) -> None:
     clock = FakeClock()
     lwa.expires_in = expires_in
     provider = lwa.provider(clock=clock)  # refresh_margin defaults to 60 s
@@ -162,7 +175,9 @@ def test_a_token_is_refreshed_once_it_is_inside_the_refresh_margin(lwa, sp, make
     assert sp.tokens_seen == ["Atza|token-1", "Atza|token-1", "Atza|token-2", "Atza|token-2"]
 
 
-def seconds_until_refetch(api: MessagingApi, clock: FakeClock, lwa, step: float = 0.5) -> float:
+def seconds_until_refetch(
+    api: MessagingApi, clock: FakeClock, lwa: FakeLwa, step: float = 0.5
+) -> float:
     """Call every ``step`` seconds of the fake clock; how long the first token was used."""
     api.get_attributes(ORDER_ID, MARKETPLACE)
     start = clock()
@@ -172,7 +187,9 @@ def seconds_until_refetch(api: MessagingApi, clock: FakeClock, lwa, step: float 
     return clock() - start
 
 
-def test_a_token_is_used_until_expires_in_minus_refresh_margin(lwa, sp, make_api):
+def test_a_token_is_used_until_expires_in_minus_refresh_margin(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     clock = FakeClock()
     lwa.expires_in = 3
     api = make_api(token_provider=lwa.provider(clock=clock, refresh_margin=1))
@@ -182,7 +199,9 @@ def test_a_token_is_used_until_expires_in_minus_refresh_margin(lwa, sp, make_api
 
 
 @pytest.mark.parametrize("expires_in", [0, -5, "NaN"])
-def test_a_nonsense_expires_in_counts_as_the_documented_hour(lwa, sp, make_api, expires_in):
+def test_a_nonsense_expires_in_counts_as_the_documented_hour(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory, expires_in: Any
+) -> None:
     clock = FakeClock()
     lwa.expires_in = expires_in
     api = make_api(token_provider=lwa.provider(clock=clock))  # refresh_margin 60 s
@@ -192,8 +211,8 @@ def test_a_nonsense_expires_in_counts_as_the_documented_hour(lwa, sp, make_api, 
 
 @pytest.mark.parametrize("refresh_margin", [3, 10])
 def test_a_token_with_no_life_left_serves_its_own_call_and_is_not_reused(
-    lwa, sp, make_api, refresh_margin
-):
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory, refresh_margin: int
+) -> None:
     clock = FakeClock()
     lwa.expires_in = 3
     provider = lwa.provider(clock=clock, refresh_margin=refresh_margin)
@@ -208,7 +227,7 @@ def test_a_token_with_no_life_left_serves_its_own_call_and_is_not_reused(
 
 
 @pytest.mark.parametrize("refresh_margin", [-1.0, float("nan"), float("inf"), "60"])
-def test_a_nonsensical_refresh_margin_is_refused(lwa, refresh_margin):
+def test_a_nonsensical_refresh_margin_is_refused(lwa: FakeLwa, refresh_margin: Any) -> None:
     with pytest.raises(ApiValueError, match="refresh_margin"):
         lwa.provider(refresh_margin=refresh_margin)
 
@@ -217,7 +236,9 @@ def test_a_nonsensical_refresh_margin_is_refused(lwa, refresh_margin):
 
 
 @pytest.mark.parametrize("operation", ["get_attributes", "create_warranty"])
-def test_an_expired_token_answer_triggers_one_refresh_and_one_resend(lwa, sp, make_api, operation):
+def test_an_expired_token_answer_triggers_one_refresh_and_one_resend(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory, operation: str
+) -> None:
     # No retries at all: the resend must come from the expired-token rule, not the retry policy.
     api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
     sp.expire_token("Atza|token-1")
@@ -244,7 +265,9 @@ def test_an_expired_token_answer_triggers_one_refresh_and_one_resend(lwa, sp, ma
     assert lwa.token_requests == 2
 
 
-def test_an_expired_token_401_also_triggers_one_refresh_and_resend(lwa, sp, make_api):
+def test_an_expired_token_401_also_triggers_one_refresh_and_resend(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
     sp.enqueue(401, TOKEN_EXPIRED_BODY)
 
@@ -255,7 +278,9 @@ def test_an_expired_token_401_also_triggers_one_refresh_and_resend(lwa, sp, make
     assert lwa.token_requests == 2
 
 
-def test_a_server_that_keeps_saying_expired_does_not_loop(lwa, sp, make_api):
+def test_a_server_that_keeps_saying_expired_does_not_loop(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     sp.throttle.expire_every_token = True
     api = make_api(credentials=lwa.credentials(), retry=FAST_RETRY)
 
@@ -269,7 +294,9 @@ def test_a_server_that_keeps_saying_expired_does_not_loop(lwa, sp, make_api):
     assert lwa.token_requests == 2
 
 
-def test_a_403_that_is_not_about_expiry_is_not_refreshed(lwa, sp, make_api):
+def test_a_403_that_is_not_about_expiry_is_not_refreshed(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(credentials=lwa.credentials(), retry=FAST_RETRY)
     sp.enqueue(403, ACCESS_DENIED_BODY)
 
@@ -280,7 +307,7 @@ def test_a_403_that_is_not_about_expiry_is_not_refreshed(lwa, sp, make_api):
     assert lwa.token_requests == 1
 
 
-NOT_ABOUT_THE_ACCESS_TOKEN = {
+NOT_ABOUT_THE_ACCESS_TOKEN: Dict[str, Tuple[int, Union[bytes, Dict[str, Any]]]] = {
     "403-token-of-thanks": (
         403,
         {
@@ -316,7 +343,9 @@ NOT_ABOUT_THE_ACCESS_TOKEN = {
 
 
 @pytest.mark.parametrize("case", sorted(NOT_ABOUT_THE_ACCESS_TOKEN))
-def test_an_answer_that_only_mentions_expired_and_token_is_not_refreshed(lwa, sp, make_api, case):
+def test_an_answer_that_only_mentions_expired_and_token_is_not_refreshed(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory, case: str
+) -> None:
     status, body = NOT_ABOUT_THE_ACCESS_TOKEN[case]
     api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
     sp.enqueue(status, body)
@@ -329,7 +358,9 @@ def test_an_answer_that_only_mentions_expired_and_token_is_not_refreshed(lwa, sp
     assert lwa.token_requests == 1  # not refreshed
 
 
-def test_amazons_expired_token_answer_is_refreshed_and_resent_exactly_once(lwa, sp, make_api):
+def test_amazons_expired_token_answer_is_refreshed_and_resent_exactly_once(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(credentials=lwa.credentials(), retry=RetryPolicy(max_attempts=1))
     sp.enqueue(403, TOKEN_EXPIRED_BODY)
 
@@ -340,7 +371,9 @@ def test_amazons_expired_token_answer_is_refreshed_and_resent_exactly_once(lwa, 
     assert lwa.token_requests == 2
 
 
-def test_a_fixed_token_is_not_refreshed_when_the_server_says_it_expired(sp, make_api):
+def test_a_fixed_token_is_not_refreshed_when_the_server_says_it_expired(
+    sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(access_token="Atza|fixed")
     sp.expire_token("Atza|fixed")
 
@@ -363,8 +396,14 @@ def test_a_fixed_token_is_not_refreshed_when_the_server_says_it_expired(sp, make
     ],
 )
 def test_lwa_refusals_raise_lwa_auth_error_and_are_not_retried(
-    lwa, sp, make_api, scenario, status, error, description
-):
+    lwa: FakeLwa,
+    sp: ThrottlingServer,
+    make_api: ApiFactory,
+    scenario: str,
+    status: int,
+    error: str,
+    description: str,
+) -> None:
     credentials = lwa.credentials()
     if scenario == "invalid_grant":
         lwa.invalid_grant(1)
@@ -389,7 +428,9 @@ def test_lwa_refusals_raise_lwa_auth_error_and_are_not_retried(
     assert sp.request_count == 0
 
 
-def test_a_failed_token_fetch_does_not_poison_the_provider(lwa, sp, make_api):
+def test_a_failed_token_fetch_does_not_poison_the_provider(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(credentials=lwa.credentials())
     lwa.invalid_grant(1)
 
@@ -401,7 +442,9 @@ def test_a_failed_token_fetch_does_not_poison_the_provider(lwa, sp, make_api):
     assert sp.tokens_seen == ["Atza|token-1"]
 
 
-def test_lwa_5xx_is_retried_until_a_token_comes(lwa, sp, make_api):
+def test_lwa_5xx_is_retried_until_a_token_comes(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     lwa.server_error(2, status=500)
     api = make_api(token_provider=lwa.provider(backoff=0.01))
 
@@ -411,7 +454,9 @@ def test_lwa_5xx_is_retried_until_a_token_comes(lwa, sp, make_api):
     assert sp.tokens_seen == ["Atza|token-1"]
 
 
-def test_lwa_always_503_gives_up_after_max_attempts(lwa, sp, make_api):
+def test_lwa_always_503_gives_up_after_max_attempts(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     lwa.server_error(100, status=503)
     api = make_api(token_provider=lwa.provider(backoff=0.01))
 
@@ -425,7 +470,9 @@ def test_lwa_always_503_gives_up_after_max_attempts(lwa, sp, make_api):
     assert sp.request_count == 0
 
 
-def test_lwa_connection_refused_raises_lwa_auth_error_with_a_cause(sp, make_api):
+def test_lwa_connection_refused_raises_lwa_auth_error_with_a_cause(
+    sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     endpoint = f"http://127.0.0.1:{unused_port()}{TOKEN_PATH}"
     credentials = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint=endpoint)
     api = make_api(token_provider=LwaTokenProvider(credentials, backoff=0.01))
@@ -441,7 +488,9 @@ def test_lwa_connection_refused_raises_lwa_auth_error_with_a_cause(sp, make_api)
     assert sp.request_count == 0
 
 
-def test_a_hanging_token_request_times_out(lwa, sp, make_api):
+def test_a_hanging_token_request_times_out(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     lwa.delay = 3.0
     provider = lwa.provider(timeout=urllib3.Timeout(connect=1, read=0.3), max_attempts=1)
     api = make_api(token_provider=provider)
@@ -458,7 +507,9 @@ def test_a_hanging_token_request_times_out(lwa, sp, make_api):
 # -- fixed and callable tokens -----------------------------------------------------------------
 
 
-def test_a_fixed_access_token_is_sent_as_is_without_lwa(lwa, sp, make_api):
+def test_a_fixed_access_token_is_sent_as_is_without_lwa(
+    lwa: FakeLwa, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(access_token="Atza|fixed")
 
     api.get_attributes(ORDER_ID, MARKETPLACE)
@@ -468,7 +519,9 @@ def test_a_fixed_access_token_is_sent_as_is_without_lwa(lwa, sp, make_api):
     assert lwa.token_requests == 0
 
 
-def test_a_callable_access_token_is_called_before_every_request(sp, make_api):
+def test_a_callable_access_token_is_called_before_every_request(
+    sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     calls: List[int] = []
 
     def fetch() -> str:
@@ -485,7 +538,9 @@ def test_a_callable_access_token_is_called_before_every_request(sp, make_api):
     assert sp.tokens_seen == ["Atza|callable-1", "Atza|callable-2", "Atza|callable-3"]
 
 
-def test_a_callable_that_returns_no_token_fails_before_sending(sp, make_api):
+def test_a_callable_that_returns_no_token_fails_before_sending(
+    sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(access_token=lambda: "")
 
     with pytest.raises(LwaAuthError):
@@ -494,18 +549,22 @@ def test_a_callable_that_returns_no_token_fails_before_sending(sp, make_api):
     assert sp.request_count == 0
 
 
-def test_without_credentials_no_token_header_is_sent(sp, make_api):
+def test_without_credentials_no_token_header_is_sent(
+    sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     make_api().get_attributes(ORDER_ID, MARKETPLACE)
 
     assert sp.tokens_seen == [None]
 
 
-def test_only_one_kind_of_credential_may_be_given(lwa):
+def test_only_one_kind_of_credential_may_be_given(lwa: FakeLwa) -> None:
     with pytest.raises(ApiValueError):
         Configuration(credentials=lwa.credentials(), access_token="Atza|fixed")
 
 
-def test_unauthorized_without_expiry_is_a_typed_error(sp, make_api):
+def test_unauthorized_without_expiry_is_a_typed_error(
+    sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     api = make_api(access_token="Atza|fixed")
     sp.enqueue(401, ACCESS_DENIED_BODY)
 
@@ -517,7 +576,7 @@ def test_unauthorized_without_expiry_is_a_typed_error(sp, make_api):
 # -- credentials from the environment ----------------------------------------------------------
 
 
-def test_credentials_from_env():
+def test_credentials_from_env() -> None:
     credentials = LwaCredentials.from_env(
         environ={
             "LWA_CLIENT_ID": CLIENT_ID,
@@ -556,7 +615,9 @@ def test_credentials_from_env():
         ),
     ],
 )
-def test_credentials_from_env_name_the_missing_variables(environ, missing):
+def test_credentials_from_env_name_the_missing_variables(
+    environ: Dict[str, str], missing: List[str]
+) -> None:
     with pytest.raises(ApiValueError) as caught:
         LwaCredentials.from_env(environ=environ)
 
@@ -573,7 +634,7 @@ def test_credentials_from_env_name_the_missing_variables(environ, missing):
 
 @pytest.mark.parametrize("field", ["client_id", "client_secret", "refresh_token"])
 @pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
-def test_a_blank_credential_is_refused(field, blank):
+def test_a_blank_credential_is_refused(field: str, blank: str) -> None:
     values = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -589,7 +650,9 @@ def test_a_blank_credential_is_refused(field, blank):
     assert REFRESH_TOKEN not in str(caught.value)
 
 
-def test_an_lwa_connection_failure_is_retried_until_a_token_comes(server, sp, make_api):
+def test_an_lwa_connection_failure_is_retried_until_a_token_comes(
+    server: RecordingServer, sp: ThrottlingServer, make_api: ApiFactory
+) -> None:
     # The "LWA endpoint" is a recording server: the first token request gets its connection
     # reset, the second a token.
     server.enqueue(reset=True)
@@ -604,7 +667,9 @@ def test_an_lwa_connection_failure_is_retried_until_a_token_comes(server, sp, ma
     assert sp.tokens_seen == ["Atza|after-reset"]
 
 
-def test_a_token_answer_without_expires_in_lasts_the_documented_hour(server):
+def test_a_token_answer_without_expires_in_lasts_the_documented_hour(
+    server: RecordingServer,
+) -> None:
     # docs/authentication.md: cached until 60 s before it expires; an answer without
     # expires_in counts as LWA's usual hour.
     server.enqueue(200, {"access_token": "Atza|no-expiry", "token_type": "bearer"})
@@ -624,7 +689,7 @@ def test_a_token_answer_without_expires_in_lasts_the_documented_hour(server):
     assert server.request_count == 2
 
 
-def test_threads_waiting_on_a_later_failed_fetch_share_its_error(lwa):
+def test_threads_waiting_on_a_later_failed_fetch_share_its_error(lwa: FakeLwa) -> None:
     # The first fetch succeeds; when its token has expired, the fetch that replaces it fails
     # while 12 threads wait for it: they get its error instead of each asking LWA again.
     clock = FakeClock()
@@ -652,3 +717,154 @@ def test_threads_waiting_on_a_later_failed_fetch_share_its_error(lwa):
     assert errors == ["invalid_grant"] * herd
     later_requests = lwa.token_requests - 1
     assert later_requests <= 2, f"{later_requests} token requests: each waiting thread asked LWA"
+
+
+# -- expired tokens and unread 401/403 bodies --------------------------------------------------
+
+SECRET_TOKEN = "Atza|IwEB-SECRET-ACCESS-TOKEN-4242"
+
+
+@pytest.fixture
+def make_api_at(open_api: ApiFactory) -> ApiFactory:
+    """``make_api_at(host, **configuration)``: ``make_api`` on any server, not only ``sp``."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
+
+
+def confirm_order_details(api: MessagingApi, **kwargs: Any) -> object:
+    body = CreateConfirmOrderDetailsRequest(text="Please confirm the size before we ship.")
+    return api.create_confirm_order_details(ORDER_ID, MARKETPLACE, body, **kwargs)
+
+
+def test_an_expired_token_that_does_not_change_is_not_resent(
+    sp: ThrottlingServer, make_api_at: ApiFactory
+) -> None:
+    calls: List[int] = []
+
+    def same_token() -> str:
+        calls.append(1)
+        return "Atza|same-cached-token"
+
+    sp.expire_token("Atza|same-cached-token")
+    api = make_api_at(sp.url, access_token=same_token)
+
+    with pytest.raises(ForbiddenException):
+        confirm_order_details(api)
+
+    assert sp.request_count == 1
+    assert sp.tokens_seen == ["Atza|same-cached-token"]
+
+
+def test_an_expired_token_is_resent_once_with_the_new_token(
+    sp: ThrottlingServer, make_api_at: ApiFactory
+) -> None:
+    # Guard: a callable that does hand out a new token still gets the one resend.
+    handed_out: List[str] = []
+
+    def rotating_token() -> str:
+        handed_out.append("Atza|old" if not handed_out else "Atza|new")
+        return handed_out[-1]
+
+    sp.expire_token("Atza|old")
+    confirm_order_details(make_api_at(sp.url, access_token=rotating_token))
+
+    assert sp.tokens_seen == ["Atza|old", "Atza|new"]
+
+
+@pytest.mark.parametrize(
+    "body", [ACCESS_DENIED_BODY, TOKEN_EXPIRED_BODY], ids=["denied", "expired"]
+)
+def test_an_unread_403_to_a_call_with_a_token_can_still_be_read(
+    server: RecordingServer, make_api_at: ApiFactory, body: Dict[str, Any]
+) -> None:
+    server.enqueue(403, body)
+    api = make_api_at(server.url, access_token=SECRET_TOKEN)
+
+    response = api.get_attributes_without_preload_content(ORDER_ID, MARKETPLACE)
+    try:
+        assert response.status == 403
+        assert json.loads(response.read()) == body
+    finally:
+        response.release_conn()
+    assert server.request_count == 1
+
+
+# -- a failed LWA fetch is shared, not repeated by every waiting thread ------------------------
+
+HERD = 16
+
+
+def herd_errors(lwa: FakeLwa, api: MessagingApi) -> List[Optional[str]]:
+    """Start HERD calls at once; the LWA ``error`` each got (None for a success)."""
+    barrier = threading.Barrier(HERD)
+    lock = threading.Lock()
+    errors: List[Optional[str]] = []
+
+    def call() -> None:
+        barrier.wait(timeout=10)
+        try:
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+            error = None
+        except LwaAuthError as exc:
+            error = exc.error
+        with lock:
+            errors.append(error)
+
+    run_threads(HERD, call)
+    return errors
+
+
+def test_threads_starting_together_share_one_failed_lwa_fetch(
+    server: RecordingServer, make_api_at: ApiFactory
+) -> None:
+    with FakeLwa(delay=0.2) as lwa:
+        lwa.invalid_grant(HERD)
+        errors = herd_errors(lwa, make_api_at(server.url, credentials=lwa.credentials()))
+        assert lwa.token_requests == 1
+
+    assert errors == ["invalid_grant"] * HERD
+
+
+def test_threads_starting_together_do_not_each_repeat_a_failed_lwa_fetch(
+    server: RecordingServer, make_api_at: ApiFactory
+) -> None:
+    with FakeLwa(delay=0.2) as lwa:
+        lwa.invalid_grant(HERD)
+        errors = herd_errors(lwa, make_api_at(server.url, credentials=lwa.credentials()))
+        herd_requests = lwa.token_requests
+
+    assert errors == ["invalid_grant"] * HERD
+    assert herd_requests <= 2, "each waiting thread asked LWA again"
+    assert server.request_count == 0
+
+
+def test_a_call_after_a_failed_lwa_fetch_asks_lwa_again(
+    server: RecordingServer, lwa: FakeLwa, make_api_at: ApiFactory
+) -> None:
+    # Guard: a shared failure must not be cached for later calls.
+    lwa.invalid_grant(1)
+    api = make_api_at(server.url, credentials=lwa.credentials())
+    with pytest.raises(LwaAuthError):
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert lwa.token_requests == 2
+    assert server.only_request().headers["x-amz-access-token"] == "Atza|token-1"
+
+
+# -- nonsense token lifetimes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expires_in", [0, -5, "NaN"])
+def test_a_nonsense_token_lifetime_does_not_mean_a_token_request_per_call(
+    server: RecordingServer, make_api_at: ApiFactory, expires_in: Any
+) -> None:
+    lifetime: Any = expires_in
+    with FakeLwa(expires_in=lifetime) as lwa:
+        api = make_api_at(server.url, credentials=lwa.credentials())
+        for _ in range(3):
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+        token_requests = lwa.token_requests
+
+    assert token_requests == 1
+    assert server.request_count == 3

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, Type
+from typing import Any, Callable, Dict, Iterator, Type
 
 import pytest
 from pydantic import ValidationError
 
+from py_sp_api import RetryPolicy
 from py_sp_api.generated.messaging import (
     ApiClient,
     Attachment,
@@ -82,7 +84,7 @@ def _refused(
     return info.value
 
 
-def test_argument_errors_are_open_api_exceptions_and_builtin_errors():
+def test_argument_errors_are_open_api_exceptions_and_builtin_errors() -> None:
     assert issubclass(ApiTypeError, OpenApiException)
     assert issubclass(ApiTypeError, TypeError)
     assert issubclass(ApiValueError, OpenApiException)
@@ -97,7 +99,7 @@ def test_argument_errors_are_open_api_exceptions_and_builtin_errors():
 @pytest.mark.parametrize("name", NAMES)
 def test_an_order_id_of_the_wrong_type_is_refused(
     name: str, order_id: Any, variant: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     exc = _refused(ApiTypeError, api, name, variant, order_id=order_id)
     assert "amazon_order_id" in str(exc)
 
@@ -106,7 +108,7 @@ def test_an_order_id_of_the_wrong_type_is_refused(
 @pytest.mark.parametrize("name", NAMES)
 def test_an_empty_order_id_is_refused(
     name: str, order_id: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     exc = _refused(ApiValueError, api, name, order_id=order_id)
     assert "amazon_order_id" in str(exc)
 
@@ -139,7 +141,7 @@ def test_bad_marketplace_ids_are_refused(
     exc_type: Type[Exception],
     api: MessagingApi,
     quiet_server: RecordingServer,
-):
+) -> None:
     exc = _refused(exc_type, api, name, marketplace_ids=marketplace_ids)
     assert "marketplace_ids" in str(exc)
 
@@ -147,7 +149,7 @@ def test_bad_marketplace_ids_are_refused(
 @pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
 def test_two_marketplaces_joined_in_one_item_are_refused(
     name: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     # The wire format is one comma-separated value and the spec allows one marketplace
     # (maxItems 1); "A,B" in a single item is two marketplaces and must not be sent.
     _refused(ApiValueError, api, name, marketplace_ids=["ATVPDKIKX0DER,A2EUQ1WTGCTBG2"])
@@ -159,20 +161,22 @@ def test_two_marketplaces_joined_in_one_item_are_refused(
 @pytest.mark.parametrize("name", BODY_NAMES)
 def test_a_body_of_another_model_class_is_refused(
     name: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     # Same shape ({"text": ...}) but the wrong class: a mix-up, not a conversion.
     wrong: Any = CreateConfirmOrderDetailsRequest(text="Hello")
     if name == "create_confirm_order_details":
         wrong = CreateConfirmDeliveryDetailsRequest(text="Hello")
     exc = _refused(ApiTypeError, api, name, body=wrong)
-    assert OPERATIONS[name].body_model.__name__ in str(exc)  # type: ignore[union-attr]
+    model = OPERATIONS[name].body_model
+    assert model is not None
+    assert model.__name__ in str(exc)
 
 
 @pytest.mark.parametrize("body", ['{"text": "Hello"}', b"{}", ["text"], 42])
 @pytest.mark.parametrize("name", BODY_NAMES)
 def test_a_body_that_is_not_a_model_or_dict_is_refused(
     name: str, body: Any, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     _refused(ApiTypeError, api, name, body=body)
 
 
@@ -180,7 +184,7 @@ def test_a_body_that_is_not_a_model_or_dict_is_refused(
 @pytest.mark.parametrize("name", BODY_NAMES)
 def test_a_missing_body_is_refused(
     name: str, variant: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     exc = _refused(ApiValueError, api, name, variant, body=None)
     assert "body is required" in str(exc)
 
@@ -196,15 +200,17 @@ INVALID_DICTS = {
 @pytest.mark.parametrize("name", ["confirm_customization_details", "create_digital_access_key"])
 def test_a_body_dict_that_fails_validation_is_refused(
     name: str, case: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     exc = _refused(ApiValueError, api, name, body=INVALID_DICTS[case])
-    assert OPERATIONS[name].body_model.__name__ in str(exc)  # type: ignore[union-attr]
+    model = OPERATIONS[name].body_model
+    assert model is not None
+    assert model.__name__ in str(exc)
 
 
 @pytest.mark.parametrize("name", sorted(TEXT_LIMITS))
 def test_text_one_character_too_long_is_refused(
     name: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     too_long = "x" * (TEXT_LIMITS[name] + 1)
     model = OPERATIONS[name].body_model
     assert model is not None
@@ -220,7 +226,7 @@ def test_text_one_character_too_long_is_refused(
 
 
 @pytest.mark.parametrize("name", sorted(TEXT_LIMITS))
-def test_empty_text_is_refused(name: str, api: MessagingApi, quiet_server: RecordingServer):
+def test_empty_text_is_refused(name: str, api: MessagingApi, quiet_server: RecordingServer) -> None:
     model = OPERATIONS[name].body_model
     assert model is not None
     _refused(ApiValueError, api, name, body={"text": ""})
@@ -228,7 +234,9 @@ def test_empty_text_is_refused(name: str, api: MessagingApi, quiet_server: Recor
 
 
 @pytest.mark.parametrize("name", sorted(TEXT_LIMITS))
-def test_text_of_exactly_the_limit_is_sent(name: str, api: MessagingApi, server: RecordingServer):
+def test_text_of_exactly_the_limit_is_sent(
+    name: str, api: MessagingApi, server: RecordingServer
+) -> None:
     # The limit counts characters, not UTF-8 bytes.
     text = "\u00e4" * TEXT_LIMITS[name]
     invoke(api, name, body={"text": text})
@@ -237,7 +245,9 @@ def test_text_of_exactly_the_limit_is_sent(name: str, api: MessagingApi, server:
 
 
 @pytest.mark.parametrize("name", ATTACHMENT_NAMES)
-def test_six_attachments_are_refused(name: str, api: MessagingApi, quiet_server: RecordingServer):
+def test_six_attachments_are_refused(
+    name: str, api: MessagingApi, quiet_server: RecordingServer
+) -> None:
     body = {"attachments": [_attachment(i) for i in range(6)]}
     _refused(ApiValueError, api, name, body=body)
     model = OPERATIONS[name].body_model
@@ -249,18 +259,19 @@ def test_six_attachments_are_refused(name: str, api: MessagingApi, quiet_server:
 @pytest.mark.parametrize("name", ATTACHMENT_NAMES)
 def test_attachments_appended_in_place_after_construction_are_refused_at_send_time(
     name: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     model = OPERATIONS[name].body_model
     assert model is not None
-    body = model(attachments=[Attachment.model_validate(_attachment(i)) for i in range(5)])
-    body.attachments.append(Attachment.model_validate(_attachment(5)))  # type: ignore[attr-defined]
-    assert len(body.attachments) == 6  # type: ignore[attr-defined]
+    # Any: the model differs per operation (mypy sees an SpApiModel); each has attachments.
+    body: Any = model(attachments=[Attachment.model_validate(_attachment(i)) for i in range(5)])
+    body.attachments.append(Attachment.model_validate(_attachment(5)))
+    assert len(body.attachments) == 6
 
     _refused(ApiValueError, api, name, body=body)
 
 
 @pytest.mark.parametrize("name", ATTACHMENT_NAMES)
-def test_five_attachments_are_sent(name: str, api: MessagingApi, server: RecordingServer):
+def test_five_attachments_are_sent(name: str, api: MessagingApi, server: RecordingServer) -> None:
     attachments = [_attachment(i) for i in range(5)]
     invoke(api, name, body={"attachments": attachments})
     assert server.only_request().json()["attachments"] == attachments
@@ -269,7 +280,7 @@ def test_five_attachments_are_sent(name: str, api: MessagingApi, server: Recordi
 @pytest.mark.parametrize("name", ["create_warranty", "send_invoice"])
 def test_an_empty_attachment_list_is_refused_where_the_spec_needs_one(
     name: str, api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     _refused(ApiValueError, api, name, body={"attachments": []})
 
 
@@ -289,14 +300,16 @@ NAIVE = datetime(2024, 5, 1, 10, 0, 0)
 )
 def test_a_naive_or_invalid_warranty_date_is_refused(
     body: Dict[str, Any], api: MessagingApi, quiet_server: RecordingServer
-):
-    full = {"attachments": SAMPLE_BODIES["create_warranty"]["attachments"], **body}  # type: ignore[index]
+) -> None:
+    sample = SAMPLE_BODIES["create_warranty"]
+    assert sample is not None
+    full = {"attachments": sample["attachments"], **body}
     _refused(ApiValueError, api, "create_warranty", body=full)
 
 
 def test_a_naive_warranty_date_in_a_model_is_refused(
     api: MessagingApi, quiet_server: RecordingServer
-):
+) -> None:
     with pytest.raises(ValidationError):
         CreateWarrantyRequest(coverage_start_date=NAIVE)
     valid = CreateWarrantyRequest(coverage_start_date=datetime(2024, 5, 1, tzinfo=timezone.utc))
@@ -340,7 +353,7 @@ def test_a_bad_request_timeout_is_refused(
     exc_type: Type[Exception],
     api: MessagingApi,
     quiet_server: RecordingServer,
-):
+) -> None:
     exc = _refused(exc_type, api, name, _request_timeout=timeout)
     assert "timeout" in str(exc)
 
@@ -355,24 +368,91 @@ def test_a_bad_request_timeout_is_refused(
     ],
     ids=_case_id,
 )
-def test_a_bad_configured_timeout_is_refused(timeout: Any, exc_type: Type[Exception]):
+def test_a_bad_configured_timeout_is_refused(timeout: Any, exc_type: Type[Exception]) -> None:
     with pytest.raises(exc_type):
         Configuration(host="http://127.0.0.1:1", timeout=timeout)
 
 
 def test_nothing_is_sent_when_validation_fails_midway_through_several_calls(
     api: MessagingApi, server: RecordingServer
-):
+) -> None:
     api.get_attributes(ORDER_ID, [MARKETPLACE])
     with pytest.raises(ApiValueError):
         api.get_attributes(ORDER_ID, [MARKETPLACE, MARKETPLACE])
     with pytest.raises(ApiTypeError):
-        api.send_invoice(ORDER_ID, [MARKETPLACE], "not a body")  # type: ignore[arg-type]
+        api.send_invoice(ORDER_ID, [MARKETPLACE], "not a body")  # type: ignore[arg-type]  # on purpose
     assert server.request_count == 1
 
 
-def test_a_fresh_client_refusing_bad_input_opens_no_connection(quiet_server: RecordingServer):
+def test_a_fresh_client_refusing_bad_input_opens_no_connection(
+    quiet_server: RecordingServer,
+) -> None:
     with ApiClient(Configuration(host=quiet_server.url)) as client:
         with pytest.raises(ApiValueError):
             MessagingApi(client).get_attributes("", [MARKETPLACE])
         assert len(client.rest_client.pool_manager.pools) == 0
+
+
+# -- fields the models do not declare ----------------------------------------------------------
+
+FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
+
+
+@pytest.mark.parametrize(
+    ("operation", "make_body", "field"),
+    [
+        pytest.param(
+            "create_confirm_order_details",
+            lambda: CreateConfirmOrderDetailsRequest(txt="hi"),  # type: ignore[call-arg]  # the typo under test
+            "txt",
+            id="model-typo",
+        ),
+        pytest.param(
+            "create_warranty",
+            lambda: {"coverageStartDate": "2024-01-01T00:00:00Z", "coverage_end": "2025"},
+            "coverage_end",
+            id="dict-typo",
+        ),
+        pytest.param(
+            "create_warranty",
+            lambda: CreateWarrantyRequest(
+                attachments=[
+                    Attachment(upload_destination_id="u-1", file_name="w.txt", **{"fileNmae": "x"})
+                ]
+            ),
+            "fileNmae",
+            id="nested-attachment-extra",
+        ),
+    ],
+)
+def test_a_body_with_an_unknown_field_is_refused_naming_it(
+    server: RecordingServer,
+    make_api: ApiFactory,
+    operation: str,
+    make_body: Callable[[], object],
+    field: str,
+) -> None:
+    api = make_api(server.url)
+
+    with pytest.raises(ApiValueError) as caught:
+        getattr(api, operation)(ORDER_ID, [MARKETPLACE], make_body())
+
+    assert field in str(caught.value)
+    assert server.request_count == 0
+
+    # The same call without the stray field goes out.
+    fine: Dict[str, Any] = {
+        "create_confirm_order_details": {"text": "hi"},
+        "create_warranty": {"coverageStartDate": "2024-01-01T00:00:00Z"},
+    }
+    method = getattr(api, f"{operation}_with_http_info")
+    assert method(ORDER_ID, [MARKETPLACE], fine[operation]).status_code == 201
+    assert server.request_count == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from py_sp_api.generated.messaging import Configuration
+from py_sp_api.generated.messaging import Configuration, Error
 from py_sp_api.generated.messaging.operations import CREATE_WARRANTY, GET_ATTRIBUTES
 from py_sp_api.generated.solicitations.operations import GET_SOLICITATION_ACTIONS_FOR_ORDER
 from py_sp_api.runtime.journal import SendKey
@@ -10,9 +10,9 @@ from py_sp_api.runtime.operation import ModelRef, Operation, PathParam, RateLimi
 from py_sp_api.runtime.ratelimit import LocalBucketStore, RateLimiting, bucket_key
 
 
-def _get_order(api: str) -> Operation[object]:  # type: ignore[type-var]
+def _get_order(api: str) -> Operation[Error]:
     """``getOrder`` as two of Amazon's APIs (Orders v0 and Orders 2026-01-01) declare it."""
-    return Operation(  # type: ignore[call-arg]
+    return Operation(
         name="get_order",
         operation_id="getOrder",
         method="GET",
@@ -25,19 +25,20 @@ def _get_order(api: str) -> Operation[object]:  # type: ignore[type-var]
     )
 
 
-def test_two_apis_with_the_same_operation_id_never_share_a_bucket():
+def test_two_apis_with_the_same_operation_id_never_share_a_bucket() -> None:
     v0, current = _get_order("orders_v0"), _get_order("orders_2026_01_01")
     assert bucket_key("seller", v0) != bucket_key("seller", current)
 
 
-def test_the_limiter_keeps_one_bucket_per_api_for_a_repeated_operation_id():
-    limiter = RateLimiting(store=LocalBucketStore(), sleep=lambda seconds: None)
+def test_the_limiter_keeps_one_bucket_per_api_for_a_repeated_operation_id() -> None:
+    store = LocalBucketStore()
+    limiter = RateLimiting(store=store, sleep=lambda seconds: None)
     for operation in (_get_order("orders_v0"), _get_order("orders_2026_01_01")):
         limiter.acquire(operation, "seller")
-    assert len(limiter.store._buckets) == 2  # type: ignore[attr-defined]
+    assert len(store._buckets) == 2
 
 
-def test_generated_operations_name_their_api_in_the_bucket_key():
+def test_generated_operations_name_their_api_in_the_bucket_key() -> None:
     assert bucket_key("id", GET_ATTRIBUTES) == "id|messaging|GetAttributes"
     assert (
         bucket_key("id", GET_SOLICITATION_ACTIONS_FOR_ORDER)
@@ -45,7 +46,7 @@ def test_generated_operations_name_their_api_in_the_bucket_key():
     )
 
 
-def test_a_messaging_journal_key_is_what_earlier_releases_stored():
+def test_a_messaging_journal_key_is_what_earlier_releases_stored() -> None:
     # Journals persist these keys: a changed derivation would let a resumed run send again.
     config = Configuration(host="https://sellingpartnerapi-na.amazon.com", seller_id="seller-42")
     key = SendKey.for_message(config, CREATE_WARRANTY, "ATVPDKIKX0DER", "123-1234567-1234567")

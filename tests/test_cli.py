@@ -150,7 +150,7 @@ def test_a_bad_row_stops_the_run_before_anything_is_sent(tmp_path: Path) -> None
         assert result.returncode == 2, result.stderr
         assert server.requests == []
     errors = result.stderr.splitlines()
-    assert [re.match(r"py-sp-api: orders\.csv:(\d+):", e)[1] for e in errors[:-1]] == [  # type: ignore[index]
+    assert [re.match(r"py-sp-api: orders\.csv:(\d+):", e)[1] for e in errors[:-1]] == [  # type: ignore[index]  # no match: the test fails here
         "3", "4", "5", "6",
     ]  # fmt: skip
     assert "113-00000-0000002" in errors[0]

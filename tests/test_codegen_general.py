@@ -137,7 +137,7 @@ def api(widgets: Any, server: RecordingServer) -> Iterator[Any]:
         yield widgets.WidgetsApi(client)
 
 
-def test_optional_query_parameters_are_keywords_defaulting_to_none(widgets: Any):
+def test_optional_query_parameters_are_keywords_defaulting_to_none(widgets: Any) -> None:
     parameters = inspect.signature(widgets.WidgetsApi.get_widget).parameters
     positional = [
         name
@@ -150,7 +150,7 @@ def test_optional_query_parameters_are_keywords_defaulting_to_none(widgets: Any)
         assert parameters[name].default is None
 
 
-def test_query_values_go_on_the_wire_as_amazon_expects(api: Any, server: RecordingServer):
+def test_query_values_go_on_the_wire_as_amazon_expects(api: Any, server: RecordingServer) -> None:
     server.enqueue(200, {"id": "w-1"})
     widget = api.get_widget(
         "w-1",
@@ -171,7 +171,7 @@ def test_query_values_go_on_the_wire_as_amazon_expects(api: Any, server: Recordi
     assert request.headers["x-amzn-idempotency-token"] == "token-1"
 
 
-def test_omitted_optional_parameters_are_not_sent(api: Any, server: RecordingServer):
+def test_omitted_optional_parameters_are_not_sent(api: Any, server: RecordingServer) -> None:
     server.enqueue(200, {"id": "w-1"})
     api.get_widget("w-1", ["ATVPDKIKX0DER"], "token-1", include_parts=False)
     assert server.requests[0].query_string == "marketplaceIds=ATVPDKIKX0DER&includeParts=false"
@@ -192,20 +192,20 @@ def test_omitted_optional_parameters_are_not_sent(api: Any, server: RecordingSer
 )
 def test_bad_values_are_typed_errors_before_anything_is_sent(
     api: Any, server: RecordingServer, arguments: Any, error: Any
-):
+) -> None:
     call = {"x_amzn_idempotency_token": "token-1", **arguments}
     with pytest.raises(error):
         api.get_widget("w-1", ["ATVPDKIKX0DER"], **call)
     assert server.requests == []
 
 
-def test_an_answer_without_a_schema_returns_none(api: Any, server: RecordingServer):
+def test_an_answer_without_a_schema_returns_none(api: Any, server: RecordingServer) -> None:
     server.enqueue(204)
     assert api.get_order("w-1") is None
     assert server.requests[0].method == "DELETE"
 
 
-def test_allof_merges_the_parts_and_additional_properties_type_the_values(widgets: Any):
+def test_allof_merges_the_parts_and_additional_properties_type_the_values(widgets: Any) -> None:
     widget = widgets.Widget.model_validate({"id": "w-1", "labels": {"size": "L"}, "color": "RED"})
     assert widget.labels == {"size": "L"}
     with pytest.raises(Exception, match="id"):
@@ -214,7 +214,7 @@ def test_allof_merges_the_parts_and_additional_properties_type_the_values(widget
         widgets.Widget.model_validate({"id": "w-1", "labels": {"size": 3}})
 
 
-def test_models_that_refer_to_themselves_and_each_other_parse(widgets: Any):
+def test_models_that_refer_to_themselves_and_each_other_parse(widgets: Any) -> None:
     part = widgets.Part.model_validate(
         {"name": "a", "subParts": [{"name": "b"}], "owner": {"parts": [{"name": "c"}]}}
     )
@@ -223,12 +223,12 @@ def test_models_that_refer_to_themselves_and_each_other_parse(widgets: Any):
     assert isinstance(part.owner.parts[0], widgets.Part)
 
 
-def test_an_operation_id_other_apis_use_gets_a_bucket_of_its_own(widgets: Any):
+def test_an_operation_id_other_apis_use_gets_a_bucket_of_its_own(widgets: Any) -> None:
     operation = widgets.OPERATIONS["get_order"]
     assert bucket_key("me", operation) == "me|widgets|getOrder"
 
 
-def test_spec_needs_out(tmp_path: Path):
+def test_spec_needs_out(tmp_path: Path) -> None:
     spec = tmp_path / "widgets.json"
     spec.write_text(json.dumps(SPEC))
     result = subprocess.run(

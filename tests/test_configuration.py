@@ -16,7 +16,7 @@ def credentials() -> LwaCredentials:
     return LwaCredentials("amzn1.application-oa2-client.id", SECRET, REFRESH)
 
 
-def test_debug_report_names_versions_and_settings_but_no_secret():
+def test_debug_report_names_versions_and_settings_but_no_secret() -> None:
     config = Configuration.for_region("EU", credentials=credentials())
     report = config.to_debug_report()
     assert "py-sp-api: " in report
@@ -26,14 +26,14 @@ def test_debug_report_names_versions_and_settings_but_no_secret():
     assert REFRESH not in report
 
 
-def test_a_token_provider_added_later_to_a_plain_http_remote_host_is_refused():
+def test_a_token_provider_added_later_to_a_plain_http_remote_host_is_refused() -> None:
     config = Configuration(host="http://sellingpartnerapi-na.amazon.com")
     with pytest.raises(ApiValueError, match="plain http"):
         config.token_provider = Configuration(access_token="Atza|x").token_provider
     assert config.token_provider is None
 
 
-def test_userinfo_in_the_host_is_not_shown():
+def test_userinfo_in_the_host_is_not_shown() -> None:
     config = Configuration(host="https://user:hunter2@sellingpartnerapi-na.amazon.com")
     assert "hunter2" not in repr(config)
     assert "hunter2" not in config.to_debug_report()

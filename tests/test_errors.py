@@ -3,10 +3,11 @@ exceptions, with everything the server sent kept on them."""
 
 from __future__ import annotations
 
+import functools
 import http
 import json
 import time
-from typing import Any, Dict, Iterator, List, Type
+from typing import Any, Callable, Dict, Iterator, List, Type
 
 import pytest
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from py_sp_api import NO_RETRIES, RetryPolicy
 from py_sp_api.generated.messaging import (
     ApiClient,
     Configuration,
+    CreateConfirmOrderDetailsRequest,
     Error,
     MessagingApi,
     rest,
@@ -79,7 +81,7 @@ def fast_retry_api(server: RecordingServer) -> Iterator[MessagingApi]:
         yield MessagingApi(client)
 
 
-def test_the_exception_classes_form_the_documented_hierarchy():
+def test_the_exception_classes_form_the_documented_hierarchy() -> None:
     for cls in set(EXPECTED_CLASS.values()):
         assert issubclass(cls, ApiException)
         assert issubclass(cls, OpenApiException)
@@ -95,7 +97,7 @@ def test_the_exception_classes_form_the_documented_hierarchy():
 @pytest.mark.parametrize("status", sorted(EXPECTED_CLASS))
 def test_an_error_status_raises_its_typed_exception_with_everything_the_server_sent(
     status: int, name: str, strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     payload = {
         "errors": [
             {"code": "InvalidInput", "message": "Invalid Input", "details": "marketplaceIds"},
@@ -134,7 +136,7 @@ def test_an_error_status_raises_its_typed_exception_with_everything_the_server_s
 
 def test_the_request_id_header_is_found_whatever_its_case(
     strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(404, {"errors": []}, {"X-AMZN-REQUESTID": "upper-case-id"})
 
     with pytest.raises(NotFoundException) as info:
@@ -146,7 +148,7 @@ def test_the_request_id_header_is_found_whatever_its_case(
 
 def test_the_spec_faithful_server_answers_an_unknown_path_with_a_typed_404(
     server: RecordingServer,
-):
+) -> None:
     # A client whose host carries a path prefix the API does not have: every call is unknown.
     client = _client(server.url + "/not-the-api", retry=NO_RETRIES)
     with client, pytest.raises(NotFoundException) as info:
@@ -160,7 +162,7 @@ def test_the_spec_faithful_server_answers_an_unknown_path_with_a_typed_404(
 
 def test_an_html_502_gives_a_typed_exception_with_no_errors(
     strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
     server.enqueue(502, page, {"Content-Type": "text/html", REQUEST_ID_HEADER: "rid-502"})
 
@@ -180,7 +182,7 @@ def test_an_html_502_gives_a_typed_exception_with_no_errors(
 @pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
 def test_an_empty_503_gives_a_typed_exception_with_no_errors(
     name: str, strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(503, b"", {REQUEST_ID_HEADER: "rid-503"})
 
     with pytest.raises(ServiceException) as info:
@@ -207,7 +209,7 @@ def test_an_empty_503_gives_a_typed_exception_with_no_errors(
 )
 def test_an_odd_error_body_never_breaks_the_typed_exception(
     body: bytes, expected_codes: List[str], strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(400, body, {REQUEST_ID_HEADER: "rid-odd"})
 
     with pytest.raises(BadRequestException) as info:
@@ -236,7 +238,7 @@ def test_an_odd_error_body_never_breaks_the_typed_exception(
 @pytest.mark.parametrize("name", ["get_attributes", "create_warranty"])
 def test_a_2xx_body_that_is_not_the_response_model_raises_api_response_error(
     name: str, body: bytes, strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     status = OPERATIONS[name].success_status
     server.enqueue(status, body, {REQUEST_ID_HEADER: "rid-bad-2xx"})
 
@@ -258,7 +260,7 @@ def test_a_2xx_body_that_is_not_the_response_model_raises_api_response_error(
 @pytest.mark.parametrize("name", CREATED_NAMES)
 def test_an_empty_201_parses_to_the_all_optional_response_model(
     name: str, body: bytes, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(201, body, {REQUEST_ID_HEADER: "rid-201"})
 
     response = invoke(api, name, variant="_with_http_info")
@@ -271,7 +273,7 @@ def test_an_empty_201_parses_to_the_all_optional_response_model(
     assert response.request_id == "rid-201"
 
 
-def test_connection_refused_raises_api_connection_error_before_sending():
+def test_connection_refused_raises_api_connection_error_before_sending() -> None:
     client = _client(f"http://127.0.0.1:{unused_port()}", retry=NO_RETRIES)
     with client, pytest.raises(ApiConnectionError) as info:
         MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
@@ -283,7 +285,7 @@ def test_connection_refused_raises_api_connection_error_before_sending():
 
 
 @pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
-def test_connection_refused_is_retried_because_nothing_was_sent(name: str):
+def test_connection_refused_is_retried_because_nothing_was_sent(name: str) -> None:
     client = _client(f"http://127.0.0.1:{unused_port()}", retry=FAST_RETRIES)
     with client, pytest.raises(ApiConnectionError) as info:
         invoke(MessagingApi(client), name)
@@ -295,7 +297,7 @@ def test_connection_refused_is_retried_because_nothing_was_sent(name: str):
 
 def test_a_post_that_times_out_raises_api_timeout_error_and_is_never_resent(
     api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(201, b"{}", delay=3.0)
     started = time.monotonic()
 
@@ -313,7 +315,7 @@ def test_a_post_that_times_out_raises_api_timeout_error_and_is_never_resent(
 
 def test_a_get_that_times_out_is_retried_then_raises_api_timeout_error(
     fast_retry_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     for _ in range(3):
         server.enqueue(200, b"{}", delay=3.0)
 
@@ -327,7 +329,7 @@ def test_a_get_that_times_out_is_retried_then_raises_api_timeout_error(
 
 def test_a_reset_connection_raises_api_connection_error_and_a_post_is_not_resent(
     api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(reset=True)
 
     with pytest.raises(ApiConnectionError) as info:
@@ -346,7 +348,7 @@ def test_a_reset_connection_raises_api_connection_error_and_a_post_is_not_resent
 
 def test_a_truncated_response_body_raises_api_connection_error(
     strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(200, b'{"buyer": {"loc', content_length=200)
 
     with pytest.raises(ApiConnectionError) as info:
@@ -358,7 +360,7 @@ def test_a_truncated_response_body_raises_api_connection_error(
 
 def test_a_get_whose_connection_was_reset_is_retried(
     fast_retry_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(reset=True)
 
     result = fast_retry_api.get_attributes(ORDER_ID, [MARKETPLACE])
@@ -371,7 +373,7 @@ def test_a_get_whose_connection_was_reset_is_retried(
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_a_post_that_hit_a_5xx_was_sent_exactly_once(
     status: int, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     # Retry-After: 0 would make any (wrong) retry instant rather than hide it behind backoff.
     server.enqueue(status, b"", {REQUEST_ID_HEADER: "rid-5xx", "Retry-After": "0"})
 
@@ -386,7 +388,7 @@ def test_a_post_that_hit_a_5xx_was_sent_exactly_once(
 
 def test_a_get_that_hit_503_is_retried_until_it_succeeds(
     api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(503, b"", {"Retry-After": "0"})
     server.enqueue(503, b"", {"Retry-After": "0"})
 
@@ -400,7 +402,7 @@ def test_a_get_that_hit_503_is_retried_until_it_succeeds(
 
 def test_a_get_that_keeps_failing_reports_the_attempts(
     fast_retry_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     for _ in range(3):
         server.enqueue(503, b"", {REQUEST_ID_HEADER: "rid-again"})
 
@@ -415,7 +417,7 @@ def test_a_get_that_keeps_failing_reports_the_attempts(
 @pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
 def test_a_429_is_retried_for_every_operation(
     name: str, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(
         429, {"errors": [{"code": "QuotaExceeded", "message": "m"}]}, {"Retry-After": "0"}
     )
@@ -430,7 +432,7 @@ def test_a_429_is_retried_for_every_operation(
 @pytest.mark.parametrize("status", [400, 403, 404, 409, 413, 415, 422])
 def test_a_4xx_other_than_429_is_never_retried(
     status: int, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(status, b"", {"Retry-After": "0"})
 
     with pytest.raises(EXPECTED_CLASS[status]):
@@ -442,7 +444,7 @@ def test_a_4xx_other_than_429_is_never_retried(
 @pytest.mark.parametrize("name", ["get_attributes", "create_confirm_order_details"])
 def test_a_429_that_never_clears_raises_too_many_requests_after_the_retry_budget(
     name: str, fast_retry_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     body = {"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota"}]}
     for i in range(3):
         server.enqueue(429, body, {REQUEST_ID_HEADER: f"rid-429-{i}", "Retry-After": "0"})
@@ -480,7 +482,9 @@ def _refusals() -> Dict[str, Any]:
 
 
 @pytest.mark.parametrize("how", ["constructor", "assignment", "from_dict", "from_json"])
-def test_a_model_refusing_a_value_raises_an_open_api_exception_with_a_short_message(how: str):
+def test_a_model_refusing_a_value_raises_an_open_api_exception_with_a_short_message(
+    how: str,
+) -> None:
     from py_sp_api.generated.messaging.exceptions import ApiValueError
 
     with pytest.raises(OpenApiException) as caught:
@@ -496,7 +500,7 @@ def test_a_model_refusing_a_value_raises_an_open_api_exception_with_a_short_mess
     )
 
 
-def test_a_nested_or_custom_model_error_names_the_field_and_not_the_value():
+def test_a_nested_or_custom_model_error_names_the_field_and_not_the_value() -> None:
     from py_sp_api.generated.messaging import CreateWarrantyRequest
 
     with pytest.raises(OpenApiException) as caught:
@@ -521,7 +525,7 @@ DELIVERED_NOTE = "may have been delivered"
 @pytest.mark.parametrize("status", [402, 405, 408, 418, 451])
 def test_a_status_without_its_own_class_raises_a_plain_api_exception(
     status: int, strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(status, {"errors": [{"code": "Odd", "message": "odd status"}]})
 
     with pytest.raises(ApiException) as info:
@@ -535,7 +539,7 @@ def test_a_status_without_its_own_class_raises_a_plain_api_exception(
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_a_post_answered_5xx_says_the_message_may_have_been_delivered(
     status: int, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(status, b"")
 
     with pytest.raises(ServiceException) as info:
@@ -549,7 +553,7 @@ def test_a_post_answered_5xx_says_the_message_may_have_been_delivered(
 @pytest.mark.parametrize("status", [400, 403, 404, 409, 413, 415, 422])
 def test_a_post_answered_4xx_does_not_say_the_message_may_have_been_delivered(
     status: int, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(status, b"")
 
     with pytest.raises(ApiException) as info:
@@ -565,7 +569,7 @@ def test_a_post_answered_4xx_does_not_say_the_message_may_have_been_delivered(
 
 def test_a_get_answered_5xx_does_not_say_a_message_may_have_been_delivered(
     strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(500, b"")
 
     with pytest.raises(ServiceException) as info:
@@ -577,7 +581,7 @@ def test_a_get_answered_5xx_does_not_say_a_message_may_have_been_delivered(
 
 def test_a_post_that_times_out_keeps_the_transport_error_and_adds_the_note(
     api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(201, b"{}", delay=3.0)
 
     with pytest.raises(ApiTimeoutError) as info:
@@ -589,7 +593,7 @@ def test_a_post_that_times_out_keeps_the_transport_error_and_adds_the_note(
     assert DELIVERED_NOTE in message
 
 
-def test_a_refused_connection_keeps_its_own_text_after_the_retries():
+def test_a_refused_connection_keeps_its_own_text_after_the_retries() -> None:
     client = _client(f"http://127.0.0.1:{unused_port()}", retry=FAST_RETRIES)
     with client, pytest.raises(ApiConnectionError) as info:
         invoke(MessagingApi(client), "create_confirm_order_details")
@@ -603,7 +607,7 @@ def test_a_refused_connection_keeps_its_own_text_after_the_retries():
 
 def test_a_429_that_is_given_up_on_says_nothing_was_processed(
     strict_api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(429, {"errors": [{"code": "QuotaExceeded", "message": "m"}]})
 
     with pytest.raises(TooManyRequestsException) as info:
@@ -612,3 +616,61 @@ def test_a_429_that_is_given_up_on_says_nothing_was_processed(
     assert info.value.note is not None
     assert "nothing was processed" in info.value.note
     assert DELIVERED_NOTE not in str(info.value)
+
+
+# -- an unreadable or cut-off 2xx answer -------------------------------------------------------
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRIES)
+
+
+def confirm_order_details(api: MessagingApi, **kwargs: Any) -> object:
+    body = CreateConfirmOrderDetailsRequest(text="Please confirm the size before we ship.")
+    return api.create_confirm_order_details(ORDER_ID, [MARKETPLACE], body, **kwargs)
+
+
+def test_an_unreadable_2xx_answer_to_a_post_says_the_message_was_sent(
+    server: RecordingServer, make_api: ApiFactory
+) -> None:
+    server.enqueue(201, b"<html>Created</html>", {"Content-Type": "text/html"})
+
+    with pytest.raises(ApiResponseError) as caught:
+        confirm_order_details(make_api(server.url))
+
+    assert "the message was sent" in str(caught.value)
+    assert "do not send it again" in str(caught.value)
+    assert server.request_count == 1
+
+
+def test_an_unreadable_2xx_answer_to_a_get_does_not_say_a_message_was_sent(
+    server: RecordingServer, make_api: ApiFactory
+) -> None:
+    # Guard: a GET sends no message, so it must not claim one was sent.
+    server.enqueue(200, b"{not json", {"Content-Type": "application/json"})
+
+    with pytest.raises(ApiResponseError) as caught:
+        make_api(server.url).get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert "message was sent" not in str(caught.value)
+    assert "do not send" not in str(caught.value)
+
+
+def test_a_success_whose_body_is_cut_off_says_the_request_succeeded(
+    server: RecordingServer,
+) -> None:
+    # 201 arrives, then the connection drops before the announced body: the message was sent.
+    server.enqueue(201, b'{"err', content_length=100)
+    body = CreateConfirmOrderDetailsRequest(text="Your engraving is ready.")
+    config = Configuration(host=server.url, retry=NO_RETRIES)
+    with ApiClient(config) as client, pytest.raises(ApiConnectionError) as caught:
+        MessagingApi(client).create_confirm_order_details(ORDER_ID, [MARKETPLACE], body)
+    text = str(caught.value)
+    assert "answered 201 (the request succeeded)" in text
+    assert "no response" not in text
+    assert caught.value.request_sent is True
+    assert len(server.requests) == 1  # and it was not sent again

@@ -207,13 +207,13 @@ def state(exc: BaseException) -> Dict[str, Any]:
 CLASSES = package_exception_classes()
 
 
-def test_the_walk_finds_the_exceptions_of_every_family():
+def test_the_walk_finds_the_exceptions_of_every_family() -> None:
     names = {cls.__name__ for cls in CLASSES}
     assert {"OpenApiException", "ApiException", "LwaAuthError", "RateLimitWaitExceeded"} <= names
     assert {"ApiResponseError", "ApiTimeoutError", "ServiceException"} <= names
 
 
-def test_every_exception_class_has_a_factory():
+def test_every_exception_class_has_a_factory() -> None:
     missing = sorted(cls.__name__ for cls in CLASSES if cls.__name__ not in FACTORIES)
     assert missing == [], f"add a factory to FACTORIES for {missing}"
     for cls in CLASSES:
@@ -221,14 +221,14 @@ def test_every_exception_class_has_a_factory():
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
-def test_every_exception_round_trips_through_pickle(cls: Type[BaseException]):
+def test_every_exception_round_trips_through_pickle(cls: Type[BaseException]) -> None:
     original = build(cls.__name__)
     for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
         copy = pickle.loads(pickle.dumps(original, protocol=protocol))
         assert state(copy) == state(original)
 
 
-def test_a_pool_worker_raising_any_exception_hands_it_back_whole():
+def test_a_pool_worker_raising_any_exception_hands_it_back_whole() -> None:
     names = [cls.__name__ for cls in CLASSES]
     expected = {name: state(build(name)) for name in names}
     context = multiprocessing.get_context("spawn")
@@ -250,7 +250,7 @@ def test_a_pool_worker_raising_any_exception_hands_it_back_whole():
             assert state(error) == expected[name]
 
 
-def test_every_exception_is_importable_from_the_contract_module():
+def test_every_exception_is_importable_from_the_contract_module() -> None:
     from py_sp_api.generated.messaging import exceptions as contract
 
     ours = [cls for cls in CLASSES if issubclass(cls, OpenApiException)]
@@ -262,7 +262,7 @@ def test_every_exception_is_importable_from_the_contract_module():
     assert set(runtime_exceptions.__all__) <= set(contract.__all__)
 
 
-def test_every_exception_class_is_an_open_api_exception():
+def test_every_exception_class_is_an_open_api_exception() -> None:
     assert [cls for cls in CLASSES if not issubclass(cls, OpenApiException)] == []
 
 
@@ -286,7 +286,7 @@ def _pickled_errors(lwa: FakeLwa, sp: ThrottlingServer) -> List[bytes]:
     return pickles
 
 
-def test_a_pickled_error_carries_no_secret(lwa: FakeLwa, sp: ThrottlingServer):
+def test_a_pickled_error_carries_no_secret(lwa: FakeLwa, sp: ThrottlingServer) -> None:
     pickles = _pickled_errors(lwa, sp)
     assert lwa.issued, "no token was handed out: the check below would prove nothing"
     for data in pickles:

@@ -184,7 +184,9 @@ def tally(outcomes: List[Tuple[str, str]]) -> Tuple[int, int]:
 
 
 @pytest.mark.parametrize("first", ["parent", "child"])
-def test_parent_and_child_calling_at_once_each_get_their_own_order(orders, first):
+def test_parent_and_child_calling_at_once_each_get_their_own_order(
+    orders: OrderServer, first: str
+) -> None:
     # Each round: a client whose pool holds a keep-alive connection, a fork, and the parent and
     # the child each calling for their own order while the other's call is in flight.
     outcomes: List[Tuple[str, str]] = []
@@ -202,7 +204,7 @@ def test_parent_and_child_calling_at_once_each_get_their_own_order(orders, first
     assert tally(outcomes) == (0, 0), outcomes
 
 
-def test_fork_while_another_thread_has_a_request_in_flight(orders):
+def test_fork_while_another_thread_has_a_request_in_flight(orders: OrderServer) -> None:
     api = make_api(orders.url)
     orders.delay = 0.05
     warm = [threading.Thread(target=order_of, args=(api, f"warm-{n}")) for n in range(2)]
@@ -224,7 +226,7 @@ def test_fork_while_another_thread_has_a_request_in_flight(orders):
     api.api_client.close()
 
 
-def test_the_parent_keeps_its_pooled_connection_after_a_fork(orders):
+def test_the_parent_keeps_its_pooled_connection_after_a_fork(orders: OrderServer) -> None:
     # The child drops what it inherited without disturbing the parent's sockets: the parent's
     # next calls still work, before and after the child has exited.
     api = make_api(orders.url)
@@ -239,7 +241,7 @@ def test_the_parent_keeps_its_pooled_connection_after_a_fork(orders):
 # -- locks: held by another thread at the moment of the fork ------------------------------------
 
 
-def test_fork_during_an_lwa_token_fetch_does_not_hang_the_child(orders):
+def test_fork_during_an_lwa_token_fetch_does_not_hang_the_child(orders: OrderServer) -> None:
     with FakeLwa(delay=0.4) as lwa:
         api = make_api(orders.url, credentials=lwa.credentials())
         fetching: List[str] = []
@@ -257,7 +259,7 @@ def test_fork_during_an_lwa_token_fetch_does_not_hang_the_child(orders):
         api.api_client.close()
 
 
-def test_a_token_cached_before_the_fork_serves_the_child(orders):
+def test_a_token_cached_before_the_fork_serves_the_child(orders: OrderServer) -> None:
     with FakeLwa() as lwa:
         api = make_api(orders.url, credentials=lwa.credentials())
         assert order_of(api, "parent") == "parent"
@@ -267,7 +269,7 @@ def test_a_token_cached_before_the_fork_serves_the_child(orders):
         api.api_client.close()
 
 
-def test_fork_while_another_thread_is_inside_the_local_bucket_store():
+def test_fork_while_another_thread_is_inside_the_local_bucket_store() -> None:
     parent = os.getpid()
     inside, release = threading.Event(), threading.Event()
 
@@ -290,7 +292,7 @@ def test_fork_while_another_thread_is_inside_the_local_bucket_store():
         holder.join(timeout=5)
 
 
-def test_redis_store_after_a_fork_with_its_locks_held(redis_server: RedisServer):
+def test_redis_store_after_a_fork_with_its_locks_held(redis_server: RedisServer) -> None:
     from py_sp_api import RedisBucketStore
 
     store = RedisBucketStore.from_url(redis_server.url, namespace=f"fork-{os.getpid()}")
@@ -314,11 +316,15 @@ def test_redis_store_after_a_fork_with_its_locks_held(redis_server: RedisServer)
         holder.join(timeout=5)
     # Parent and child took from the same bucket in Redis, each on its own connection.
     assert store.reserve("k", 1.0, 10, None) == (True, 0.0)
-    assert 7 <= float(store.client.hget(store.redis_key("k"), "tokens")) < 7.5
+    tokens = store.client.hget(store.redis_key("k"), "tokens")
+    assert tokens is not None
+    assert 7 <= float(tokens) < 7.5
     store.close()
 
 
-def test_a_redis_probe_in_flight_at_the_fork_does_not_stop_the_child_probing(redis_server):
+def test_a_redis_probe_in_flight_at_the_fork_does_not_stop_the_child_probing(
+    redis_server: RedisServer,
+) -> None:
     from py_sp_api import RedisBucketStore
 
     store = RedisBucketStore.from_url(
@@ -393,7 +399,9 @@ def run_pool(order_ids: List[str], parent_call: Callable[[], None]) -> List[str]
         pool.join()
 
 
-def test_multiprocessing_fork_workers_and_parent_get_their_own_orders(orders, worker_api):
+def test_multiprocessing_fork_workers_and_parent_get_their_own_orders(
+    orders: OrderServer, worker_api: Callable[..., MessagingApi]
+) -> None:
     api = worker_api(orders.url)
     assert order_of(api, "warm-up") == "warm-up"
     orders.delay = SLOW
@@ -403,7 +411,9 @@ def test_multiprocessing_fork_workers_and_parent_get_their_own_orders(orders, wo
     assert tally(list(zip(wanted, got)) + parent) == (0, 0), (got, parent)
 
 
-def test_multiprocessing_pool_forked_during_an_lwa_token_fetch(orders, worker_api):
+def test_multiprocessing_pool_forked_during_an_lwa_token_fetch(
+    orders: OrderServer, worker_api: Callable[..., MessagingApi]
+) -> None:
     with FakeLwa(delay=0.4) as lwa:
         api = worker_api(orders.url, credentials=lwa.credentials())
         fetching: List[str] = []

@@ -6,10 +6,12 @@ Every test talks to a real :class:`RecordingServer` on 127.0.0.1 and checks what
 
 from __future__ import annotations
 
-from typing import Callable, List
+import functools
+from typing import Any, Callable, List
 
 import pytest
 
+from py_sp_api import LwaAuthError, RetryPolicy
 from py_sp_api.generated.messaging import (
     ApiClient,
     ApiTypeError,
@@ -19,6 +21,7 @@ from py_sp_api.generated.messaging import (
     MessagingApi,
 )
 from tests.support import RecordingServer
+from tests.support.fake_lwa import FakeLwa
 from tests.support.throttling import TOKEN_EXPIRED_BODY
 
 ORDER_ID = "123-1234567-1234567"
@@ -40,8 +43,8 @@ BAD_VALUES = {
 BAD_NAMES = {"space": "a b", "colon": "x:y", "empty": "", "line feed": "X-A\nB", "non-ASCII": "X-é"}
 
 
-def get_attributes(api: MessagingApi, **kwargs: object) -> None:
-    api.get_attributes(ORDER_ID, MARKETPLACE, **kwargs)  # type: ignore[arg-type]
+def get_attributes(api: MessagingApi, **kwargs: Any) -> None:
+    api.get_attributes(ORDER_ID, MARKETPLACE, **kwargs)
 
 
 # -- how headers merge ---------------------------------------------------------------------------
@@ -50,7 +53,7 @@ def get_attributes(api: MessagingApi, **kwargs: object) -> None:
 @pytest.mark.parametrize("spelling", ["x-amz-access-token", "X-Amz-Access-Token"])
 def test_a_per_call_access_token_is_the_one_and_only_token_sent(
     server: RecordingServer, spelling: str
-):
+) -> None:
     config = Configuration(host=server.url, access_token=CONFIGURED_TOKEN)
     with ApiClient(config) as client:
         get_attributes(MessagingApi(client), _headers={spelling: RESTRICTED_DATA_TOKEN})
@@ -58,7 +61,9 @@ def test_a_per_call_access_token_is_the_one_and_only_token_sent(
     assert server.only_request().headers.get_all("x-amz-access-token") == [RESTRICTED_DATA_TOKEN]
 
 
-def test_the_configured_token_is_sent_when_no_per_call_token_is_given(server: RecordingServer):
+def test_the_configured_token_is_sent_when_no_per_call_token_is_given(
+    server: RecordingServer,
+) -> None:
     config = Configuration(host=server.url, access_token=CONFIGURED_TOKEN)
     with ApiClient(config) as client:
         get_attributes(MessagingApi(client), _headers={"X-Trace": "t-1"})
@@ -66,7 +71,9 @@ def test_the_configured_token_is_sent_when_no_per_call_token_is_given(server: Re
     assert server.only_request().headers.get_all("x-amz-access-token") == [CONFIGURED_TOKEN]
 
 
-def test_a_per_call_token_is_not_refreshed_when_amazon_says_it_expired(server: RecordingServer):
+def test_a_per_call_token_is_not_refreshed_when_amazon_says_it_expired(
+    server: RecordingServer,
+) -> None:
     asked: List[str] = []
 
     def configured_token() -> str:
@@ -86,7 +93,7 @@ def test_a_per_call_token_is_not_refreshed_when_amazon_says_it_expired(server: R
 
 def test_a_default_access_token_header_gives_way_to_the_configured_provider(
     server: RecordingServer,
-):
+) -> None:
     config = Configuration(host=server.url, access_token=CONFIGURED_TOKEN)
     with ApiClient(config, "X-Amz-Access-Token", "Atza|DEFAULT-HEADER") as client:
         get_attributes(MessagingApi(client))
@@ -94,7 +101,9 @@ def test_a_default_access_token_header_gives_way_to_the_configured_provider(
     assert server.only_request().headers.get_all("x-amz-access-token") == [CONFIGURED_TOKEN]
 
 
-def test_a_per_call_header_replaces_a_default_one_in_any_capitalisation(server: RecordingServer):
+def test_a_per_call_header_replaces_a_default_one_in_any_capitalisation(
+    server: RecordingServer,
+) -> None:
     with ApiClient(Configuration(host=server.url), "X-Client", "default") as client:
         get_attributes(
             MessagingApi(client), _headers={"x-client": "per-call", "user-agent": "my-agent/1"}
@@ -105,7 +114,9 @@ def test_a_per_call_header_replaces_a_default_one_in_any_capitalisation(server: 
     assert headers.get_all("User-Agent") == ["my-agent/1"]
 
 
-def test_set_default_header_replaces_a_header_in_any_capitalisation(server: RecordingServer):
+def test_set_default_header_replaces_a_header_in_any_capitalisation(
+    server: RecordingServer,
+) -> None:
     with ApiClient(Configuration(host=server.url), "X-Client", "one") as client:
         client.set_default_header("x-client", "two")
         client.default_headers["ACCEPT"] = "application/json"
@@ -116,7 +127,9 @@ def test_set_default_header_replaces_a_header_in_any_capitalisation(server: Reco
     assert headers.get_all("Accept") == ["application/json"]
 
 
-def test_the_same_per_call_header_twice_in_two_spellings_is_refused(server: RecordingServer):
+def test_the_same_per_call_header_twice_in_two_spellings_is_refused(
+    server: RecordingServer,
+) -> None:
     api = MessagingApi(ApiClient(Configuration(host=server.url)))
     with api.api_client, pytest.raises(ApiValueError) as caught:
         get_attributes(api, _headers={"X-Trace": "a", "x-trace": "b"})
@@ -125,7 +138,7 @@ def test_the_same_per_call_header_twice_in_two_spellings_is_refused(server: Reco
     assert server.request_count == 0
 
 
-def test_a_latin_1_value_is_sent(server: RecordingServer):
+def test_a_latin_1_value_is_sent(server: RecordingServer) -> None:
     with ApiClient(Configuration(host=server.url, user_agent="café-agent/1")) as client:
         get_attributes(MessagingApi(client), _headers={"X-Note": "crème\tbrûlée"})
 
@@ -186,7 +199,7 @@ ALL_PATHS = [*NAMED_PATHS, via_user_agent_setter, via_configuration_user_agent]
 @pytest.mark.parametrize("path", ALL_PATHS, ids=lambda path: path.__name__)
 def test_a_bad_header_value_is_refused_naming_only_the_header(
     server: RecordingServer, path: HeaderPath, value: str
-):
+) -> None:
     sets_user_agent = path in (via_user_agent_setter, via_configuration_user_agent)
     name = "User-Agent" if sets_user_agent else "X-Note"
 
@@ -201,7 +214,7 @@ def test_a_bad_header_value_is_refused_naming_only_the_header(
 
 @pytest.mark.parametrize("name", list(BAD_NAMES.values()), ids=list(BAD_NAMES))
 @pytest.mark.parametrize("path", NAMED_PATHS, ids=lambda path: path.__name__)
-def test_a_bad_header_name_is_refused(server: RecordingServer, path: HeaderPath, name: str):
+def test_a_bad_header_name_is_refused(server: RecordingServer, path: HeaderPath, name: str) -> None:
     with pytest.raises(ApiValueError) as caught:
         path(server.url, name, SECRET)
 
@@ -210,14 +223,94 @@ def test_a_bad_header_name_is_refused(server: RecordingServer, path: HeaderPath,
 
 
 @pytest.mark.parametrize("path", NAMED_PATHS, ids=lambda path: path.__name__)
-def test_a_header_value_that_is_not_a_str_is_refused(server: RecordingServer, path: HeaderPath):
+def test_a_header_value_that_is_not_a_str_is_refused(
+    server: RecordingServer, path: HeaderPath
+) -> None:
     with pytest.raises(ApiTypeError) as caught:
-        path(server.url, "X-Count", 42)  # type: ignore[arg-type]
+        path(server.url, "X-Count", 42)  # type: ignore[arg-type]  # an int on purpose
 
     assert "X-Count" in str(caught.value)
     assert server.request_count == 0
 
 
-def test_a_header_name_without_a_value_is_refused(server: RecordingServer):
+def test_a_header_name_without_a_value_is_refused(server: RecordingServer) -> None:
     with pytest.raises(ApiValueError, match="header_name"):
         ApiClient(Configuration(host=server.url), header_name="X-Client")
+
+
+# -- tokens and header values that a header cannot carry ---------------------------------------
+
+SECRET_TOKEN = "Atza|IwEB-SECRET-ACCESS-TOKEN-4242"
+PROXY_SECRET = "Basic dXNlcjpTM0NSM1Q="
+FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
+
+
+def test_a_static_token_with_a_line_break_is_refused_without_showing_it() -> None:
+    with pytest.raises(ApiValueError) as caught:
+        Configuration(access_token=SECRET_TOKEN + "\nX-Injected: 1")
+
+    assert "SECRET-ACCESS-TOKEN" not in str(caught.value)
+
+
+def test_a_token_read_with_its_trailing_newline_is_sent_without_it(
+    server: RecordingServer, make_api: ApiFactory
+) -> None:
+    # As read from a file: the line end is not part of the token.
+    make_api(server.url, access_token=SECRET_TOKEN + "\n").get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert server.only_request().headers["x-amz-access-token"] == SECRET_TOKEN
+
+
+def test_a_callable_token_with_crlf_raises_lwa_auth_error_and_sends_nothing(
+    server: RecordingServer, make_api: ApiFactory
+) -> None:
+    api = make_api(server.url, access_token=lambda: SECRET_TOKEN + "\r\nX-Injected: 1")
+
+    with pytest.raises(LwaAuthError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert "SECRET-ACCESS-TOKEN" not in str(caught.value)
+    assert server.request_count == 0
+
+
+def test_an_lwa_token_with_a_line_break_is_refused_and_nothing_is_sent(
+    server: RecordingServer, make_api: ApiFactory
+) -> None:
+    with FakeLwa(token_prefix="Atza|LWA-SECRET\ntoken-") as lwa:
+        api = make_api(server.url, credentials=lwa.credentials())
+        with pytest.raises(LwaAuthError) as caught:
+            api.get_attributes(ORDER_ID, MARKETPLACE)
+        issued = lwa.issued
+
+    assert len(issued) == 1
+    assert "LWA-SECRET" not in str(caught.value)
+    assert server.request_count == 0
+
+
+def test_a_header_value_with_a_line_break_is_refused_naming_only_the_header(
+    server: RecordingServer, make_api: ApiFactory
+) -> None:
+    api = make_api(server.url)
+
+    with pytest.raises(ApiValueError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE, _headers={"X-Note": "a-NOTE-VALUE\nb"})
+
+    assert "X-Note" in str(caught.value)
+    assert "NOTE-VALUE" not in str(caught.value)
+    assert server.request_count == 0
+
+
+@pytest.mark.parametrize("value", [PROXY_SECRET + "\n", PROXY_SECRET + "\r", "B\u20acsic x"])
+def test_a_proxy_header_http_cannot_carry_is_refused_naming_only_the_header(value: str) -> None:
+    with pytest.raises(ApiValueError) as caught:
+        Configuration(proxy="http://127.0.0.1:9", proxy_headers={"Proxy-Authorization": value})
+    assert "Proxy-Authorization" in str(caught.value)
+    assert "dXNlcjpTM0NSM1Q" not in str(caught.value)

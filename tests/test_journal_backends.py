@@ -229,7 +229,9 @@ def test_a_claim_past_its_lease_reads_unknown_and_is_never_claimed_again(
     seen = journal.get(key())
     assert seen is not None
     assert (seen.state, seen.detail) == (UNKNOWN, EXPIRED_DETAIL)
-    assert journal.backend.get(str(key())).state == IN_FLIGHT  # type: ignore[union-attr]
+    stored = journal.backend.get(str(key()))
+    assert stored is not None
+    assert stored.state == IN_FLIGHT
     error = refused(journal, key())
     assert (error.state, error.entry.detail) == (UNKNOWN, EXPIRED_DETAIL)
     # The refused claim stored what it saw: unknown, for every reader from now on.

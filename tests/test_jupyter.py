@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import Any, List
 
 from py_sp_api.generated.messaging import (
     GetAttributesResponse,
@@ -23,15 +23,15 @@ class RecordingPrinter:
     def break_(self) -> None:
         self.parts.append("\n")
 
-    def pretty(self, value: object) -> None:
-        value._repr_pretty_(self, False)  # type: ignore[attr-defined]
+    def pretty(self, value: Any) -> None:
+        value._repr_pretty_(self, False)
 
 
 def attributes() -> GetAttributesResponse:
     return GetAttributesResponse.from_dict({"buyer": {"locale": "en-US"}, "note": "<b>&</b>"})
 
 
-def test_a_model_renders_as_escaped_indented_json_under_its_class_name():
+def test_a_model_renders_as_escaped_indented_json_under_its_class_name() -> None:
     html = attributes()._repr_html_()
     assert html.startswith("<div><strong>GetAttributesResponse</strong><pre>")
     assert "&quot;locale&quot;: &quot;en-US&quot;" in html
@@ -40,7 +40,7 @@ def test_a_model_renders_as_escaped_indented_json_under_its_class_name():
     assert '\n  "buyer": {' in attributes().to_str()
 
 
-def test_wire_names_are_shown_not_python_names():
+def test_wire_names_are_shown_not_python_names() -> None:
     model = GetMessagingActionsForOrderResponse.from_dict(
         {"_links": {"self": {"href": "/x"}, "actions": []}}
     )
@@ -49,7 +49,7 @@ def test_wire_names_are_shown_not_python_names():
     assert "var_self" not in html
 
 
-def test_a_model_pretty_prints_with_its_class_name():
+def test_a_model_pretty_prints_with_its_class_name() -> None:
     printer = RecordingPrinter()
     attributes()._repr_pretty_(printer, False)
     assert printer.parts == [f"GetAttributesResponse {attributes().to_str()}"]
@@ -58,7 +58,7 @@ def test_a_model_pretty_prints_with_its_class_name():
     assert cyclic.parts == ["GetAttributesResponse(...)"]
 
 
-def test_an_api_response_shows_status_request_id_rate_limit_and_data():
+def test_an_api_response_shows_status_request_id_rate_limit_and_data() -> None:
     response = ApiResponse(
         status_code=200,
         headers={"x-amzn-RequestId": "req-<1>", "x-amzn-RateLimit-Limit": "1.0"},
@@ -79,7 +79,7 @@ def test_an_api_response_shows_status_request_id_rate_limit_and_data():
     assert printer.parts[2] == f"GetAttributesResponse {attributes().to_str()}"
 
 
-def test_an_api_response_without_headers_or_a_model_still_renders():
+def test_an_api_response_without_headers_or_a_model_still_renders() -> None:
     response = ApiResponse(status_code=201, headers={}, data={"a": "<x>"}, raw_data=b"")
     html = response._repr_html_()
     assert "request id <code>-</code>" in html

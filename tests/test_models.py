@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Type
 
 import pytest
 from pydantic import ValidationError
@@ -95,7 +95,7 @@ def _attachment(i: int = 0) -> Dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
-def test_spec_reading_finds_the_documented_inline_models():
+def test_spec_reading_finds_the_documented_inline_models() -> None:
     # Sanity check on the tests' own spec reading, with names written out by hand.
     inline = set(SPEC_MODELS) - set(DEFS)
     assert inline == {
@@ -111,7 +111,7 @@ def test_spec_reading_finds_the_documented_inline_models():
     assert "ErrorList" not in SPEC_MODELS  # array: a List[Error], not a class
 
 
-def test_exactly_the_spec_models_exist_as_modules():
+def test_exactly_the_spec_models_exist_as_modules() -> None:
     present = {info.name for info in pkgutil.iter_modules(models_pkg.__path__) if not info.ispkg}
     expected = {module_name(name) for name in SPEC_MODELS}
     assert "get_attributes_response_buyer" in expected
@@ -120,7 +120,7 @@ def test_exactly_the_spec_models_exist_as_modules():
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_each_model_is_importable_from_its_module_and_both_packages(name: str):
+def test_each_model_is_importable_from_its_module_and_both_packages(name: str) -> None:
     module = importlib.import_module(f"{MODELS_PACKAGE}.{module_name(name)}")
     cls = getattr(module, name)
     assert isinstance(cls, type)
@@ -132,7 +132,7 @@ def test_each_model_is_importable_from_its_module_and_both_packages(name: str):
     assert module.__all__ == [name]
 
 
-def test_package_all_lists_exactly_the_models():
+def test_package_all_lists_exactly_the_models() -> None:
     assert sorted(models_pkg.__all__) == MODEL_NAMES
     assert set(MODEL_NAMES) <= set(messaging_pkg.__all__)
     namespace: Dict[str, Any] = {}
@@ -146,7 +146,7 @@ def test_package_all_lists_exactly_the_models():
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_fields_mirror_the_spec_properties(name: str):
+def test_fields_mirror_the_spec_properties(name: str) -> None:
     schema = SPEC_MODELS[name]
     fields = model_class(name).model_fields
     by_wire = {(info.alias or field): field for field, info in fields.items()}
@@ -172,7 +172,7 @@ def test_fields_mirror_the_spec_properties(name: str):
         (CreateWarrantyRequest, "coverage_end_date", "coverageEndDate"),
     ],
 )
-def test_named_aliases(cls: type, field: str, alias: str):
+def test_named_aliases(cls: Type[SpApiModel], field: str, alias: str) -> None:
     assert cls.model_fields[field].alias == alias
 
 
@@ -214,8 +214,8 @@ _SCHEMA_LINK = {"href": "/messaging/v1/orders/1/schemas/confirmOrderDetails"}
     ],
 )
 def test_constructible_by_field_name_and_by_alias(
-    cls: type, by_name: Dict[str, Any], wire: Dict[str, Any]
-):
+    cls: Type[SpApiModel], by_name: Dict[str, Any], wire: Dict[str, Any]
+) -> None:
     from_names = cls(**by_name)
     from_wire = cls(**wire)
     assert from_names == from_wire
@@ -225,7 +225,7 @@ def test_constructible_by_field_name_and_by_alias(
     assert cls.from_dict(by_name) == cls.from_dict(wire) == from_wire
 
 
-def test_attribute_access_uses_python_names():
+def test_attribute_access_uses_python_names() -> None:
     resp = GetMessagingActionResponse.from_dict(
         {
             "_links": {"self": _LINK, "schema": _SCHEMA_LINK},
@@ -236,13 +236,14 @@ def test_attribute_access_uses_python_names():
     assert resp.links.var_self == LinkObject(href=_LINK["href"], name="confirm")
     assert resp.links.var_schema.href == _SCHEMA_LINK["href"]
     assert resp.links.var_schema.name is None
+    assert resp.embedded is not None
     assert isinstance(resp.embedded.var_schema, GetSchemaResponse)
     assert resp.embedded.var_schema.payload == {"type": "object"}
     assert resp.payload is None
     assert resp.errors is None
 
 
-def test_to_dict_and_to_json_omit_unset_fields():
+def test_to_dict_and_to_json_omit_unset_fields() -> None:
     assert CreateWarrantyRequest().to_dict() == {}
     assert CreateWarrantyRequest().to_json() == "{}"
     assert LinkObject(href="h").to_dict() == {"href": "h"}
@@ -254,7 +255,7 @@ def test_to_dict_and_to_json_omit_unset_fields():
     assert link.to_dict() == {"href": "h", "name": "n"}
 
 
-def test_explicit_null_is_kept_but_absence_is_not():
+def test_explicit_null_is_kept_but_absence_is_not() -> None:
     # runtime/model.py: "Unset fields are left out, but a value that was given (even null ...)
     # is kept: nothing Amazon sent is lost in a round trip."
     parsed = GetAttributesResponse.from_dict({"buyer": None})
@@ -266,7 +267,7 @@ def test_explicit_null_is_kept_but_absence_is_not():
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_every_optional_field_given_as_null_round_trips(name: str):
+def test_every_optional_field_given_as_null_round_trips(name: str) -> None:
     schema = SPEC_MODELS[name]
     optional = [p for p in schema["properties"] if p not in schema.get("required", [])]
     wire = {**minimal_wire(name), **{p: None for p in optional}}
@@ -286,19 +287,19 @@ def test_every_optional_field_given_as_null_round_trips(name: str):
 # --------------------------------------------------------------------------------------------
 
 
-def _error_types(exc: pytest.ExceptionInfo) -> List[Tuple[Tuple[Any, ...], str]]:
+def _error_types(exc: pytest.ExceptionInfo[ValidationError]) -> List[Tuple[Tuple[Any, ...], str]]:
     return [(tuple(e["loc"]), e["type"]) for e in exc.value.errors()]
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_the_minimal_wire_form_is_valid(name: str):
+def test_the_minimal_wire_form_is_valid(name: str) -> None:
     cls = model_class(name)
     wire = minimal_wire(name)
     assert cls.from_dict(wire).to_dict() == wire
 
 
 @pytest.mark.parametrize(("name", "prop"), _required_pairs())
-def test_required_field_missing_or_null_is_rejected(name: str, prop: str):
+def test_required_field_missing_or_null_is_rejected(name: str, prop: str) -> None:
     cls = model_class(name)
     wire = minimal_wire(name)
     without = {k: v for k, v in wire.items() if k != prop}
@@ -310,7 +311,7 @@ def test_required_field_missing_or_null_is_rejected(name: str, prop: str):
     assert [loc for loc, _ in _error_types(exc)] == [(prop,)]
 
 
-def test_required_pairs_cover_the_documented_ones():
+def test_required_pairs_cover_the_documented_ones() -> None:
     pairs = set(_required_pairs())
     assert {
         ("Attachment", "fileName"),
@@ -323,15 +324,15 @@ def test_required_pairs_cover_the_documented_ones():
     } <= pairs
 
 
-def test_documented_required_fields_by_hand():
+def test_documented_required_fields_by_hand() -> None:
     with pytest.raises(ValidationError) as exc:
-        Attachment()
+        Attachment()  # type: ignore[call-arg]  # both required fields left out on purpose
     assert sorted(_error_types(exc)) == [
         (("fileName",), "missing"),
         (("uploadDestinationId",), "missing"),
     ]
     with pytest.raises(ValidationError) as exc:
-        LinkObject(name="only a name")
+        LinkObject(name="only a name")  # type: ignore[call-arg]  # href left out on purpose
     assert _error_types(exc) == [(("href",), "missing")]
     with pytest.raises(ValidationError) as exc:
         Error.from_dict({"details": "d"})
@@ -346,7 +347,7 @@ def test_documented_required_fields_by_hand():
     assert _error_types(exc) == [(("self", "href"), "missing")]
 
 
-def test_string_limits_found_in_the_spec():
+def test_string_limits_found_in_the_spec() -> None:
     assert sorted((name, high) for name, _, _, high in STRING_LIMITS) == sorted(
         [
             ("CreateConfirmCustomizationDetailsRequest", 800),
@@ -361,7 +362,7 @@ def test_string_limits_found_in_the_spec():
 
 
 @pytest.mark.parametrize(("name", "prop", "low", "high"), STRING_LIMITS)
-def test_text_length_limits(name: str, prop: str, low: int, high: int):
+def test_text_length_limits(name: str, prop: str, low: int, high: int) -> None:
     cls = model_class(name)
     field = python_name(prop)
     for ok in ("a" * low, "a" * high, "\u00fc" * high, "x" * (high // 2)):
@@ -378,7 +379,7 @@ def test_text_length_limits(name: str, prop: str, low: int, high: int):
 
 
 @pytest.mark.parametrize(("name", "prop", "low", "high"), STRING_LIMITS)
-def test_text_limits_also_apply_on_assignment(name: str, prop: str, low: int, high: int):
+def test_text_limits_also_apply_on_assignment(name: str, prop: str, low: int, high: int) -> None:
     cls = model_class(name)
     field = python_name(prop)
     model = cls.from_dict({prop: "hello"})
@@ -394,7 +395,7 @@ def test_text_limits_also_apply_on_assignment(name: str, prop: str, low: int, hi
     assert model.to_dict() == {prop: "b" * high}
 
 
-def test_array_limits_found_in_the_spec():
+def test_array_limits_found_in_the_spec() -> None:
     assert sorted(ARRAY_LIMITS) == sorted(
         [
             ("CreateAmazonMotorsRequest", "attachments", 0, 5),
@@ -408,7 +409,7 @@ def test_array_limits_found_in_the_spec():
 
 
 @pytest.mark.parametrize(("name", "prop", "low", "high"), ARRAY_LIMITS)
-def test_attachment_count_limits(name: str, prop: str, low: int, high: int):
+def test_attachment_count_limits(name: str, prop: str, low: int, high: int) -> None:
     cls = model_class(name)
     field = python_name(prop)
     at_most = [_attachment(i) for i in range(high)]
@@ -431,7 +432,9 @@ def test_attachment_count_limits(name: str, prop: str, low: int, high: int):
 
 
 @pytest.mark.parametrize(("name", "prop", "low", "high"), ARRAY_LIMITS)
-def test_attachment_limits_also_apply_on_assignment(name: str, prop: str, low: int, high: int):
+def test_attachment_limits_also_apply_on_assignment(
+    name: str, prop: str, low: int, high: int
+) -> None:
     cls = model_class(name)
     field = python_name(prop)
     model = cls.from_dict({prop: [_attachment()]})
@@ -447,7 +450,7 @@ def test_attachment_limits_also_apply_on_assignment(name: str, prop: str, low: i
     ]
 
 
-def test_documented_limits_by_hand():
+def test_documented_limits_by_hand() -> None:
     assert CreateConfirmCustomizationDetailsRequest(text="t" * 800).text == "t" * 800
     with pytest.raises(ValidationError):
         CreateConfirmCustomizationDetailsRequest(text="t" * 801)
@@ -467,14 +470,15 @@ def test_documented_limits_by_hand():
     assert request.text == "short"
 
 
-def test_nested_models_validate_assignment_too():
+def test_nested_models_validate_assignment_too() -> None:
     request = InvoiceRequest(attachments=[_attachment()])
+    assert request.attachments is not None
     with pytest.raises(ValidationError):
-        request.attachments[0].file_name = None
+        request.attachments[0].file_name = None  # type: ignore[assignment]  # a required field set to None on purpose
     assert request.attachments[0].file_name == "file-0.pdf"
     link = LinkObject(href="h")
     with pytest.raises(ValidationError):
-        link.href = None
+        link.href = None  # type: ignore[assignment]  # the required field set to None on purpose
     assert link.href == "h"
 
 
@@ -483,7 +487,7 @@ def test_nested_models_validate_assignment_too():
 # --------------------------------------------------------------------------------------------
 
 
-def test_error_from_dict():
+def test_error_from_dict() -> None:
     error = Error.from_dict({"code": "InvalidInput", "message": "m", "details": "d"})
     assert isinstance(error, Error)
     assert error.code == "InvalidInput"
@@ -492,7 +496,7 @@ def test_error_from_dict():
     assert error.to_dict() == {"code": "InvalidInput", "message": "m", "details": "d"}
 
 
-def test_error_details_is_optional_and_errors_list_parses():
+def test_error_details_is_optional_and_errors_list_parses() -> None:
     error = Error.from_dict({"code": "NotFound", "message": "missing"})
     assert error.details is None
     assert error.to_dict() == {"code": "NotFound", "message": "missing"}
@@ -503,6 +507,7 @@ def test_error_details_is_optional_and_errors_list_parses():
         ]
     }
     response = GetAttributesResponse.from_json(json.dumps(body))
+    assert response.errors is not None
     assert [e.code for e in response.errors] == ["InvalidInput", "QuotaExceeded"]
     assert response.errors[0].details == ""
     assert response.errors[1].details is None
@@ -510,7 +515,7 @@ def test_error_details_is_optional_and_errors_list_parses():
     assert response.to_dict() == body
 
 
-def test_error_rejects_non_string_code():
+def test_error_rejects_non_string_code() -> None:
     with pytest.raises(ValidationError) as exc:
         Error.from_dict({"code": 400, "message": "m"})
     assert _error_types(exc) == [(("code",), "string_type")]

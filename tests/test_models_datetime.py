@@ -59,7 +59,7 @@ REJECTED = [
 @pytest.mark.parametrize(("text", "instant", "offset"), PARSES)
 def test_iso_8601_strings_parse_to_aware_datetimes(
     field: str, wire: str, text: str, instant: datetime, offset: timezone
-):
+) -> None:
     model = CreateWarrantyRequest.from_dict({wire: text})
     value = getattr(model, field)
     assert isinstance(value, datetime)
@@ -74,7 +74,7 @@ def test_iso_8601_strings_parse_to_aware_datetimes(
 
 @pytest.mark.parametrize(("field", "wire"), FIELDS)
 @pytest.mark.parametrize("text", REJECTED)
-def test_strings_without_offset_or_invalid_are_rejected(field: str, wire: str, text: str):
+def test_strings_without_offset_or_invalid_are_rejected(field: str, wire: str, text: str) -> None:
     with pytest.raises(ValidationError) as exc:
         CreateWarrantyRequest.from_dict({wire: text})
     assert [tuple(e["loc"]) for e in exc.value.errors()] == [(wire,)]
@@ -83,7 +83,7 @@ def test_strings_without_offset_or_invalid_are_rejected(field: str, wire: str, t
 
 
 @pytest.mark.parametrize(("field", "wire"), FIELDS)
-def test_naive_datetime_is_rejected(field: str, wire: str):
+def test_naive_datetime_is_rejected(field: str, wire: str) -> None:
     naive = datetime(2024, 5, 1, 10, 0, 0)
     with pytest.raises(ValidationError):
         CreateWarrantyRequest(**{field: naive})
@@ -92,7 +92,7 @@ def test_naive_datetime_is_rejected(field: str, wire: str):
 
 
 @pytest.mark.parametrize(("field", "wire"), FIELDS)
-def test_naive_datetime_is_rejected_on_assignment(field: str, wire: str):
+def test_naive_datetime_is_rejected_on_assignment(field: str, wire: str) -> None:
     aware = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
     model = CreateWarrantyRequest(**{field: aware})
     with pytest.raises(ValidationError):
@@ -105,7 +105,7 @@ def test_naive_datetime_is_rejected_on_assignment(field: str, wire: str):
 
 
 @pytest.mark.parametrize("bad", [3.5j, [], {}, object(), "2024-05-01T10:00:00Zulu"])
-def test_non_datetime_values_are_rejected(bad: Any):
+def test_non_datetime_values_are_rejected(bad: Any) -> None:
     good = "2024-05-01T10:00:00Z"
     assert CreateWarrantyRequest.from_dict({"coverageStartDate": good}).coverage_start_date
     with pytest.raises(ValidationError) as exc:
@@ -131,7 +131,7 @@ def _parse_emitted(text: str) -> datetime:
         datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=_tz(-12)),
     ],
 )
-def test_to_json_emits_iso_8601_with_the_offset(value: datetime):
+def test_to_json_emits_iso_8601_with_the_offset(value: datetime) -> None:
     model = CreateWarrantyRequest(coverage_start_date=value, coverage_end_date=value)
     emitted = json.loads(model.to_json())
     assert set(emitted) == {"coverageStartDate", "coverageEndDate"}
@@ -146,7 +146,7 @@ def test_to_json_emits_iso_8601_with_the_offset(value: datetime):
 
 
 @pytest.mark.parametrize(("text", "instant", "offset"), PARSES)
-def test_round_trips_preserve_the_instant(text: str, instant: datetime, offset: timezone):
+def test_round_trips_preserve_the_instant(text: str, instant: datetime, offset: timezone) -> None:
     model = CreateWarrantyRequest.from_dict({"coverageStartDate": text})
     again = CreateWarrantyRequest.from_json(model.to_json())
     assert again == model
@@ -158,7 +158,7 @@ def test_round_trips_preserve_the_instant(text: str, instant: datetime, offset: 
     assert "coverageEndDate" not in json.loads(model.to_json())
 
 
-def test_a_whole_warranty_request_round_trips():
+def test_a_whole_warranty_request_round_trips() -> None:
     wire = {
         "attachments": [{"uploadDestinationId": "u", "fileName": "warranty.pdf"}],
         "coverageStartDate": "2024-05-01T00:00:00+02:00",
@@ -174,7 +174,7 @@ def test_a_whole_warranty_request_round_trips():
     assert CreateWarrantyRequest.from_json(model.to_json()) == model
 
 
-def test_offset_with_seconds_is_either_refused_or_sent_as_valid_iso_8601():
+def test_offset_with_seconds_is_either_refused_or_sent_as_valid_iso_8601() -> None:
     # Python allows sub-minute offsets (zoneinfo gives them for historic local mean time, e.g.
     # Asia/Kolkata before 1870 is +05:53:28). ISO 8601 offsets have no seconds field, so the
     # model must either refuse such a value or emit something it can read back.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Set
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -52,7 +52,7 @@ HYPOTHESIS = settings(
 # --------------------------------------------------------------------------------------------
 
 
-def _known_keys(name: str) -> set:
+def _known_keys(name: str) -> Set[str]:
     props = SPEC_MODELS[name]["properties"]
     return set(props) | {python_name(p) for p in props}
 
@@ -236,7 +236,7 @@ def to_python_names(name: str, value: Dict[str, Any]) -> Dict[str, Any]:
 @pytest.mark.parametrize("name", MODEL_NAMES)
 @HYPOTHESIS
 @given(data=st.data())
-def test_round_trip(name: str, data: st.DataObject):
+def test_round_trip(name: str, data: st.DataObject) -> None:
     cls = model_class(name)
     wire = data.draw(model_strategy(name), label="wire")
     expected = normalise(name, wire, _parse_wire_datetime)
@@ -259,11 +259,11 @@ def test_round_trip(name: str, data: st.DataObject):
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_from_dict_none_is_none(name: str):
+def test_from_dict_none_is_none(name: str) -> None:
     assert model_class(name).from_dict(None) is None
 
 
-def test_strategy_covers_every_model():
+def test_strategy_covers_every_model() -> None:
     assert len(MODEL_NAMES) == 35
     for name in MODEL_NAMES:
         assert model_strategy(name) is model_strategy(name)
@@ -281,7 +281,7 @@ def _three_ways(cls: Any, wire: Dict[str, Any]) -> List[Any]:
     return [model, cls.from_dict(model.to_dict()), cls.from_json(model.to_json())]
 
 
-def test_unknown_fields_parse_and_survive_round_trips():
+def test_unknown_fields_parse_and_survive_round_trips() -> None:
     for model in _three_ways(GetAttributesResponse, NEWER_ATTRIBUTES):
         assert model.to_dict() == NEWER_ATTRIBUTES
         assert json.loads(model.to_json()) == NEWER_ATTRIBUTES
@@ -294,7 +294,7 @@ def test_unknown_fields_parse_and_survive_round_trips():
     assert first == via_dict == via_json
 
 
-def test_unknown_key_inside_a_nested_link_object():
+def test_unknown_key_inside_a_nested_link_object() -> None:
     wire = {
         "_links": {
             "self": {"href": "/orders/1", "templated": False, "hreflang": "en"},
@@ -317,7 +317,7 @@ def test_unknown_key_inside_a_nested_link_object():
         assert model.links.actions[1].model_extra == {}
 
 
-def test_unknown_field_that_looks_like_hal_metadata_is_kept():
+def test_unknown_field_that_looks_like_hal_metadata_is_kept() -> None:
     wire = {"buyer": {"locale": "de-DE", "_meta": {"v": 2}}, "_links": {"self": {"href": "x"}}}
     model = GetAttributesResponse.from_dict(wire)
     assert model.to_dict() == wire
@@ -325,7 +325,7 @@ def test_unknown_field_that_looks_like_hal_metadata_is_kept():
 
 
 @pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n not in REQUEST_ONLY])
-def test_unknown_null_field_survives_in_every_model_that_is_received(name: str):
+def test_unknown_null_field_survives_in_every_model_that_is_received(name: str) -> None:
     cls = model_class(name)
     wire = {**minimal_wire(name), "futureField": None, "futureList": [None]}
     model = cls.from_dict(wire)
@@ -337,35 +337,36 @@ def test_unknown_null_field_survives_in_every_model_that_is_received(name: str):
     assert cls.from_dict(model.to_dict()) == model
 
 
-def test_the_request_only_models_are_exactly_those_no_answer_contains():
+def test_the_request_only_models_are_exactly_those_no_answer_contains() -> None:
     assert sorted(REQUEST_ONLY) == sorted(
         [*(n for n in MODEL_NAMES if n.endswith("Request")), "Attachment"]
     )
 
 
 @pytest.mark.parametrize("name", sorted(REQUEST_ONLY))
-def test_a_request_model_refuses_an_unknown_field_when_built(name: str):
+def test_a_request_model_refuses_an_unknown_field_when_built(name: str) -> None:
     cls = model_class(name)
     wire = {**minimal_wire(name), "txet": "hi"}
-    for build in (
+    builds: List[Callable[[], object]] = [
         lambda: cls(**wire),
         lambda: cls.from_dict(wire),
         lambda: cls.from_json(json.dumps(wire)),
-    ):
+    ]
+    for build in builds:
         with pytest.raises(ModelValidationError) as caught:
             build()
         assert "txet" in str(caught.value)
         assert isinstance(caught.value, ApiValueError)
 
 
-def test_a_nested_request_model_refuses_an_unknown_field_too():
+def test_a_nested_request_model_refuses_an_unknown_field_too() -> None:
     with pytest.raises(ModelValidationError, match="fileNmae"):
         CreateLegalDisclosureRequest.from_dict(
             {"attachments": [{"uploadDestinationId": "u-1", "fileName": "a.pdf", "fileNmae": "b"}]}
         )
 
 
-def test_unknown_field_with_a_null_value_survives():
+def test_unknown_field_with_a_null_value_survives() -> None:
     # A newer API version may send a new field as null (e.g. an optional value it has no data
     # for). The model keeps unknown fields, so the wire form should come back unchanged.
     wire = {"buyer": {"locale": "en-US", "newField": None}, "topLevelNew": None}

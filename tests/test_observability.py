@@ -108,7 +108,7 @@ class Telemetry:
                     for point in metric.data.data_points:
                         value = getattr(point, "count", None)
                         if value is None:
-                            value = point.value  # type: ignore[union-attr]
+                            value = point.value  # type: ignore[union-attr]  # no count: a number point
                         points.append((dict(point.attributes or {}), value))
         return found
 
@@ -116,9 +116,9 @@ class Telemetry:
         values: List[str] = []
         for span in self.spans.get_finished_spans():
             values.append(span.name)
-            values.extend(f"{k}={v}" for k, v in (span.attributes or {}).items())
+            values.extend(f"{k}={v!s}" for k, v in (span.attributes or {}).items())
             for event in span.events:
-                values.extend(f"{k}={v}" for k, v in (event.attributes or {}).items())
+                values.extend(f"{k}={v!s}" for k, v in (event.attributes or {}).items())
         for points in self.metrics().values():
             for attributes, _ in points:
                 values.extend(f"{k}={v}" for k, v in attributes.items())
@@ -520,7 +520,9 @@ def test_a_journaled_post_answered_503_reads_unknown_in_hooks_span_and_metrics(
     duplicate = recorder.of(JournalTransition)[-1]
     assert (duplicate.state, duplicate.key) == ("duplicate", entry.key)
     refused = telemetry.spans.get_finished_spans()[1]
-    assert dict(refused.attributes or {})["error.type"].endswith("DuplicateSendError")
+    error_type = dict(refused.attributes or {})["error.type"]
+    assert isinstance(error_type, str)
+    assert error_type.endswith("DuplicateSendError")
     assert dict(refused.attributes or {})["sp_api.attempts"] == 0
     assert_no_secret(payload_values(recorder.events), lwa.secrets())
     assert_no_secret(telemetry.every_attribute_value(), lwa.secrets())
@@ -629,11 +631,11 @@ def test_a_failing_tracer_never_breaks_a_call(
 
 def test_hooks_and_telemetry_are_checked_when_set() -> None:
     with pytest.raises(ApiTypeError, match="on_retry must be a callable"):
-        Hooks(on_retry="print")  # type: ignore[arg-type]
+        Hooks(on_retry="print")  # type: ignore[arg-type]  # on purpose
     with pytest.raises(ApiTypeError, match="hooks must be a Hooks"):
-        Configuration(hooks=print)  # type: ignore[arg-type]
+        Configuration(hooks=print)  # type: ignore[arg-type]  # on purpose
     with pytest.raises(ApiTypeError, match="start_call"):
-        Configuration(telemetry=object())  # type: ignore[arg-type]
+        Configuration(telemetry=object())  # type: ignore[arg-type]  # on purpose
 
 
 def test_no_hooks_means_no_observer_at_all() -> None:
@@ -807,7 +809,7 @@ def test_telemetry_given_as_a_class_not_an_instance_is_refused() -> None:
     # OpenTelemetry.start_call is callable on the class too; every call would then fail with
     # a TypeError about a missing argument.
     with pytest.raises(ApiTypeError, match=r"OpenTelemetry\(\)"):
-        Configuration(telemetry=OpenTelemetry)  # type: ignore[arg-type]
+        Configuration(telemetry=OpenTelemetry)  # type: ignore[arg-type]  # the class, on purpose
 
 
 def test_server_address_of_an_ipv6_host_has_no_brackets(
@@ -871,7 +873,7 @@ def test_a_coroutine_function_is_refused_as_a_hook() -> None:
         pass
 
     with pytest.raises(ApiTypeError, match=r"on_response .*async"):
-        Hooks(on_response=on_response)  # type: ignore[arg-type]
+        Hooks(on_response=on_response)  # type: ignore[arg-type]  # async on purpose
 
 
 def test_events_can_be_pickled_and_copied(

@@ -37,6 +37,8 @@ from tests.support.messaging import (
 )
 
 ODD_ORDER_IDS = ["../../x", "a/b?c", "..", ".", "x#y", "\u00e4"]
+# The wire dict of a body: the runtime takes it as well as the model the signature names.
+CONFIRM_BODY: Any = SAMPLE_BODIES["create_confirm_order_details"]
 
 
 def _assert_standard_headers(request: RecordedRequest, sends_body: bool) -> None:
@@ -52,7 +54,7 @@ def _assert_standard_headers(request: RecordedRequest, sends_body: bool) -> None
         assert request.body == b""
 
 
-def test_the_suite_covers_all_thirteen_operations():
+def test_the_suite_covers_all_thirteen_operations() -> None:
     assert len(NAMES) == 13
     assert set(NAMES) == set(SAMPLE_BODIES)
     assert {name for name in NAMES if OPERATIONS[name].body_model is None} == {
@@ -65,7 +67,7 @@ def test_the_suite_covers_all_thirteen_operations():
 @pytest.mark.parametrize("name", NAMES)
 def test_success_path_sends_exactly_the_specified_request(
     name: str, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     operation = OPERATIONS[name]
 
     result = invoke(api, name)
@@ -92,7 +94,7 @@ def test_success_path_sends_exactly_the_specified_request(
 @pytest.mark.parametrize("name", BODY_NAMES)
 def test_a_dict_body_goes_on_the_wire_like_the_model(
     name: str, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     result = invoke(api, name, body=SAMPLE_BODIES[name])
 
     request = server.only_request()
@@ -104,7 +106,7 @@ def test_a_dict_body_goes_on_the_wire_like_the_model(
 SANDBOX_BODY_NAMES = [name for name in BODY_NAMES if sandbox_request_body(name) is not None]
 
 
-def test_the_spec_has_sandbox_request_bodies_for_most_operations():
+def test_the_spec_has_sandbox_request_bodies_for_most_operations() -> None:
     assert len(SANDBOX_BODY_NAMES) == 9
     assert set(BODY_NAMES) - set(SANDBOX_BODY_NAMES) == {"send_invoice"}
 
@@ -112,7 +114,7 @@ def test_the_spec_has_sandbox_request_bodies_for_most_operations():
 @pytest.mark.parametrize("name", SANDBOX_BODY_NAMES)
 def test_the_specs_sandbox_request_body_is_sent_unchanged(
     name: str, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     sandbox_body = sandbox_request_body(name)
     model = OPERATIONS[name].body_model
     assert model is not None
@@ -125,7 +127,7 @@ def test_the_specs_sandbox_request_body_is_sent_unchanged(
     assert type(result) is OPERATIONS[name].response_model
 
 
-def test_non_ascii_text_is_sent_as_utf8(api: MessagingApi, server: RecordingServer):
+def test_non_ascii_text_is_sent_as_utf8(api: MessagingApi, server: RecordingServer) -> None:
     invoke(api, "confirm_customization_details")
 
     body = server.only_request().body
@@ -135,7 +137,7 @@ def test_non_ascii_text_is_sent_as_utf8(api: MessagingApi, server: RecordingServ
 @pytest.mark.parametrize("name", NAMES)
 def test_with_http_info_returns_status_headers_data_and_raw_body(
     name: str, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     operation = OPERATIONS[name]
 
     response = invoke(api, name, variant="_with_http_info")
@@ -161,7 +163,7 @@ def test_with_http_info_returns_status_headers_data_and_raw_body(
 @pytest.mark.parametrize("name", NAMES)
 def test_without_preload_content_returns_the_unread_urllib3_response(
     name: str, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     response = invoke(api, name, variant="_without_preload_content")
 
     assert isinstance(response, urllib3.BaseHTTPResponse)
@@ -188,7 +190,7 @@ def test_without_preload_content_returns_the_unread_urllib3_response(
 @pytest.mark.parametrize("name", NAMES)
 def test_an_odd_order_id_stays_one_path_segment(
     name: str, order_id: str, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     invoke(api, name, order_id=order_id)
 
     request = server.only_request()
@@ -222,7 +224,7 @@ def test_an_odd_order_id_stays_one_path_segment(
 )
 def test_order_id_percent_encoding_on_the_wire(
     order_id: str, raw_segment: str, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     api.get_attributes(order_id, [MARKETPLACE])
 
     assert server.only_request().raw_path == (
@@ -233,7 +235,7 @@ def test_order_id_percent_encoding_on_the_wire(
 @pytest.mark.parametrize("marketplace_ids", [["ATVPDKIKX0DER"], ("ATVPDKIKX0DER",)])
 def test_marketplace_ids_go_out_as_exactly_one_query_pair(
     marketplace_ids: Any, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     api.get_messaging_actions_for_order(ORDER_ID, marketplace_ids)
 
     request = server.only_request()
@@ -244,7 +246,7 @@ def test_marketplace_ids_go_out_as_exactly_one_query_pair(
 @pytest.mark.parametrize("timeout", [5.0, 5, (5.0, 5.0), (2, 3.5)])
 def test_request_timeout_accepts_float_int_and_a_connect_read_pair(
     timeout: Any, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     result = api.get_attributes(ORDER_ID, [MARKETPLACE], _request_timeout=timeout)
 
     assert result.buyer is not None
@@ -255,7 +257,7 @@ def test_request_timeout_accepts_float_int_and_a_connect_read_pair(
 @pytest.mark.parametrize("timeout", [0.2, (5.0, 0.2)])
 def test_a_short_per_call_timeout_is_applied(
     timeout: Any, api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(201, b"{}", delay=3.0)
     started = time.monotonic()
 
@@ -266,13 +268,13 @@ def test_a_short_per_call_timeout_is_applied(
     assert server.request_count == 1
 
 
-def test_a_per_call_timeout_overrides_the_configured_one(server: RecordingServer):
+def test_a_per_call_timeout_overrides_the_configured_one(server: RecordingServer) -> None:
     server.enqueue(201, b"{}", delay=0.4)
     with ApiClient(Configuration(host=server.url, timeout=0.1)) as client:
         result = MessagingApi(client).create_confirm_order_details(
             ORDER_ID,
             [MARKETPLACE],
-            SAMPLE_BODIES["create_confirm_order_details"],
+            CONFIRM_BODY,
             _request_timeout=5,
         )
     assert type(result) is OPERATIONS["create_confirm_order_details"].response_model
@@ -281,18 +283,16 @@ def test_a_per_call_timeout_overrides_the_configured_one(server: RecordingServer
 
 def test_the_configured_timeout_applies_when_no_per_call_timeout_is_given(
     server: RecordingServer,
-):
+) -> None:
     server.enqueue(201, b"{}", delay=3.0)
     client = ApiClient(Configuration(host=server.url, timeout=0.2))
     with client, pytest.raises(ApiTimeoutError):
-        MessagingApi(client).create_confirm_order_details(
-            ORDER_ID, [MARKETPLACE], SAMPLE_BODIES["create_confirm_order_details"]
-        )
+        MessagingApi(client).create_confirm_order_details(ORDER_ID, [MARKETPLACE], CONFIRM_BODY)
     assert server.request_count == 1
 
 
 @pytest.mark.parametrize("name", ["get_attributes", "create_warranty"])
-def test_extra_headers_are_sent(name: str, api: MessagingApi, server: RecordingServer):
+def test_extra_headers_are_sent(name: str, api: MessagingApi, server: RecordingServer) -> None:
     invoke(api, name, _headers={"x-amz-access-token": "Atza|test-token", "X-Trace-Id": "t-1"})
 
     request = server.only_request()
@@ -302,7 +302,7 @@ def test_extra_headers_are_sent(name: str, api: MessagingApi, server: RecordingS
     _assert_standard_headers(request, sends_body=name == "create_warranty")
 
 
-def test_client_wide_default_headers_are_sent(server: RecordingServer):
+def test_client_wide_default_headers_are_sent(server: RecordingServer) -> None:
     with ApiClient(Configuration(host=server.url), "X-Client", "one") as client:
         client.set_default_header("X-Second", "two")
         MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
@@ -312,7 +312,7 @@ def test_client_wide_default_headers_are_sent(server: RecordingServer):
     assert request.headers["Accept"] == "application/hal+json"
 
 
-def test_messaging_api_without_arguments_builds_a_default_client():
+def test_messaging_api_without_arguments_builds_a_default_client() -> None:
     api = MessagingApi()
     try:
         assert isinstance(api.api_client, ApiClient)
@@ -322,7 +322,9 @@ def test_messaging_api_without_arguments_builds_a_default_client():
         api.api_client.close()
 
 
-def test_sequential_calls_reuse_one_tcp_connection(api: MessagingApi, server: RecordingServer):
+def test_sequential_calls_reuse_one_tcp_connection(
+    api: MessagingApi, server: RecordingServer
+) -> None:
     api.get_attributes(ORDER_ID, [MARKETPLACE])
     invoke(api, "create_warranty")
     api.get_messaging_actions_for_order(ORDER_ID, [MARKETPLACE])
@@ -341,7 +343,7 @@ def test_sequential_calls_reuse_one_tcp_connection(api: MessagingApi, server: Re
     assert not server.connections[0].closed.is_set()
 
 
-def test_with_api_client_closes_its_pooled_connections_on_exit(server: RecordingServer):
+def test_with_api_client_closes_its_pooled_connections_on_exit(server: RecordingServer) -> None:
     with ApiClient(Configuration(host=server.url)) as client:
         MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
         MessagingApi(client).get_attributes(ORDER_ID, [MARKETPLACE])
@@ -371,7 +373,9 @@ def test_with_api_client_closes_its_pooled_connections_on_exit(server: Recording
         ("\u00e4", "%C3%A4"),
     ],
 )
-def test_a_query_value_that_needs_encoding_stays_one_query_value(value: str, raw_value: str):
+def test_a_query_value_that_needs_encoding_stays_one_query_value(
+    value: str, raw_value: str
+) -> None:
     # Marketplace ids that need encoding are refused before sending (tests/test_input_hygiene);
     # a query parameter without a known form (other SP-APIs have them) is percent-encoded.
     from py_sp_api.runtime.operation import ModelRef, Operation, QueryParam, RateLimit
@@ -396,7 +400,7 @@ def test_a_query_value_that_needs_encoding_stays_one_query_value(value: str, raw
 
 def test_without_preload_content_applies_the_per_call_timeout(
     api: MessagingApi, server: RecordingServer
-):
+) -> None:
     server.enqueue(201, b"{}", delay=3.0)
     started = time.monotonic()
 
@@ -409,7 +413,7 @@ def test_without_preload_content_applies_the_per_call_timeout(
 
 def test_without_preload_content_sends_the_per_call_headers(
     api: MessagingApi, server: RecordingServer
-):
+) -> None:
     response = invoke(
         api, "get_attributes", variant="_without_preload_content", _headers={"X-Trace-Id": "t-9"}
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import Callable, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -23,13 +23,15 @@ from py_sp_api import (
 )
 from py_sp_api.generated.messaging import (
     ApiClient,
+    ApiValueError,
     Configuration,
     CreateConfirmOrderDetailsRequest,
     MessagingApi,
     TooManyRequestsException,
 )
 from py_sp_api.runtime.ratelimit import DEFAULT_WAIT_CEILING, RATE_BAND
-from tests.support.throttling import FakeClock, RecordingSleep
+from tests.support import RecordingServer
+from tests.support.throttling import FakeClock, RecordingSleep, ThrottlingServer
 
 ORDER_ID = "123-1234567-1234567"
 MARKETPLACE = ["ATVPDKIKX0DER"]
@@ -67,7 +69,12 @@ HOSTILE_HEADERS = [
 @pytest.mark.parametrize(
     "header", HOSTILE_HEADERS, ids=lambda h: h if len(h) < 20 else f"{len(h)}chars"
 )
-def test_a_rate_header_outside_the_band_is_ignored(start_sp, make_api, header, caplog):
+def test_a_rate_header_outside_the_band_is_ignored(
+    start_sp: Callable[..., ThrottlingServer],
+    make_api: ApiFactory,
+    header: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger="py_sp_api.ratelimit")
     server = start_sp(rate_limit_header=header)
     clock = FakeClock()
@@ -88,7 +95,12 @@ def test_a_rate_header_outside_the_band_is_ignored(start_sp, make_api, header, c
 
 
 @pytest.mark.parametrize("header", ["1e-9", "1e9", "100.5", "0.0099"])
-def test_an_out_of_band_header_is_logged_once_per_bucket(start_sp, make_api, header, caplog):
+def test_an_out_of_band_header_is_logged_once_per_bucket(
+    start_sp: Callable[..., ThrottlingServer],
+    make_api: ApiFactory,
+    header: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger="py_sp_api.ratelimit")
     server = start_sp(rate_limit_header=header)
     clock = FakeClock()
@@ -114,7 +126,12 @@ def test_an_out_of_band_header_is_logged_once_per_bucket(start_sp, make_api, hea
         ("0.0099", 1.0),  # just below: ignored
     ],
 )
-def test_the_band_is_plan_over_100_to_plan_times_100(start_sp, make_api, header, expected_wait):
+def test_the_band_is_plan_over_100_to_plan_times_100(
+    start_sp: Callable[..., ThrottlingServer],
+    make_api: ApiFactory,
+    header: str,
+    expected_wait: float,
+) -> None:
     assert RATE_BAND == 100.0
     server = start_sp(rate_limit_header=header)
     clock = FakeClock()
@@ -128,7 +145,9 @@ def test_the_band_is_plan_over_100_to_plan_times_100(start_sp, make_api, header,
     assert sleep.calls == [pytest.approx(expected_wait)]
 
 
-def test_the_band_follows_the_operations_effective_plan(start_sp, make_api):
+def test_the_band_follows_the_operations_effective_plan(
+    start_sp: Callable[..., ThrottlingServer], make_api: ApiFactory
+) -> None:
     # With a default plan of 50/s, a stated 2000/s is within 50 x 100 and is adopted.
     server = start_sp(rate_limit_header="2000")
     clock = FakeClock()
@@ -148,7 +167,7 @@ def test_the_band_follows_the_operations_effective_plan(start_sp, make_api):
 
 
 @pytest.mark.parametrize("header", ["1e-10", "1e-9", "1e-300", "5e-324"])
-def test_no_raw_overflow_error_with_the_real_sleep(header):
+def test_no_raw_overflow_error_with_the_real_sleep(header: str) -> None:
     # The real time.sleep raises OverflowError for lengths past ~9.2e9 s and blocks for ever
     # below; the limiter must never ask for either. Waits over 5 s fail the test instead.
     def real_sleep(seconds: float) -> None:
@@ -169,7 +188,9 @@ def test_no_raw_overflow_error_with_the_real_sleep(header):
     assert time.monotonic() - started < 1.0
 
 
-def test_a_wait_past_the_ceiling_raises_and_sends_nothing(start_sp, make_api):
+def test_a_wait_past_the_ceiling_raises_and_sends_nothing(
+    start_sp: Callable[..., ThrottlingServer], make_api: ApiFactory
+) -> None:
     # A bucket in absurd debt (a store shared with a broken client, a bad Redis state):
     # the limiter refuses rather than sleeping for days.
     server = start_sp()
@@ -195,7 +216,9 @@ def test_a_wait_past_the_ceiling_raises_and_sends_nothing(start_sp, make_api):
     assert store.reserve(key, 1.0, 4, 0.0)[1] == pytest.approx(caught.value.wait)
 
 
-def test_waits_up_to_the_ceiling_are_slept(start_sp, make_api):
+def test_waits_up_to_the_ceiling_are_slept(
+    start_sp: Callable[..., ThrottlingServer], make_api: ApiFactory
+) -> None:
     # Many callers queued on one bucket legitimately wait long: up to the ceiling they do.
     server = start_sp()
     clock = FakeClock()
@@ -218,15 +241,17 @@ class _AbsurdStore:
     def __init__(self, wait: float) -> None:
         self.wait = wait
 
-    def reserve(self, key, rate, burst, max_wait):
+    def reserve(
+        self, key: str, rate: float, burst: int, max_wait: Optional[float]
+    ) -> Tuple[bool, float]:
         return True, self.wait
 
-    def set_rate(self, key, rate):
+    def set_rate(self, key: str, rate: float) -> None:
         pass
 
 
 @pytest.mark.parametrize("wait", [1e10, float("inf"), float("nan")])
-def test_a_store_answering_nonsense_never_reaches_sleep(wait):
+def test_a_store_answering_nonsense_never_reaches_sleep(wait: float) -> None:
     sleep = RecordingSleep()
     limiting = RateLimiting(store=_AbsurdStore(wait), sleep=sleep)
 
@@ -236,7 +261,7 @@ def test_a_store_answering_nonsense_never_reaches_sleep(wait):
 
 
 @pytest.mark.parametrize("max_wait", [float("nan"), float("inf"), -1.0, "5", True])
-def test_nonsense_max_wait_is_refused(max_wait):
+def test_nonsense_max_wait_is_refused(max_wait: Any) -> None:
     with pytest.raises((ValueError, TypeError)) as caught:
         RateLimiting(max_wait=max_wait)
     assert caught.type.__module__ == "py_sp_api.runtime.exceptions"
@@ -260,7 +285,8 @@ def _token_for(seller: str) -> str:
 
 
 # Ways sellers write "this seller's token", each built afresh for every client (per job).
-FRESH_CALLABLES = {
+# Callable[..., str]: mypy cannot check a lambda with a default argument against () -> str.
+FRESH_CALLABLES: Dict[str, Callable[[TokenCache], Callable[..., str]]] = {
     "bound-method": lambda cache: cache.current,
     "partial": lambda cache: functools.partial(_token_for, "seller-A"),
     "lambda-over-cache": lambda cache: lambda: cache.current(),
@@ -269,7 +295,9 @@ FRESH_CALLABLES = {
 
 
 @pytest.mark.parametrize("kind", sorted(FRESH_CALLABLES))
-def test_a_token_callable_is_one_seller_against_an_enforcing_server(start_sp, make_api, kind):
+def test_a_token_callable_is_one_seller_against_an_enforcing_server(
+    start_sp: Callable[..., ThrottlingServer], make_api: ApiFactory, kind: str
+) -> None:
     # Amazon's bucket for the seller: 1/s, burst 5, on the clock the client uses.
     clock = FakeClock()
     server = start_sp(rate=1.0, burst=5, clock=clock)
@@ -298,7 +326,7 @@ def test_a_token_callable_is_one_seller_against_an_enforcing_server(start_sp, ma
     assert sleep.calls == [pytest.approx(1.0)] * 8
 
 
-def test_two_objects_bound_methods_are_two_sellers():
+def test_two_objects_bound_methods_are_two_sellers() -> None:
     from py_sp_api import CallableTokenProvider
 
     seller_a, seller_b = TokenCache("Atza|A"), TokenCache("Atza|B")
@@ -313,10 +341,10 @@ def test_two_objects_bound_methods_are_two_sellers():
     assert "Atza" not in a1
 
 
-def test_callables_for_two_sellers_are_two_sellers():
+def test_callables_for_two_sellers_are_two_sellers() -> None:
     from py_sp_api import CallableTokenProvider
 
-    def identity(fetch):
+    def identity(fetch: Callable[[], str]) -> str:
         return CallableTokenProvider(fetch).identity
 
     assert identity(functools.partial(_token_for, "A")) != identity(
@@ -331,7 +359,7 @@ def test_callables_for_two_sellers_are_two_sellers():
     assert "captured-secret" not in identity(lambda: secret)
 
 
-def test_a_plain_function_keeps_its_identity():
+def test_a_plain_function_keeps_its_identity() -> None:
     from py_sp_api import CallableTokenProvider
 
     def fetch() -> str:
@@ -353,19 +381,19 @@ class CountingTime(float):
         CountingTime.operations += 1
         return result
 
-    def __sub__(self, other: float) -> float:  # type: ignore[override]
+    def __sub__(self, other: float) -> float:
         return self._count(other, float(self) - float(other))
 
-    def __rsub__(self, other: float) -> float:  # type: ignore[override]
+    def __rsub__(self, other: float) -> float:
         return self._count(other, float(other) - float(self))
 
-    def __add__(self, other: float) -> float:  # type: ignore[override]
+    def __add__(self, other: float) -> float:
         return self._count(other, float(self) + float(other))
 
     __radd__ = __add__
 
 
-def test_creating_a_bucket_examines_a_bounded_number_of_others():
+def test_creating_a_bucket_examines_a_bounded_number_of_others() -> None:
     now = [0.0]
     store = LocalBucketStore(clock=lambda: CountingTime(now[0]))
     per_creation: List[int] = []
@@ -380,7 +408,7 @@ def test_creating_a_bucket_examines_a_bounded_number_of_others():
     assert max(per_creation) <= 8, f"creation examined up to {max(per_creation)} buckets"
 
 
-def test_idle_full_buckets_are_forgotten_in_use_order_and_busy_ones_kept():
+def test_idle_full_buckets_are_forgotten_in_use_order_and_busy_ones_kept() -> None:
     now = [0.0]
     store = LocalBucketStore(clock=lambda: now[0])
     for seller in range(2000):
@@ -404,7 +432,7 @@ def test_idle_full_buckets_are_forgotten_in_use_order_and_busy_ones_kept():
     assert wait == pytest.approx(695_000.0, rel=0.01)
 
 
-def test_a_bucket_used_recently_is_never_forgotten():
+def test_a_bucket_used_recently_is_never_forgotten() -> None:
     now = [0.0]
     store = LocalBucketStore(clock=lambda: now[0])
     for seller in range(1500):
@@ -433,7 +461,7 @@ class _StoreRefusingRates(LocalBucketStore):
 
 
 def test_a_store_failing_to_record_the_stated_rate_never_hides_a_sent_message(
-    server, caplog: pytest.LogCaptureFixture
+    server: RecordingServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Amazon accepted the message (201) and stated a rate; recording that rate fails. The
     # caller must learn the message was sent, not get an error saying "nothing was sent".
@@ -449,3 +477,22 @@ def test_a_store_failing_to_record_the_stated_rate_never_hides_a_sent_message(
     assert sent.request_id == "rid-sent"
     assert len(server.requests) == 1
     assert "could not record the stated rate" in caplog.text
+
+
+# -- nonsense rates ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rate": 0, "burst": 1},
+        {"rate": -1, "burst": 3},
+        {"rate": float("nan"), "burst": 1},
+        {"rate": float("inf"), "burst": 1},
+        {"rate": 1, "burst": 0},
+    ],
+    ids=["rate-0", "rate-negative", "rate-nan", "rate-inf", "burst-0"],
+)
+def test_a_rate_limit_that_is_not_positive_is_refused(kwargs: Dict[str, Any]) -> None:
+    with pytest.raises(ApiValueError):
+        RateLimit(**kwargs)

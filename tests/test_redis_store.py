@@ -54,7 +54,7 @@ def namespace() -> str:
 # -- the store on its own -----------------------------------------------------------------------
 
 
-def test_is_a_bucket_store(redis_server, namespace):
+def test_is_a_bucket_store(redis_server: RedisServer, namespace: str) -> None:
     store = make_store(redis_server, namespace)
     check: BucketStore = store  # the limiter's protocol
     assert callable(check.reserve)
@@ -63,7 +63,7 @@ def test_is_a_bucket_store(redis_server, namespace):
     assert "namespace='" in repr(store)
 
 
-def test_burst_then_waits_at_the_rate(redis_server, namespace):
+def test_burst_then_waits_at_the_rate(redis_server: RedisServer, namespace: str) -> None:
     store = make_store(redis_server, namespace)
 
     results = [store.reserve("seller|op", 10.0, 5, None) for _ in range(8)]
@@ -76,7 +76,7 @@ def test_burst_then_waits_at_the_rate(redis_server, namespace):
         assert number * 0.1 - 0.05 < wait <= number * 0.1 + 1e-9
 
 
-def test_max_wait_takes_nothing(redis_server, namespace):
+def test_max_wait_takes_nothing(redis_server: RedisServer, namespace: str) -> None:
     store = make_store(redis_server, namespace)
     for _ in range(2):
         assert store.reserve("k", 2.0, 2, 0.05) == (True, 0.0)
@@ -95,7 +95,9 @@ def test_max_wait_takes_nothing(redis_server, namespace):
     assert store.mode == "redis"
 
 
-def test_two_stores_share_one_bucket_and_one_learned_rate(redis_server, namespace):
+def test_two_stores_share_one_bucket_and_one_learned_rate(
+    redis_server: RedisServer, namespace: str
+) -> None:
     first = make_store(redis_server, namespace)
     second = make_store(redis_server, namespace)
     other_app = make_store(redis_server, namespace + "-other")
@@ -119,7 +121,9 @@ def test_two_stores_share_one_bucket_and_one_learned_rate(redis_server, namespac
     assert client.hget(other_app.redis_key("k"), "rate") is None
 
 
-def test_keys_are_namespaced_and_expire_when_idle(redis_server, namespace):
+def test_keys_are_namespaced_and_expire_when_idle(
+    redis_server: RedisServer, namespace: str
+) -> None:
     store = make_store(redis_server, namespace, idle_expiry=0.4)
     client = redis_server.client()
     identity = "https://sellingpartnerapi-na.amazon.com|lwa:0123456789abcdef"
@@ -145,7 +149,9 @@ def test_keys_are_namespaced_and_expire_when_idle(redis_server, namespace):
     assert client.pttl(f"other-prefix:{namespace}:{key}") > 59_000  # idle_expiry's 60 s default
 
 
-def test_the_bucket_runs_on_redis_time_not_the_callers(redis_server, namespace, monkeypatch):
+def test_the_bucket_runs_on_redis_time_not_the_callers(
+    redis_server: RedisServer, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import inspect
 
     from py_sp_api import RedisBucketStore
@@ -173,7 +179,9 @@ def test_the_bucket_runs_on_redis_time_not_the_callers(redis_server, namespace, 
     assert abs(stored - (seconds + micros / 1e6)) < 1.0
 
 
-def test_unreachable_redis_falls_back_logs_once_and_comes_back(redis_server, namespace, caplog):
+def test_unreachable_redis_falls_back_logs_once_and_comes_back(
+    redis_server: RedisServer, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="py_sp_api.ratelimit")
     store = make_store(redis_server, namespace, workers=2, retry_interval=0.2)
     assert store.reserve("k", 10.0, 4, None) == (True, 0.0)
@@ -219,7 +227,9 @@ def test_unreachable_redis_falls_back_logs_once_and_comes_back(redis_server, nam
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
 
 
-def test_a_redis_that_does_not_answer_does_not_hold_calls_up(tmp_path, caplog):
+def test_a_redis_that_does_not_answer_does_not_hold_calls_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     import socket
 
     from py_sp_api import RedisBucketStore
@@ -243,7 +253,7 @@ def test_a_redis_that_does_not_answer_does_not_hold_calls_up(tmp_path, caplog):
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
 
 
-def test_without_the_redis_package_the_error_says_what_to_install():
+def test_without_the_redis_package_the_error_says_what_to_install() -> None:
     code = (
         "import sys; sys.modules['redis'] = None\n"
         "from py_sp_api import RedisBucketStore\n"
@@ -263,18 +273,18 @@ def test_without_the_redis_package_the_error_says_what_to_install():
 
 def _runtime_dependencies() -> List[str]:
     text = (REPO / "pyproject.toml").read_text()
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
 
         dependencies = tomllib.loads(text)["project"]["dependencies"]
-    except ImportError:  # Python < 3.11: the list is plain enough to read directly
+    else:  # Python < 3.11: the list is plain enough to read directly
         block = re.search(r"^\[project\]$.*?^dependencies = \[(.*?)^\]", text, re.M | re.S)
         assert block is not None
         dependencies = re.findall(r'"([^"]+)"', block.group(1))
     return sorted(re.split(r"[\s<>=!~;\[]", dep, maxsplit=1)[0].lower() for dep in dependencies)
 
 
-def test_the_default_install_has_only_four_runtime_dependencies():
+def test_the_default_install_has_only_four_runtime_dependencies() -> None:
     assert _runtime_dependencies() == [
         "pydantic",
         "python-dateutil",
@@ -283,7 +293,7 @@ def test_the_default_install_has_only_four_runtime_dependencies():
     ]
 
 
-def test_importing_the_package_does_not_import_redis():
+def test_importing_the_package_does_not_import_redis() -> None:
     code = (
         "import sys, py_sp_api, py_sp_api.generated.messaging\n"
         "from py_sp_api import RedisBucketStore, RateLimiting\n"
@@ -435,8 +445,11 @@ def make_workers(
 
 
 def test_four_processes_share_one_bucket_without_a_429(
-    redis_server, throttling_server, namespace, make_workers
-):
+    redis_server: RedisServer,
+    throttling_server: ThrottlingServer,
+    namespace: str,
+    make_workers: Callable[[float], Workers],
+) -> None:
     group = make_workers(SECONDS)
     group.start()
     reports = group.reports()
@@ -459,8 +472,11 @@ def test_four_processes_share_one_bucket_without_a_429(
 
 
 def test_redis_killed_mid_run_then_restarted(
-    redis_server, throttling_server, namespace, make_workers
-):
+    redis_server: RedisServer,
+    throttling_server: ThrottlingServer,
+    namespace: str,
+    make_workers: Callable[[float], Workers],
+) -> None:
     seconds = 5.0
     group = make_workers(seconds)
     started = group.start()
@@ -505,7 +521,7 @@ def _bucket_key(server: ThrottlingServer) -> str:
     return f"{server.url}|anonymous|messaging|GetAttributes"
 
 
-def test_threads_of_one_process_share_the_store(redis_server, namespace):
+def test_threads_of_one_process_share_the_store(redis_server: RedisServer, namespace: str) -> None:
     store = make_store(redis_server, namespace)
     rate = 0.001  # one token per 1000 s: the refill during the test is negligible
     waits: List[float] = []
@@ -535,7 +551,7 @@ def test_threads_of_one_process_share_the_store(redis_server, namespace):
         {"namespace": "app", "idle_expiry": -1},
     ],
 )
-def test_nonsense_settings_are_refused(kwargs):
+def test_nonsense_settings_are_refused(kwargs: Dict[str, Any]) -> None:
     pytest.importorskip("redis", reason='the redis package is missing: pip install -e ".[test]"')
     from py_sp_api import RedisBucketStore
     from py_sp_api.runtime.exceptions import ApiValueError

@@ -10,6 +10,7 @@ import logging
 import math
 import pickle
 import uuid
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type
 
 import pytest
 
@@ -17,7 +18,12 @@ from py_sp_api import NO_RETRIES, RateLimiting
 from py_sp_api.generated.messaging import ApiClient, Configuration, MessagingApi
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
 from tests.support.redis_server import RedisServer, redis_server_fixture  # noqa: F401
-from tests.support.throttling import RecordingSleep
+from tests.support.throttling import RecordingSleep, ThrottlingServer
+
+if TYPE_CHECKING:
+    import redis
+
+    from py_sp_api import RedisBucketStore
 
 ORDER_ID = "123-1234567-1234567"
 MARKETPLACE = ["ATVPDKIKX0DER"]
@@ -25,7 +31,7 @@ GET_ATTRIBUTES = MessagingApi.operations["get_attributes"]
 ONE_DAY_MS = 86_400_000
 
 
-def make_store(server: RedisServer, namespace: str, **kwargs):
+def make_store(server: RedisServer, namespace: str, **kwargs: Any) -> RedisBucketStore:
     from py_sp_api import RedisBucketStore
 
     return RedisBucketStore.from_url(server.url, namespace=namespace, **kwargs)
@@ -36,19 +42,21 @@ def namespace() -> str:
     return f"test-{uuid.uuid4().hex[:8]}"
 
 
-def redis_now(client) -> float:
+def redis_now(client: redis.Redis) -> float:
     seconds, micros = client.time()
-    return seconds + micros / 1e6
+    return float(seconds + micros / 1e6)
 
 
-def warnings_in(caplog):
+def warnings_in(caplog: pytest.LogCaptureFixture) -> List[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 # -- item: rate headers are data, not orders -------------------------------------------------
 
 
-def test_a_tiny_stated_rate_is_neither_stored_nor_obeyed(redis_server, namespace):
+def test_a_tiny_stated_rate_is_neither_stored_nor_obeyed(
+    redis_server: RedisServer, namespace: str
+) -> None:
     store = make_store(redis_server, namespace)
     sleep = RecordingSleep()
     limiting = RateLimiting(store=store, sleep=sleep)
@@ -69,8 +77,8 @@ def test_a_tiny_stated_rate_is_neither_stored_nor_obeyed(redis_server, namespace
 
 @pytest.mark.parametrize("poison", ["1e-09", "1e-10", "1000000000", "-1", "nan", "0"])
 def test_a_learned_rate_outside_the_band_already_in_redis_is_not_obeyed(
-    redis_server, namespace, poison
-):
+    redis_server: RedisServer, namespace: str, poison: str
+) -> None:
     # An older client stored what the header said; every worker must not stop for it.
     store = make_store(redis_server, namespace)
     client = redis_server.client()
@@ -86,7 +94,9 @@ def test_a_learned_rate_outside_the_band_already_in_redis_is_not_obeyed(
     assert 0 < client.pttl(key) <= ONE_DAY_MS
 
 
-def test_a_learned_rate_within_the_band_is_obeyed(redis_server, namespace):
+def test_a_learned_rate_within_the_band_is_obeyed(
+    redis_server: RedisServer, namespace: str
+) -> None:
     store = make_store(redis_server, namespace)
     store.set_rate("k", 100.0)  # plan 1/s x 100: the top of the band
 
@@ -96,7 +106,7 @@ def test_a_learned_rate_within_the_band_is_obeyed(redis_server, namespace):
     assert redis_server.client().hget(store.redis_key("k"), "rate") == b"100.0"
 
 
-def test_every_expiry_is_capped(redis_server, namespace):
+def test_every_expiry_is_capped(redis_server: RedisServer, namespace: str) -> None:
     # A bucket in absurd debt (bad state): its expiry is capped at a day, not ~3e13 days.
     store = make_store(redis_server, namespace)
     client = redis_server.client()
@@ -114,7 +124,9 @@ def test_every_expiry_is_capped(redis_server, namespace):
 
 
 @pytest.mark.parametrize("ahead", [3600.0, 60.0, 1e12])
-def test_a_bucket_timestamp_far_in_the_future_is_treated_as_skew(redis_server, namespace, ahead):
+def test_a_bucket_timestamp_far_in_the_future_is_treated_as_skew(
+    redis_server: RedisServer, namespace: str, ahead: float
+) -> None:
     # Failover to a replica whose clock is behind, or an NTP step back, leaves "ts" ahead.
     store = make_store(redis_server, namespace)
     client = redis_server.client()
@@ -128,7 +140,9 @@ def test_a_bucket_timestamp_far_in_the_future_is_treated_as_skew(redis_server, n
     assert float(client.hget(key, "ts")) <= redis_now(client) + 1.0
 
 
-def test_a_resume_time_a_little_ahead_is_still_honoured(redis_server, namespace):
+def test_a_resume_time_a_little_ahead_is_still_honoured(
+    redis_server: RedisServer, namespace: str
+) -> None:
     # After an outage the processes agree on a moment 2 x retry_interval ahead: not skew.
     store = make_store(redis_server, namespace, retry_interval=1.0)
     client = redis_server.client()
@@ -144,7 +158,9 @@ def test_a_resume_time_a_little_ahead_is_still_honoured(redis_server, namespace)
 # -- item: a command error is not an outage ------------------------------------------------------
 
 
-def test_a_wrongtype_key_is_one_clear_error_without_fallback(redis_server, namespace, caplog):
+def test_a_wrongtype_key_is_one_clear_error_without_fallback(
+    redis_server: RedisServer, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
     from py_sp_api.runtime.exceptions import RateLimitStoreError
 
     caplog.set_level(logging.DEBUG, logger="py_sp_api.ratelimit")
@@ -170,7 +186,9 @@ def test_a_wrongtype_key_is_one_clear_error_without_fallback(redis_server, names
     assert store.reserve("other", 1.0, 5, None) == (True, 0.0)
 
 
-def test_a_wrongtype_key_fails_the_call_before_anything_is_sent(redis_server, namespace, sp):
+def test_a_wrongtype_key_fails_the_call_before_anything_is_sent(
+    redis_server: RedisServer, namespace: str, sp: ThrottlingServer
+) -> None:
     from py_sp_api.runtime.exceptions import RateLimitStoreError
 
     store = make_store(redis_server, namespace)
@@ -188,13 +206,14 @@ def test_a_wrongtype_key_fails_the_call_before_anything_is_sent(redis_server, na
     assert sp.request_count == 0
 
 
-def test_rate_limit_store_error_survives_pickling():
+def test_rate_limit_store_error_survives_pickling() -> None:
     from py_sp_api.runtime.exceptions import OpenApiException, RateLimitStoreError
 
     exc = RateLimitStoreError("py-sp-api:app:k", "WRONGTYPE Operation against a key")
     copy = pickle.loads(pickle.dumps(exc))
 
     assert isinstance(copy, OpenApiException)
+    assert isinstance(copy, RateLimitStoreError)
     assert (copy.key, copy.reason) == (exc.key, exc.reason)
     assert str(copy) == str(exc)
 
@@ -216,8 +235,14 @@ def test_rate_limit_store_error_survives_pickling():
     ],
 )
 def test_bad_arguments_are_refused_before_redis_is_asked(
-    redis_server, namespace, caplog, rate, burst, max_wait, error
-):
+    redis_server: RedisServer,
+    namespace: str,
+    caplog: pytest.LogCaptureFixture,
+    rate: Any,
+    burst: Any,
+    max_wait: Optional[float],
+    error: Type[Exception],
+) -> None:
     store = make_store(redis_server, namespace)
 
     with pytest.raises(error):
@@ -229,7 +254,9 @@ def test_bad_arguments_are_refused_before_redis_is_asked(
 
 
 @pytest.mark.parametrize("rate", [math.nan, math.inf, 0.0, -2.0])
-def test_a_bad_learned_rate_is_refused_before_redis_is_asked(redis_server, namespace, rate):
+def test_a_bad_learned_rate_is_refused_before_redis_is_asked(
+    redis_server: RedisServer, namespace: str, rate: float
+) -> None:
     store = make_store(redis_server, namespace)
 
     with pytest.raises(ApiValueError):
@@ -248,7 +275,7 @@ def test_a_bad_learned_rate_is_refused_before_redis_is_asked(redis_server, names
         {"idle_expiry": 86_401},
     ],
 )
-def test_unbounded_settings_are_refused(kwargs):
+def test_unbounded_settings_are_refused(kwargs: Dict[str, Any]) -> None:
     pytest.importorskip("redis", reason='the redis package is missing: pip install -e ".[test]"')
     from py_sp_api import RedisBucketStore
 
@@ -269,8 +296,8 @@ def test_unbounded_settings_are_refused(kwargs):
     ],
 )
 def test_an_unavailable_redis_is_an_outage_however_the_reply_is_worded(
-    redis_server, namespace, reply
-):
+    redis_server: RedisServer, namespace: str, reply: str
+) -> None:
     import redis
 
     store = make_store(redis_server, namespace)
@@ -278,7 +305,9 @@ def test_an_unavailable_redis_is_an_outage_however_the_reply_is_worded(
     store._raise_if_refused("k", redis.exceptions.ResponseError(reply))
 
 
-def test_a_refused_command_is_still_a_bucket_error(redis_server, namespace):
+def test_a_refused_command_is_still_a_bucket_error(
+    redis_server: RedisServer, namespace: str
+) -> None:
     import redis
 
     from py_sp_api.runtime.exceptions import RateLimitStoreError

@@ -30,13 +30,13 @@ MARKETPLACE = "ATVPDKIKX0DER"
 _TABLE_ROW = re.compile(r"^\[\*\*(\w+)\*\*\]\([^)]*\) \| \*\*(\w+)\*\* ([^ ]+) \|", re.MULTILINE)
 
 
-def test_the_copy_of_the_reference_page_is_the_shared_original():
+def test_the_copy_of_the_reference_page_is_the_shared_original() -> None:
     if SHARED_DOC.is_file():
         assert REFERENCE_DOC.read_bytes() == SHARED_DOC.read_bytes()
     assert REFERENCE_DOC.is_file()
 
 
-def test_every_documented_method_has_the_documented_http_method_and_path():
+def test_every_documented_method_has_the_documented_http_method_and_path() -> None:
     # From the contract's own table, not from the generated code: a generator that swapped
     # two operations, or renamed one, fails here.
     rows = _TABLE_ROW.findall(REFERENCE_DOC.read_text(encoding="utf-8"))
@@ -63,7 +63,7 @@ def _examples() -> List[Tuple[str, str]]:
 EXAMPLES = _examples()
 
 
-def test_the_page_has_one_example_per_operation():
+def test_the_page_has_one_example_per_operation() -> None:
     assert len(EXAMPLES) == 13
     assert sorted(name for name, _ in EXAMPLES) == sorted(OPERATIONS)
     for _, code in EXAMPLES:
@@ -71,7 +71,9 @@ def test_the_page_has_one_example_per_operation():
 
 
 @pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
-def test_the_example_runs_as_written_and_succeeds(name: str, code: str, server: RecordingServer):
+def test_the_example_runs_as_written_and_succeeds(
+    name: str, code: str, server: RecordingServer
+) -> None:
     assert code.count(PLACEHOLDER_MARKETPLACE) == 1
     runnable = code.replace(DOC_HOST, server.url).replace(
         PLACEHOLDER_MARKETPLACE, repr(MARKETPLACE)
@@ -98,7 +100,7 @@ def test_the_example_runs_as_written_and_succeeds(name: str, code: str, server: 
     assert server.wait_for_connections_closed(timeout=2.0)
 
 
-def test_the_placeholder_marketplace_is_refused_before_sending(server: RecordingServer):
+def test_the_placeholder_marketplace_is_refused_before_sending(server: RecordingServer) -> None:
     name, code = EXAMPLES[0]
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):

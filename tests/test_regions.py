@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import py_sp_api
@@ -44,7 +46,7 @@ KNOWN_MARKETPLACES = {
     ("marketplace_id", "host"),
     [("ATVPDKIKX0DER", NA_HOST), ("A1PA6795UKMFR9", EU_HOST), ("A1VC38T7YXB528", FE_HOST)],
 )
-def test_for_marketplace_picks_the_regional_host(marketplace_id, host):
+def test_for_marketplace_picks_the_regional_host(marketplace_id: str, host: str) -> None:
     assert Configuration.for_marketplace(marketplace_id).host == host
 
 
@@ -56,7 +58,7 @@ def test_for_marketplace_picks_the_regional_host(marketplace_id, host):
         ("A1VC38T7YXB528", "https://sandbox.sellingpartnerapi-fe.amazon.com"),
     ],
 )
-def test_for_marketplace_sandbox_picks_the_sandbox_host(marketplace_id, host):
+def test_for_marketplace_sandbox_picks_the_sandbox_host(marketplace_id: str, host: str) -> None:
     assert Configuration.for_marketplace(marketplace_id, sandbox=True).host == host
 
 
@@ -71,16 +73,16 @@ def test_for_marketplace_sandbox_picks_the_sandbox_host(marketplace_id, host):
         ("fe", FE_HOST),
     ],
 )
-def test_for_region_is_case_insensitive(name, host):
+def test_for_region_is_case_insensitive(name: str, host: str) -> None:
     assert Configuration.for_region(name).host == host
 
 
-def test_for_region_sandbox():
+def test_for_region_sandbox() -> None:
     config = Configuration.for_region("eu", sandbox=True)
     assert config.host == "https://sandbox.sellingpartnerapi-eu.amazon.com"
 
 
-def test_for_region_and_for_marketplace_pass_other_settings_through():
+def test_for_region_and_for_marketplace_pass_other_settings_through() -> None:
     config = Configuration.for_region("FE", rate_limiting=False, access_token="Atza|fixed")
     assert config.host == FE_HOST
     assert config.rate_limiting.enabled is False
@@ -88,7 +90,7 @@ def test_for_region_and_for_marketplace_pass_other_settings_through():
 
 
 @pytest.mark.parametrize("name", ["XX", "", "us", "north-america", "N A", "EUROPE"])
-def test_an_unknown_region_raises_api_value_error(name):
+def test_an_unknown_region_raises_api_value_error(name: str) -> None:
     with pytest.raises(ApiValueError) as caught:
         Configuration.for_region(name)
     assert "NA" in str(caught.value)
@@ -97,13 +99,13 @@ def test_an_unknown_region_raises_api_value_error(name):
 @pytest.mark.parametrize(
     "marketplace_id", ["A000000000000", "", "   ", "atvpdkikx0der", "USA1", "ATVPDKIKX0DER1"]
 )
-def test_an_unknown_marketplace_raises_api_value_error(marketplace_id):
+def test_an_unknown_marketplace_raises_api_value_error(marketplace_id: str) -> None:
     with pytest.raises(ApiValueError):
         Configuration.for_marketplace(marketplace_id)
 
 
 @pytest.mark.parametrize("marketplace_id", ["A000000000000", "", "   "])
-def test_the_error_for_an_unknown_marketplace_is_about_marketplaces(marketplace_id):
+def test_the_error_for_an_unknown_marketplace_is_about_marketplaces(marketplace_id: str) -> None:
     # docs/regions.md: the error names what was expected (a marketplace id, not a region).
     with pytest.raises(ApiValueError) as caught:
         Configuration.for_marketplace(marketplace_id)
@@ -111,12 +113,12 @@ def test_the_error_for_an_unknown_marketplace_is_about_marketplaces(marketplace_
 
 
 @pytest.mark.parametrize("bad", [None, 1, ["ATVPDKIKX0DER"]])
-def test_a_marketplace_id_of_the_wrong_type_raises_api_value_error(bad):
+def test_a_marketplace_id_of_the_wrong_type_raises_api_value_error(bad: Any) -> None:
     with pytest.raises(ApiValueError):
         Configuration.for_marketplace(bad)
 
 
-def test_every_marketplace_maps_to_one_of_the_three_regions():
+def test_every_marketplace_maps_to_one_of_the_three_regions() -> None:
     assert set(REGIONS) == {"NA", "EU", "FE"}
     assert len(MARKETPLACES) >= len(KNOWN_MARKETPLACES)
     for marketplace_id, marketplace in MARKETPLACES.items():
@@ -128,12 +130,14 @@ def test_every_marketplace_maps_to_one_of_the_three_regions():
 
 
 @pytest.mark.parametrize(("marketplace_id", "host"), sorted(KNOWN_MARKETPLACES.items()))
-def test_amazons_published_marketplaces_are_in_the_right_region(marketplace_id, host):
+def test_amazons_published_marketplaces_are_in_the_right_region(
+    marketplace_id: str, host: str
+) -> None:
     assert marketplace_id in MARKETPLACES
     assert Configuration.for_marketplace(marketplace_id).host == host
 
 
-def test_region_endpoints_are_https_and_distinct():
+def test_region_endpoints_are_https_and_distinct() -> None:
     hosts = [region.host for region in REGIONS.values()]
     sandboxes = [region.sandbox_host for region in REGIONS.values()]
     assert len(set(hosts + sandboxes)) == 6

@@ -15,7 +15,7 @@ import time
 import tracemalloc
 import zlib
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable, Iterator, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, Tuple, TypeVar
 
 import pytest
 
@@ -72,7 +72,8 @@ def make_api(host: str, **configuration: Any) -> MessagingApi:
 
 
 def confirm_order_details(api: MessagingApi) -> object:
-    body = SAMPLE_BODIES["create_confirm_order_details"]
+    # The wire dict: the runtime takes it as well as the model the signature names.
+    body: Any = SAMPLE_BODIES["create_confirm_order_details"]
     return api.create_confirm_order_details(ORDER_ID, MARKETPLACE, body)
 
 
@@ -151,7 +152,7 @@ def chunked() -> Iterator[Callable[..., ChunkedServer]]:
 # -- Content-Encoding -----------------------------------------------------------------------------
 
 
-def test_a_gzip_bomb_is_not_inflated(server: RecordingServer):
+def test_a_gzip_bomb_is_not_inflated(server: RecordingServer) -> None:
     bomb = gzip_bomb()
     server.enqueue(200, bomb, {"Content-Encoding": "gzip", "Content-Type": "application/json"})
     api = make_api(server.url)
@@ -166,7 +167,7 @@ def test_a_gzip_bomb_is_not_inflated(server: RecordingServer):
     assert peak < 16 * MiB, f"the client allocated {peak / MiB:.0f} MiB"
 
 
-def test_a_gzip_error_answer_is_not_inflated(server: RecordingServer):
+def test_a_gzip_error_answer_is_not_inflated(server: RecordingServer) -> None:
     bomb = gzip_bomb()
     server.enqueue(400, bomb, {"Content-Encoding": "gzip", "Content-Type": "application/json"})
     api = make_api(server.url)
@@ -180,8 +181,8 @@ def test_a_gzip_error_answer_is_not_inflated(server: RecordingServer):
     assert peak < 16 * MiB, f"the client allocated {peak / MiB:.0f} MiB"
 
 
-def test_call_raw_hands_back_the_body_as_sent(server: RecordingServer):
-    document = {"_embedded": {"actions": []}}
+def test_call_raw_hands_back_the_body_as_sent(server: RecordingServer) -> None:
+    document: Dict[str, Any] = {"_embedded": {"actions": []}}
     compressed = gzip.compress(json.dumps(document).encode())
     server.enqueue(200, compressed, {"Content-Encoding": "gzip"})
     api = make_api(server.url)
@@ -200,7 +201,9 @@ def test_call_raw_hands_back_the_body_as_sent(server: RecordingServer):
 # -- the size limit -------------------------------------------------------------------------------
 
 
-def test_a_2xx_body_over_the_limit_with_a_content_length_is_not_read(server: RecordingServer):
+def test_a_2xx_body_over_the_limit_with_a_content_length_is_not_read(
+    server: RecordingServer,
+) -> None:
     size = 4 * LIMIT
     server.enqueue(201, json.dumps({"padding": "a" * size}).encode())
     api = make_api(server.url, max_response_bytes=LIMIT, retry=NO_RETRIES)
@@ -218,7 +221,9 @@ def test_a_2xx_body_over_the_limit_with_a_content_length_is_not_read(server: Rec
     assert server.request_count == 1
 
 
-def test_a_chunked_body_over_the_limit_is_not_read_to_the_end(chunked):
+def test_a_chunked_body_over_the_limit_is_not_read_to_the_end(
+    chunked: Callable[..., ChunkedServer],
+) -> None:
     source = chunked(200, 64 * MiB)
     api = make_api(source.url, max_response_bytes=LIMIT)
 
@@ -234,7 +239,7 @@ def test_a_chunked_body_over_the_limit_is_not_read_to_the_end(chunked):
     assert source.bytes_sent < 64 * MiB
 
 
-def test_a_chunked_body_under_the_limit_is_read(chunked):
+def test_a_chunked_body_under_the_limit_is_read(chunked: Callable[..., ChunkedServer]) -> None:
     source = chunked(200, 2)  # "{}"
     api = make_api(source.url, max_response_bytes=LIMIT)
 
@@ -244,7 +249,7 @@ def test_a_chunked_body_under_the_limit_is_read(chunked):
     assert result.buyer is None
 
 
-def test_a_body_of_exactly_the_limit_is_read(server: RecordingServer):
+def test_a_body_of_exactly_the_limit_is_read(server: RecordingServer) -> None:
     document = json.dumps({"padding": ""}).encode()
     body = document[:-2] + b" " * (LIMIT - len(document)) + document[-2:]
     server.enqueue(200, body)
@@ -258,7 +263,7 @@ def test_a_body_of_exactly_the_limit_is_read(server: RecordingServer):
 
 def test_a_5xx_over_the_limit_on_a_post_says_the_message_may_have_been_delivered(
     server: RecordingServer,
-):
+) -> None:
     server.enqueue(503, b"x" * (4 * LIMIT))
     api = make_api(server.url, max_response_bytes=LIMIT)
 
@@ -272,7 +277,9 @@ def test_a_5xx_over_the_limit_on_a_post_says_the_message_may_have_been_delivered
     assert server.request_count == 1
 
 
-def test_a_4xx_over_the_limit_is_still_the_status_exception(chunked):
+def test_a_4xx_over_the_limit_is_still_the_status_exception(
+    chunked: Callable[..., ChunkedServer],
+) -> None:
     source = chunked(400, 4 * LIMIT)
     api = make_api(source.url, max_response_bytes=LIMIT)
 
@@ -283,7 +290,7 @@ def test_a_4xx_over_the_limit_is_still_the_status_exception(chunked):
     assert "max_response_bytes" in str(caught.value)
 
 
-def test_call_raw_bounds_a_body_the_client_reads_itself(server: RecordingServer):
+def test_call_raw_bounds_a_body_the_client_reads_itself(server: RecordingServer) -> None:
     # The client reads a 403 to see whether the token expired: that read is bounded too.
     server.enqueue(403, b"x" * (4 * LIMIT))
     api = make_api(server.url, access_token="Atza|token", max_response_bytes=LIMIT)
@@ -295,7 +302,7 @@ def test_call_raw_bounds_a_body_the_client_reads_itself(server: RecordingServer)
     assert server.request_count == 1
 
 
-def test_an_lwa_answer_over_the_limit_is_an_lwa_error(server: RecordingServer):
+def test_an_lwa_answer_over_the_limit_is_an_lwa_error(server: RecordingServer) -> None:
     token = json.dumps({"access_token": "Atza|t", "expires_in": 3600, "pad": "a" * 4 * LIMIT})
     server.enqueue(200, token.encode())
     credentials = LwaCredentials("id", "secret", "Atzr|x", endpoint=f"{server.url}/auth/o2/token")
@@ -313,16 +320,16 @@ def test_an_lwa_answer_over_the_limit_is_an_lwa_error(server: RecordingServer):
     ("value", "error"),
     [(0, ApiValueError), (-1, ApiValueError), (True, ApiTypeError), (1.5, ApiTypeError)],
 )
-def test_max_response_bytes_must_be_a_positive_int(value: object, error: type):
+def test_max_response_bytes_must_be_a_positive_int(value: object, error: type) -> None:
     with pytest.raises(error, match="max_response_bytes"):
-        Configuration(max_response_bytes=value)  # type: ignore[arg-type]
+        Configuration(max_response_bytes=value)  # type: ignore[arg-type]  # on purpose
 
 
-def test_the_default_limit_is_generous():
+def test_the_default_limit_is_generous() -> None:
     assert Configuration().max_response_bytes == 10 * MiB
 
 
-def test_the_too_large_error_survives_pickling():
+def test_the_too_large_error_survives_pickling() -> None:
     error = ApiResponseTooLargeError(
         "too large",
         status=201,
@@ -346,7 +353,7 @@ def test_the_too_large_error_survives_pickling():
     assert (copy.request_id, copy.body) == ("r-1", b"")
 
 
-def test_the_client_works_on_after_a_body_over_the_limit(server: RecordingServer):
+def test_the_client_works_on_after_a_body_over_the_limit(server: RecordingServer) -> None:
     server.enqueue(200, b"x" * (4 * LIMIT))
     api = make_api(server.url, max_response_bytes=LIMIT)
 
@@ -359,7 +366,9 @@ def test_the_client_works_on_after_a_body_over_the_limit(server: RecordingServer
     assert len(server.connections) == 2  # the half-read connection was not reused
 
 
-def test_a_chunked_answer_under_the_limit_leaves_its_connection_reusable(chunked):
+def test_a_chunked_answer_under_the_limit_leaves_its_connection_reusable(
+    chunked: Callable[..., ChunkedServer],
+) -> None:
     source = chunked(200, 2)  # "{}"
     api = make_api(source.url, max_response_bytes=LIMIT)
 

@@ -28,6 +28,7 @@ from py_sp_api.generated.messaging import (
     ApiClient,
     ApiException,
     BadRequestException,
+    CreateConfirmOrderDetailsRequest,
     ForbiddenException,
     MessagingApi,
     NotFoundException,
@@ -571,6 +572,7 @@ def test_json_content_type_with_parameters_or_other_case_is_accepted(
 def test_415_through_the_client_is_typed(sandbox: MessagingSandbox) -> None:
     model = OPERATIONS["create_confirm_order_details"].body_model
     assert model is not None
+    assert issubclass(model, CreateConfirmOrderDetailsRequest)
     body = model.from_dict({"text": "x"})
     with ApiClient(sandbox.configuration(retry=NO_RETRIES)) as client:
         api = MessagingApi(client)
@@ -930,6 +932,7 @@ def test_requests_are_recorded_in_order(sandbox: MessagingSandbox) -> None:
 def test_requests_from_the_client_are_recorded(sandbox: MessagingSandbox) -> None:
     model = OPERATIONS["create_confirm_order_details"].body_model
     assert model is not None
+    assert issubclass(model, CreateConfirmOrderDetailsRequest)
     with ApiClient(sandbox.configuration()) as client:
         MessagingApi(client).create_confirm_order_details(
             "902-1234567-1234567", [MARKETPLACE], model.from_dict({"text": "Which colour?"})
@@ -1098,9 +1101,12 @@ class Cli:
         self.lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None
         stdout = self.process.stdout
-        threading.Thread(
-            target=lambda: [self.lines.put(line) for line in stdout], daemon=True
-        ).start()
+
+        def read_lines() -> None:
+            for line in stdout:
+                self.lines.put(line)
+
+        threading.Thread(target=read_lines, daemon=True).start()
 
     def first_line(self) -> str:
         try:
@@ -1179,3 +1185,57 @@ def test_cli_help_names_its_switches(tmp_path: Path) -> None:
     assert result.returncode == 0
     for flag in ("--port", "--enforce-rate-limits", "--require-access-token", "--strict"):
         assert flag in result.stdout
+
+
+# -- the sandbox's recorded requests -----------------------------------------------------------
+
+SECRET_TOKEN = "Atza|IwEB-SECRET-ACCESS-TOKEN-4242"
+
+
+def test_a_recorded_sandbox_request_hides_the_access_token() -> None:
+    with MessagingSandbox() as sandbox:
+        config = sandbox.configuration(access_token=SECRET_TOKEN, rate_limiting=False)
+        with ApiClient(config) as client:
+            MessagingApi(client).get_attributes(ANY_ORDER, [MARKETPLACE])
+        recorded = sandbox.requests
+
+    assert recorded[0].headers["x-amz-access-token"] == SECRET_TOKEN  # still there to check
+    assert "'x-amz-access-token': '***'" in repr(recorded[0])
+    for text in (repr(recorded[0]), str(recorded[0]), repr(recorded)):
+        assert "SECRET-ACCESS-TOKEN" not in text
+
+
+# -- the sandbox and a body sent where none is expected ----------------------------------------
+
+SANDBOX_ODDITIES = [
+    ("POST", "/messages/negativeFeedbackRemoval", b'{"text": "hi"}', 201),
+    ("POST", "/messages/negativeFeedbackRemoval", b"not json", 201),
+    ("GET", "/attributes", b'{"a": 1}', 200),
+    ("GET", "/attributes", b"{bad", 200),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "status"),
+    SANDBOX_ODDITIES,
+    ids=["post-json", "post-not-json", "get-json", "get-not-json"],
+)
+def test_the_sandbox_answers_a_body_sent_to_an_operation_without_one(
+    method: str, suffix: str, body: bytes, status: int
+) -> None:
+    http = urllib3.PoolManager(retries=False)
+    path = f"/messaging/v1/orders/{ANY_ORDER}{suffix}?marketplaceIds=ATVPDKIKX0DER"
+    with MessagingSandbox() as sandbox:
+        response = http.request(
+            method,
+            sandbox.url + path,
+            body=body,
+            headers={"Content-Type": "application/json"},
+            timeout=5,
+        )
+        recorded = sandbox.requests
+    http.clear()
+
+    assert response.status == status
+    assert len(recorded) == 1
+    assert (recorded[0].method, recorded[0].body) == (method, body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator, List
+from typing import Callable, Iterator, List
 
 import pytest
 
@@ -72,10 +72,10 @@ def test_strict_answers_the_static_cases(strict_api: MessagingApi) -> None:
     ids=["other-order", "other-order-actions", "other-body"],
 )
 def test_strict_refuses_anything_else_as_amazon_does(
-    strict_api: MessagingApi, call: object
+    strict_api: MessagingApi, call: Callable[[MessagingApi], object]
 ) -> None:
     with pytest.raises(BadRequestException) as caught:
-        call(strict_api)  # type: ignore[operator]
+        call(strict_api)
     assert [(e.code, e.message) for e in caught.value.errors] == [
         ("InvalidInput", "Could not match input arguments")
     ]

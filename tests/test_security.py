@@ -11,19 +11,24 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import logging
 import pickle
 import ssl
 import subprocess
 import sys
+import traceback
 from pathlib import Path
-from typing import Any, Iterable, List
+from typing import Any, Callable, Iterable, List
+from urllib.parse import quote
 
 import pytest
 import urllib3
 
 from py_sp_api import (
+    NO_RETRIES,
     CallableTokenProvider,
     LocalBucketStore,
     LwaAuthError,
@@ -40,10 +45,11 @@ from py_sp_api.generated.messaging import (
     ForbiddenException,
     MessagingApi,
 )
-from tests.support.fake_lwa import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH
+from tests.support import RecordingServer, unused_port
+from tests.support.fake_lwa import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH, FakeLwa
 from tests.support.messaging import warranty_body
 from tests.support.recording_proxy import RecordingProxy
-from tests.support.throttling import FakeClock, RecordingSleep
+from tests.support.throttling import FakeClock, RecordingSleep, ThrottlingServer
 from tests.support.tls import TlsServer
 
 ORDER_ID = "123-1234567-1234567"
@@ -72,7 +78,9 @@ def assert_no_secret(texts: Iterable[str], secrets: Iterable[str]) -> None:
 # -- no secret in logs, reprs or exceptions ----------------------------------------------------
 
 
-def test_no_secret_appears_in_logs_reprs_or_exceptions(caplog, lwa, sp):
+def test_no_secret_appears_in_logs_reprs_or_exceptions(
+    caplog: pytest.LogCaptureFixture, lwa: FakeLwa, sp: ThrottlingServer
+) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="urllib3")
     caplog.set_level(logging.DEBUG, logger="py_sp_api")
@@ -149,7 +157,7 @@ def test_no_secret_appears_in_logs_reprs_or_exceptions(caplog, lwa, sp):
     assert_no_secret(reprs, secrets)
 
 
-def test_reprs_of_credentials_and_token_providers_hide_the_secrets(lwa):
+def test_reprs_of_credentials_and_token_providers_hide_the_secrets(lwa: FakeLwa) -> None:
     credentials = lwa.credentials()
     configs = [
         Configuration(credentials=credentials),
@@ -174,18 +182,18 @@ def test_reprs_of_credentials_and_token_providers_hide_the_secrets(lwa):
     assert CLIENT_ID in repr(credentials)
 
 
-def test_credentials_cannot_be_pickled(lwa):
+def test_credentials_cannot_be_pickled(lwa: FakeLwa) -> None:
     with pytest.raises(TypeError):
         pickle.dumps(lwa.credentials())
 
 
-def test_a_proxy_password_is_not_shown():
+def test_a_proxy_password_is_not_shown() -> None:
     config = Configuration(proxy="http://user:proxy-p4ssw0rd@127.0.0.1:3128")
     assert "proxy-p4ssw0rd" not in repr(config)
     assert "proxy-p4ssw0rd" not in str(config)
 
 
-def test_lwa_errors_never_echo_the_credentials(lwa, sp):
+def test_lwa_errors_never_echo_the_credentials(lwa: FakeLwa, sp: ThrottlingServer) -> None:
     endpoint_error = None
     try:
         LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint="http://api.amazon.com/x")
@@ -232,7 +240,7 @@ print(json.dumps({
 """
 
 
-def test_importing_the_package_adds_no_logging_handlers():
+def test_importing_the_package_adds_no_logging_handlers() -> None:
     completed = subprocess.run(
         [sys.executable, "-c", _IMPORT_PROBE],
         capture_output=True,
@@ -254,7 +262,9 @@ def test_importing_the_package_adds_no_logging_handlers():
 # -- DEBUG logs are useful ----------------------------------------------------------------------
 
 
-def test_debug_logs_show_request_line_status_attempt_and_waits(caplog, sp):
+def test_debug_logs_show_request_line_status_attempt_and_waits(
+    caplog: pytest.LogCaptureFixture, sp: ThrottlingServer
+) -> None:
     caplog.set_level(logging.DEBUG, logger="py_sp_api")
     clock = FakeClock()
     limiting = RateLimiting(store=LocalBucketStore(clock), sleep=RecordingSleep(clock))
@@ -295,7 +305,7 @@ def test_debug_logs_show_request_line_status_attempt_and_waits(caplog, sp):
     ],
 )
 @pytest.mark.parametrize("auth", ["credentials", "access_token", "token_provider"])
-def test_credentials_are_refused_over_plain_http(host, auth):
+def test_credentials_are_refused_over_plain_http(host: str, auth: str) -> None:
     credentials = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
     kwargs: Any = {
         "credentials": {"credentials": credentials},
@@ -308,7 +318,7 @@ def test_credentials_are_refused_over_plain_http(host, auth):
     assert "https" in str(caught.value)
 
 
-def test_switching_to_a_plain_http_host_later_is_refused():
+def test_switching_to_a_plain_http_host_later_is_refused() -> None:
     config = Configuration(access_token="Atza|fixed")
 
     with pytest.raises(ApiValueError):
@@ -328,14 +338,14 @@ def test_switching_to_a_plain_http_host_later_is_refused():
         "https://sellingpartnerapi-eu.amazon.com",
     ],
 )
-def test_credentials_are_allowed_over_https_and_to_loopback(host):
+def test_credentials_are_allowed_over_https_and_to_loopback(host: str) -> None:
     config = Configuration(host=host, access_token="Atza|fixed")
     assert config.host == host
     config.host = host + "/"
     assert config.host == host
 
 
-def test_plain_http_without_credentials_is_allowed():
+def test_plain_http_without_credentials_is_allowed() -> None:
     assert Configuration(host="http://sandbox.example").host == "http://sandbox.example"
 
 
@@ -346,7 +356,7 @@ def test_plain_http_without_credentials_is_allowed():
         "http://sellingpartnerapi-na.amazon.com\\@localhost/",
     ],
 )
-def test_a_loopback_lookalike_that_urllib3_sends_elsewhere_is_refused(host):
+def test_a_loopback_lookalike_that_urllib3_sends_elsewhere_is_refused(host: str) -> None:
     # urllib3 reads the authority up to the backslash: the token would go to amazon.com over
     # plain http even though urlsplit() reports a loopback hostname.
     assert urllib3.util.parse_url(host).host == "sellingpartnerapi-na.amazon.com"
@@ -364,12 +374,12 @@ def test_a_loopback_lookalike_that_urllib3_sends_elsewhere_is_refused(host):
         "api.amazon.com/auth/o2/token",
     ],
 )
-def test_a_plain_http_lwa_endpoint_is_refused(endpoint):
+def test_a_plain_http_lwa_endpoint_is_refused(endpoint: str) -> None:
     with pytest.raises(ApiValueError):
         LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint=endpoint)
 
 
-def test_loopback_and_https_lwa_endpoints_are_allowed():
+def test_loopback_and_https_lwa_endpoints_are_allowed() -> None:
     for endpoint in (
         "https://api.amazon.com/auth/o2/token",
         "http://127.0.0.1:8080/auth/o2/token",
@@ -382,7 +392,7 @@ def test_loopback_and_https_lwa_endpoints_are_allowed():
 # -- TLS and proxy settings reach urllib3 --------------------------------------------------------
 
 
-def test_tls_verification_is_on_by_default():
+def test_tls_verification_is_on_by_default() -> None:
     client = ApiClient(Configuration())
     pool_kw = client.rest_client.pool_manager.connection_pool_kw
 
@@ -392,7 +402,7 @@ def test_tls_verification_is_on_by_default():
     client.close()
 
 
-def test_tls_settings_are_passed_to_urllib3(tmp_path):
+def test_tls_settings_are_passed_to_urllib3(tmp_path: Path) -> None:
     ca, cert, key = (tmp_path / name for name in ("ca.pem", "client.pem", "client.key"))
     for path in (ca, cert, key):
         path.write_text("placeholder")
@@ -414,7 +424,7 @@ def test_tls_settings_are_passed_to_urllib3(tmp_path):
     assert unverified.connection_pool_kw["cert_reqs"] == ssl.CERT_NONE
 
 
-def test_a_proxy_and_its_headers_are_passed_to_urllib3():
+def test_a_proxy_and_its_headers_are_passed_to_urllib3() -> None:
     headers = {"Proxy-Authorization": "Basic dXNlcjpwYXNz"}
     config = Configuration(proxy="http://127.0.0.1:3128", proxy_headers=headers)
     manager = ApiClient(config).rest_client.pool_manager
@@ -426,7 +436,7 @@ def test_a_proxy_and_its_headers_are_passed_to_urllib3():
     assert manager.connection_pool_kw["cert_reqs"] == ssl.CERT_REQUIRED
 
 
-def test_an_untrusted_certificate_is_rejected_by_default(tmp_path):
+def test_an_untrusted_certificate_is_rejected_by_default(tmp_path: Path) -> None:
     with TlsServer(tmp_path) as server:
         config = Configuration(host=server.url(), rate_limiting=False, retry=FAST_RETRY)
         with ApiClient(config) as client, pytest.raises(ApiConnectionError) as caught:
@@ -438,7 +448,7 @@ def test_an_untrusted_certificate_is_rejected_by_default(tmp_path):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-def test_a_ca_bundle_makes_the_certificate_trusted(tmp_path, host):
+def test_a_ca_bundle_makes_the_certificate_trusted(tmp_path: Path, host: str) -> None:
     with TlsServer(tmp_path) as server:
         config = Configuration(
             host=server.url(host),
@@ -455,7 +465,7 @@ def test_a_ca_bundle_makes_the_certificate_trusted(tmp_path, host):
         assert server.request_count == 1
 
 
-def test_verify_ssl_false_accepts_the_certificate(tmp_path):
+def test_verify_ssl_false_accepts_the_certificate(tmp_path: Path) -> None:
     with TlsServer(tmp_path) as server:
         config = Configuration(
             host=server.url(), verify_ssl=False, rate_limiting=False, retry=FAST_RETRY
@@ -466,7 +476,9 @@ def test_verify_ssl_false_accepts_the_certificate(tmp_path):
         assert server.request_count == 1
 
 
-def test_the_lwa_request_and_the_api_call_both_go_through_the_proxy(lwa, sp):
+def test_the_lwa_request_and_the_api_call_both_go_through_the_proxy(
+    lwa: FakeLwa, sp: ThrottlingServer
+) -> None:
     proxy_auth = "Basic cHJveHk6c2VjcmV0"
     with RecordingProxy() as proxy:
         config = Configuration(
@@ -496,7 +508,9 @@ def test_the_lwa_request_and_the_api_call_both_go_through_the_proxy(lwa, sp):
 
 
 @pytest.mark.parametrize("value", ["a-NOTE-VALUE\rb", "a-NOTE-VALUE\r", "\ra-NOTE-VALUE"])
-def test_a_lone_carriage_return_in_a_per_call_header_is_refused_before_sending(server, value):
+def test_a_lone_carriage_return_in_a_per_call_header_is_refused_before_sending(
+    server: RecordingServer, value: str
+) -> None:
     # http.client would refuse it too, but with a plain ValueError that quotes the value.
     client = ApiClient(Configuration(host=server.url, retry=FAST_RETRY))
     with client, pytest.raises(ApiValueError) as caught:
@@ -505,3 +519,115 @@ def test_a_lone_carriage_return_in_a_per_call_header_is_refused_before_sending(s
     assert "X-Note" in str(caught.value)
     assert all("NOTE-VALUE" not in str(exc) for exc in exception_chain(caught.value))
     assert server.request_count == 0
+
+
+# -- secrets out of tracebacks that capture locals ---------------------------------------------
+
+SECRET_TOKEN = "Atza|IwEB-SECRET-ACCESS-TOKEN-4242"
+
+ApiFactory = Callable[..., MessagingApi]
+
+
+@pytest.fixture
+def make_api(open_api: ApiFactory) -> ApiFactory:
+    """``make_api(host, **configuration)`` with no pacing and fast retries unless overridden."""
+    return functools.partial(open_api, rate_limiting=False, retry=FAST_RETRY)
+
+
+def formatted_with_locals(exc: BaseException) -> str:
+    """The whole chain, with every frame's locals, as Sentry-like error reporters record it."""
+    report = traceback.TracebackException(type(exc), exc, exc.__traceback__, capture_locals=True)
+    return "".join(report.format())
+
+
+def test_lwa_secrets_stay_out_of_a_traceback_with_locals(
+    server: RecordingServer, lwa: FakeLwa, make_api: ApiFactory
+) -> None:
+    lwa.invalid_grant()
+    api = make_api(server.url, credentials=lwa.credentials())
+
+    with pytest.raises(LwaAuthError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+    report = formatted_with_locals(caught.value)
+
+    assert "in _fetch" in report  # the frame that held the token request body
+    assert CLIENT_SECRET not in report
+    assert REFRESH_TOKEN not in report
+    assert quote(REFRESH_TOKEN, safe="") not in report  # as form-encoded in the body
+
+
+def test_the_access_token_stays_out_of_a_traceback_with_locals(
+    sp: ThrottlingServer, lwa: FakeLwa, make_api: ApiFactory
+) -> None:
+    sp.reset_next()
+    api = make_api(sp.url, credentials=lwa.credentials(), retry=NO_RETRIES)
+
+    with pytest.raises(ApiConnectionError) as caught:
+        api.create_warranty(ORDER_ID, MARKETPLACE, warranty_body())
+    report = formatted_with_locals(caught.value)
+
+    assert "x-amz-access-token" in report  # the request headers were captured
+    assert lwa.issued == ["Atza|token-1"]
+    for secret in (*lwa.issued, CLIENT_SECRET, REFRESH_TOKEN):
+        assert secret not in report
+
+
+# -- user:password@ in the host and in the proxy URL -------------------------------------------
+
+
+def test_a_password_in_the_host_is_not_in_a_connection_error(make_api: ApiFactory) -> None:
+    api = make_api(f"http://user:hunter2-PW@127.0.0.1:{unused_port()}", retry=NO_RETRIES)
+
+    with pytest.raises(ApiConnectionError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert caught.value.request_sent is False
+    assert "hunter2-PW" not in str(caught.value)
+
+
+def test_proxy_credentials_in_the_url_become_a_proxy_authorization_header(
+    server: RecordingServer,
+) -> None:
+    user, password = "proxy-user", "p@ss:w0rd-PW"
+    with RecordingProxy() as proxy:
+        proxy_url = proxy.url.replace("://", f"://{user}:{quote(password, safe='')}@", 1)
+        config = Configuration(
+            host=server.url, proxy=proxy_url, rate_limiting=False, retry=NO_RETRIES
+        )
+        with ApiClient(config) as client:
+            MessagingApi(client).get_attributes(ORDER_ID, MARKETPLACE)
+            shown = [
+                repr(config),
+                str(config),
+                config.to_debug_report(),
+                repr(client.rest_client.pool_manager.proxy),
+            ]
+        relayed = proxy.requests
+
+    assert len(relayed) == 1
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    assert relayed[0].header("Proxy-Authorization") == expected
+    assert "Proxy-Authorization" not in server.only_request().headers  # not relayed upstream
+    for text in shown:
+        assert "w0rd-PW" not in text
+        assert quote(password, safe="") not in text
+
+
+# -- *.localhost is not loopback ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host", ["http://foo.localhost", "http://foo.localhost:8080", "http://a.b.localhost"]
+)
+def test_a_localhost_subdomain_is_not_trusted_with_credentials(host: str, lwa: FakeLwa) -> None:
+    with pytest.raises(ApiValueError):
+        Configuration(host=host, access_token=SECRET_TOKEN)
+    with pytest.raises(ApiValueError):
+        Configuration(host=host, credentials=lwa.credentials())
+    config = Configuration(host="http://127.0.0.1:1", access_token=SECRET_TOKEN)
+    with pytest.raises(ApiValueError):
+        config.host = host
+
+    # Loopback names and addresses still are.
+    for loopback in ("http://localhost:1", "http://127.0.0.1:1", "http://[::1]:1"):
+        assert Configuration(host=loopback, access_token=SECRET_TOKEN).host == loopback

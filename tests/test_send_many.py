@@ -189,7 +189,7 @@ def test_a_client_without_a_journal_or_a_lasting_seller_is_refused_before_sendin
         send_many(bare, [job(1)], progress=False)
     assert "secret" not in str(refused.value)
     with client_for(sandbox.url, SendJournal.memory()) as good, pytest.raises(ApiTypeError):
-        send_many(good, [job(1), "not a job"], progress=False)  # type: ignore[list-item]
+        send_many(good, [job(1), "not a job"], progress=False)  # type: ignore[list-item]  # on purpose
     assert sandbox.requests == []
 
 

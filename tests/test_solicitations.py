@@ -441,7 +441,7 @@ def test_send_many_refuses_a_bad_api_before_sending(
 ) -> None:
     with journaled(simulator, tmp_path / "journal.sqlite") as client:
         with pytest.raises(ApiTypeError):
-            send_many(client, review_jobs(ORDER), api=[SolicitationsApi, "SolicitationsApi"])  # type: ignore[list-item]
+            send_many(client, review_jobs(ORDER), api=[SolicitationsApi, "SolicitationsApi"])  # type: ignore[list-item]  # a str on purpose
         with pytest.raises(ApiValueError):
             send_many(client, review_jobs(ORDER), api=[])
     assert simulator.requests == []
@@ -499,7 +499,7 @@ def test_send_many_refuses_an_api_instance_with_a_typed_error(
     # deep inside (not iterable) named neither the argument nor the fix.
     expected = pytest.raises(ApiTypeError, match="api must be a generated API class")
     with journaled(simulator, tmp_path / "journal.sqlite") as client, expected:
-        send_many(client, review_jobs(ORDER), api=SolicitationsApi(client))  # type: ignore[arg-type]
+        send_many(client, review_jobs(ORDER), api=SolicitationsApi(client))  # type: ignore[arg-type]  # the slip under test
     assert simulator.requests == []
 
 

@@ -113,10 +113,10 @@ def test_the_tour_calls_all_15_operations_of_both_apis(tmp_path: Path) -> None:
 
     # Each operation line is followed by its typed result; a removed operation's by a mark.
     for index, line in enumerate(lines):
-        match = OPERATION_LINE.match(line)
-        if match:
+        operation_line = OPERATION_LINE.match(line)
+        if operation_line:
             following = lines[index + 1]
-            removed_on = REMOVED_BY_AMAZON.get(match["name"])
+            removed_on = REMOVED_BY_AMAZON.get(operation_line["name"])
             if removed_on:
                 assert following == (
                     f"        removed from Amazon's model on {removed_on}: Amazon may refuse it"

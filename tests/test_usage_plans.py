@@ -23,7 +23,7 @@ DOCUMENTED = {
 }  # fmt: skip
 
 
-def test_every_operation_has_its_plan_and_send_invoice_is_marked_undocumented():
+def test_every_operation_has_its_plan_and_send_invoice_is_marked_undocumented() -> None:
     assert set(RATE_LIMITS) == DOCUMENTED | {"send_invoice"}
     for name in DOCUMENTED:
         assert RATE_LIMITS[name] == RateLimit(rate=1.0, burst=5, documented=True), name
@@ -32,12 +32,12 @@ def test_every_operation_has_its_plan_and_send_invoice_is_marked_undocumented():
     assert dict(MessagingApi.rate_limits()) == dict(RATE_LIMITS)
 
 
-def test_an_unknown_method_name_is_a_clear_error():
+def test_an_unknown_method_name_is_a_clear_error() -> None:
     with pytest.raises(ApiValueError, match="unknown operation 'get_attribute'"):
         MessagingApi.rate_limit("get_attribute")
 
 
-def test_the_generator_reads_the_table_not_a_default():
+def test_the_generator_reads_the_table_not_a_default() -> None:
     # Change one operation's table in a copy of the spec: the plan must follow it.
     target = TARGETS[0]
     spec = json.loads(spec_path(target).read_bytes())

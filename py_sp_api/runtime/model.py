@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional, Type, TypeVar
+from typing import Any, Dict, Optional, Type, TypeVar, overload
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic_core import ValidationError
@@ -80,6 +80,20 @@ class SpApiModel(BaseModel):
         printer.text(
             f"{type(self).__name__}(...)" if cycle else f"{type(self).__name__} {self.to_str()}"
         )
+
+    # A dict always gives a model: without these overloads every caller would have to check
+    # for None after passing a dict.
+    @overload
+    @classmethod
+    def from_dict(cls: Type[ModelT], obj: Dict[str, Any]) -> ModelT: ...
+
+    @overload
+    @classmethod
+    def from_dict(cls: Type[ModelT], obj: None) -> None: ...
+
+    @overload
+    @classmethod
+    def from_dict(cls: Type[ModelT], obj: Optional[Dict[str, Any]]) -> Optional[ModelT]: ...
 
     @classmethod
     def from_dict(cls: Type[ModelT], obj: Optional[Dict[str, Any]]) -> Optional[ModelT]:

@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Generator
 
 from py_sp_api.testing.sandbox import MessagingSandbox, SandboxRequest
 
 
-def messaging_sandbox(**options: Any) -> Iterator[MessagingSandbox]:
+def messaging_sandbox(**options: Any) -> Generator[MessagingSandbox, None, None]:
     """A generator to wrap as a pytest fixture: starts a sandbox, yields it, stops it.
 
     In ``conftest.py``::

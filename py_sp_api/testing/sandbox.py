@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from typing_extensions import Self
+
 from py_sp_api.runtime.hal import actions_operation
 from py_sp_api.testing.schema import validate
 
@@ -211,12 +213,12 @@ class MessagingSandbox:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> MessagingSandbox:
+    def start(self) -> Self:
         if self._server is not None:
             return self
         self._state.stopped = False
         self._routes = self._load_routes(self._rate_overrides)
-        sandbox = self
+        sandbox: MessagingSandbox = self
 
         class Handler(_Handler):
             owner = sandbox
@@ -259,7 +261,7 @@ class MessagingSandbox:
             f"requests={len(self.requests)}, rate_limits={limits!r})"
         )
 
-    def __enter__(self) -> MessagingSandbox:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import json
 import os
 import platform
@@ -29,11 +30,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Tuple
 
 import urllib3
 
 from tests.benchmarks.nginx import Nginx, nginx_version
+
+if TYPE_CHECKING:
+    from py_sp_api.runtime.events import Telemetry
 
 REPO = Path(__file__).resolve().parents[2]
 ORDER = "123-1234567-1234567"
@@ -98,7 +102,7 @@ def client_calls(base: str, production: bool, telemetry: bool = False) -> Tuple[
     return get, post
 
 
-def _recording_telemetry() -> object:
+def _recording_telemetry() -> Telemetry:
     """OpenTelemetry with the SDK recording every span and metric, and exporting nothing."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -172,7 +176,10 @@ def growth(
     xs, ys = [x for x, _ in points], [y for _, y in points]
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x in xs)
-    at = lambda x: mean_y + slope * (x - mean_x)  # noqa: E731
+
+    def at(x: float) -> float:
+        return mean_y + slope * (x - mean_x)
+
     return at(window / 2), at(total - window / 2), len(gc.get_objects()) - objects_before
 
 
@@ -243,7 +250,7 @@ def instructions_per_call(base: str) -> Dict[str, float]:
                  sys.executable, "-c", code],
                 capture_output=True, text=True, check=True, cwd=REPO,
             )  # fmt: skip
-            totals.append(int(re.search(r"Collected : (\d+)", out.stderr).group(1)))  # type: ignore[union-attr]
+            totals.append(int(re.search(r"Collected : (\d+)", out.stderr).group(1)))  # type: ignore[union-attr]  # always printed
         counts[kind] = (totals[1] - totals[0]) / 500
     return counts
 
@@ -311,7 +318,8 @@ def main() -> int:
     rows.append(("GET CPU/call vs raw, calls 9001-10000", f"{last:.2f}x raw", last / first, 1.10))
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
-    print(f"Python {platform.python_version()}, urllib3 {urllib3.__version__}, {nginx_version()}")
+    urllib3_version = importlib.metadata.version("urllib3")
+    print(f"Python {platform.python_version()}, urllib3 {urllib3_version}, {nginx_version()}")
     print("\nreference")
     for name in ("raw urllib3 GET", "raw urllib3 POST"):
         print(f"  {name:46} {cpu[name] * 1e6:10.1f} us CPU/call")

@@ -110,7 +110,7 @@ class Nginx:
                 return self
             except OSError:
                 if self._process.poll() is not None:
-                    raise RuntimeError(self._process.stderr.read().decode()) from None  # type: ignore[union-attr]
+                    raise RuntimeError(self._process.stderr.read().decode()) from None  # type: ignore[union-attr]  # stderr=PIPE
                 time.sleep(0.05)
         raise RuntimeError("nginx did not start")
 

@@ -42,6 +42,8 @@ from typing import (
 )
 from urllib.parse import parse_qs, unquote
 
+from typing_extensions import Self
+
 import py_sp_api
 from tests.support.background import BackgroundServer, LocalHTTPServer
 
@@ -258,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: List[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";", 1)[0].strip(), 16)
                 if size == 0:
@@ -358,7 +360,7 @@ class RecordingServer:
         self._server: Optional[BackgroundServer] = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> RecordingServer:
+    def start(self) -> Self:
         self._server = BackgroundServer(
             _HTTPServer(self), name="recording-server", poll_interval=0.002
         )
@@ -374,7 +376,7 @@ class RecordingServer:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def __enter__(self) -> RecordingServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

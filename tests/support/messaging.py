@@ -167,7 +167,8 @@ def invoke(
 
 def expected_path(name: str, encoded_order_id: str) -> str:
     """The spec's path template of ``name`` with the (already encoded) order id filled in."""
-    for template, methods in SPEC["paths"].items():
+    paths: Dict[str, Dict[str, Any]] = SPEC["paths"]
+    for template, methods in paths.items():
         if any(
             isinstance(op, dict) and op.get("operationId") == OPERATIONS[name].operation_id
             for op in methods.values()
@@ -178,7 +179,8 @@ def expected_path(name: str, encoded_order_id: str) -> str:
 
 def spec_method(name: str) -> str:
     operation_id = OPERATIONS[name].operation_id
-    for methods in SPEC["paths"].values():
+    paths: Dict[str, Dict[str, Any]] = SPEC["paths"]
+    for methods in paths.values():
         for method, operation in methods.items():
             if isinstance(operation, dict) and operation.get("operationId") == operation_id:
                 return method.upper()

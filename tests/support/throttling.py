@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from tests.support.http_server import (
     RATE_LIMIT_HEADER,
@@ -196,8 +196,8 @@ class ThrottlingServer(RecordingServer):
     router (no bucket, no token check) and are used in order by the next requests.
     """
 
-    def __init__(self, **router_kwargs: object) -> None:
-        self.throttle = ThrottlingRouter(**router_kwargs)  # type: ignore[arg-type]
+    def __init__(self, **router_kwargs: Any) -> None:
+        self.throttle = ThrottlingRouter(**router_kwargs)
         super().__init__(router=self.throttle)
 
     # -- faults ----------------------------------------------------------------------------
