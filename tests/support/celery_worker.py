@@ -148,7 +148,9 @@ class HoldingSandbox(MessagingSandbox):
     def received(self) -> Counter[str]:
         """Messages (POSTs) received per order id, whatever was answered."""
         return collections.Counter(
-            request.order_id for request in self.requests if request.method == "POST"
+            request.order_id
+            for request in self.requests
+            if request.method == "POST" and request.order_id is not None
         )
 
     def statuses(self) -> Counter[int]:
