@@ -91,5 +91,6 @@ _EXPORTS: Dict[str, str] = {
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
-
-__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
+if not TYPE_CHECKING:
+    # Hidden from type checkers: they would accept any name as Any through it.
+    __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

@@ -166,7 +166,9 @@ def _lazy_init(header: str, doc: str, exports: Dict[str, str]) -> str:
         *[f'    "{name}",' for name in names],
         "]",
         "",
-        "__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)",
+        "if not TYPE_CHECKING:",
+        "    # Hidden from type checkers: they would accept any name as Any through it.",
+        "    __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)",
         "",
     ]
     return "\n".join(lines)

@@ -178,4 +178,6 @@ __all__ = [
     "UnsupportedMediaTypeException",
 ]
 
-__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
+if not TYPE_CHECKING:
+    # Hidden from type checkers: they would accept any name as Any through it.
+    __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

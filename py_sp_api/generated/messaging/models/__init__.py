@@ -182,4 +182,6 @@ __all__ = [
     "MessagingAction",
 ]
 
-__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
+if not TYPE_CHECKING:
+    # Hidden from type checkers: they would accept any name as Any through it.
+    __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

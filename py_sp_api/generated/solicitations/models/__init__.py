@@ -69,4 +69,6 @@ __all__ = [
     "SolicitationsAction",
 ]
 
-__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
+if not TYPE_CHECKING:
+    # Hidden from type checkers: they would accept any name as Any through it.
+    __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
