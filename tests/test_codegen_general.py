@@ -240,3 +240,19 @@ def test_spec_needs_out(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--out" in result.stderr
+
+
+def test_no_generated_docstring_breaks_a_url() -> None:
+    # textwrap broke long URLs at hyphens (".../sp-" then "api/..." on the next line), so the
+    # link in an editor's hover or the API docs pointed nowhere.
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    cut_url = re.compile(r"https?://\S*-$")
+    broken = [
+        f"{path.name}:{number}"
+        for path in (repo / "py_sp_api/generated").rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if cut_url.search(line)
+    ]
+    assert not broken, broken

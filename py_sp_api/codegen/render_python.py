@@ -53,7 +53,12 @@ def _doc(text: str, indent: str = "") -> str:
     text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     wrapped = [
-        textwrap.fill(" ".join(p.split()), width=96 - len(indent), break_long_words=False)
+        textwrap.fill(
+            " ".join(p.split()),
+            width=96 - len(indent),
+            break_long_words=False,
+            break_on_hyphens=False,  # a hyphen inside a URL is not a place to break it
+        )
         for p in paragraphs
     ]
     body = "\n\n".join(wrapped) or "(No description in the spec.)"

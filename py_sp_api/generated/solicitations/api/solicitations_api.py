@@ -4,8 +4,9 @@ buyers. You can get a list of solicitation types that are available for an order
 specify, then call an operation that sends a solicitation to the buyer for that order. Buyers
 cannot respond to solicitations sent by this API, and these solicitations do not appear in the
 Messaging section of Seller Central or in the recipient's Message Center. The Solicitations API
-returns responses that are formed according to the <a href=https://tools.ietf.org/html/draft-
-kelly-json-hal-08>JSON Hypertext Application Language</a> (HAL) standard."""
+returns responses that are formed according to the <a
+href=https://tools.ietf.org/html/draft-kelly-json-hal-08>JSON Hypertext Application Language</a>
+(HAL) standard."""
 
 from __future__ import annotations
 
