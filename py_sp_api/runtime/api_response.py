@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Generic, Mapping, Optional, TypeVar
 
-from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER
+from py_sp_api.runtime.headers import RATE_LIMIT_HEADER, REQUEST_ID_HEADER
 
 T = TypeVar("T")
-
-RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
 
 
 class ApiResponse(Generic[T]):

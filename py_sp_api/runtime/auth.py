@@ -29,6 +29,7 @@ from py_sp_api.runtime.exceptions import (
     LwaAuthError as LwaAuthError,
 )
 from py_sp_api.runtime.forksafe import reinit_after_fork
+from py_sp_api.runtime.headers import ACCEPT_HEADER, CONTENT_TYPE_HEADER
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import require_secure_url
 
@@ -383,8 +384,8 @@ class LwaTokenProvider:
     def _fetch(self, http: HttpSender) -> Tuple[SecretStr, float]:
         body = self.credentials.token_request_body()
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-            "Accept": "application/json",
+            CONTENT_TYPE_HEADER: "application/x-www-form-urlencoded;charset=UTF-8",
+            ACCEPT_HEADER: "application/json",
         }
         endpoint = self.credentials.endpoint
         last_error: Union[LwaAuthError, None] = None

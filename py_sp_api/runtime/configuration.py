@@ -19,7 +19,7 @@ from py_sp_api.runtime.auth import (
     TokenProvider,
 )
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
-from py_sp_api.runtime.headers import check_header
+from py_sp_api.runtime.headers import USER_AGENT_HEADER, check_header
 from py_sp_api.runtime.ratelimit import RateLimiting
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import is_secure_url, redact_url
@@ -184,7 +184,7 @@ class Configuration:
 
     @user_agent.setter
     def user_agent(self, value: str) -> None:
-        check_header("User-Agent", value)
+        check_header(USER_AGENT_HEADER, value)
         self._user_agent = value
 
     @property

@@ -35,13 +35,12 @@ from typing import (
 
 import urllib3
 
-from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER
 from py_sp_api.runtime.exceptions import (
-    REQUEST_ID_HEADER,
     ApiConnectionError,
     ApiTypeError,
     DuplicateSendError,
 )
+from py_sp_api.runtime.headers import RATE_LIMIT_HEADER, REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
     from py_sp_api.runtime.api_client import ApiClient

@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from pydantic_core import PydanticCustomError, ValidationError
 
+from py_sp_api.runtime.headers import REQUEST_ID_HEADER
+
 __all__ = [
     "ActionNotAvailableException",
     "ApiAttributeError",
@@ -54,7 +56,6 @@ __all__ = [
     "UnsupportedMediaTypeException",
 ]
 
-REQUEST_ID_HEADER = "x-amzn-RequestId"
 _BODY_PREVIEW = 2000
 _VALIDATION_ERRORS_SHOWN = 5
 

@@ -30,9 +30,9 @@ from typing import (
 from urllib3.util import parse_url
 
 from py_sp_api._version import __version__
-from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER
 from py_sp_api.runtime.events import CallObserver, api_name, safe_url
-from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER, DuplicateSendError
+from py_sp_api.runtime.exceptions import DuplicateSendError
+from py_sp_api.runtime.headers import RATE_LIMIT_HEADER, REQUEST_ID_HEADER
 
 try:
     from opentelemetry import context as otel_context, metrics, trace

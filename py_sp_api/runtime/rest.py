@@ -21,12 +21,12 @@ from urllib3.util import make_headers, parse_url
 
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import (
-    REQUEST_ID_HEADER,
     ApiConnectionError,
     ApiResponseTooLargeError,
     ApiTimeoutError,
 )
 from py_sp_api.runtime.forksafe import reinit_after_fork
+from py_sp_api.runtime.headers import REQUEST_ID_HEADER
 from py_sp_api.runtime.transport_security import redact_url
 
 
