@@ -169,6 +169,42 @@ def _import_redis() -> ModuleType:
         raise ImportError(INSTALL_HINT) from exc
 
 
+def _check_settings(
+    namespace: object, workers: object, retry_interval: float, idle_expiry: float
+) -> None:
+    if not isinstance(namespace, str) or not namespace:
+        raise ApiValueError("namespace must be a non-empty str (the application's name or id)")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ApiValueError("workers must be a positive int")
+    checked_seconds(retry_interval, "retry_interval", zero_allowed=False)
+    if retry_interval > _MAX_RETRY_INTERVAL:
+        raise ApiValueError(f"retry_interval must be at most {_MAX_RETRY_INTERVAL:g} s")
+    checked_seconds(idle_expiry, "idle_expiry", zero_allowed=False)
+    if idle_expiry > MAX_EXPIRY:
+        raise ApiValueError(f"idle_expiry must be at most {MAX_EXPIRY:g} s (a day)")
+
+
+_ErrorClasses = Tuple[Type[BaseException], ...]
+
+
+def _error_kinds(redis_module: ModuleType) -> Tuple[_ErrorClasses, _ErrorClasses, _ErrorClasses]:
+    """Redis's errors: any failure; a refused command; an outage reported as a reply."""
+    exceptions = redis_module.exceptions
+    # Refusals that will not go away by retrying (WRONGTYPE, bad arguments, no permission);
+    # a read-only replica, full memory, a busy server or a cluster in flux are outages.
+    return (
+        (exceptions.RedisError, OSError),
+        (exceptions.ResponseError, exceptions.DataError),
+        (
+            exceptions.ReadOnlyError,
+            exceptions.OutOfMemoryError,
+            exceptions.ClusterError,
+            exceptions.TryAgainError,
+            exceptions.AskError,
+        ),
+    )
+
+
 class RedisBucketStore:
     """A :class:`~py_sp_api.runtime.ratelimit.BucketStore` on Redis, shared by processes and hosts.
 
@@ -201,16 +237,7 @@ class RedisBucketStore:
         idle_expiry: float = 60.0,
     ) -> None:
         redis_module = _import_redis()
-        if not isinstance(namespace, str) or not namespace:
-            raise ApiValueError("namespace must be a non-empty str (the application's name or id)")
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ApiValueError("workers must be a positive int")
-        checked_seconds(retry_interval, "retry_interval", zero_allowed=False)
-        if retry_interval > _MAX_RETRY_INTERVAL:
-            raise ApiValueError(f"retry_interval must be at most {_MAX_RETRY_INTERVAL:g} s")
-        checked_seconds(idle_expiry, "idle_expiry", zero_allowed=False)
-        if idle_expiry > MAX_EXPIRY:
-            raise ApiValueError(f"idle_expiry must be at most {MAX_EXPIRY:g} s (a day)")
+        _check_settings(namespace, workers, retry_interval, idle_expiry)
         self._client = client
         self.namespace = namespace
         self.prefix = prefix
@@ -222,21 +249,7 @@ class RedisBucketStore:
         self._skew_window = repr(2 * self.retry_interval + _SKEW_MARGIN)
         self._band = repr(RATE_BAND)
         self._max_ttl_ms = str(int(MAX_EXPIRY * 1000))
-        exceptions = redis_module.exceptions
-        self._errors: Tuple[Type[BaseException], ...] = (exceptions.RedisError, OSError)
-        # Refusals that will not go away by retrying (WRONGTYPE, bad arguments, no permission);
-        # a read-only replica, full memory, a busy server or a cluster in flux are outages.
-        self._command_errors: Tuple[Type[BaseException], ...] = (
-            exceptions.ResponseError,
-            exceptions.DataError,
-        )
-        self._unavailable: Tuple[Type[BaseException], ...] = (
-            exceptions.ReadOnlyError,
-            exceptions.OutOfMemoryError,
-            exceptions.ClusterError,
-            exceptions.TryAgainError,
-            exceptions.AskError,
-        )
+        self._errors, self._command_errors, self._unavailable = _error_kinds(redis_module)
         self._reserve_script = client.register_script(RESERVE_SCRIPT)
         self._set_rate_script = client.register_script(SET_RATE_SCRIPT)
         self._resume_script = client.register_script(RESUME_SCRIPT)

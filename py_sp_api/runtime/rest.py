@@ -122,38 +122,8 @@ class RESTClientObject:
                 # The status line arrived: the server processed the request. Say which status,
                 # not "no response", so a sent message is not taken for one never sent.
                 raise _body_cut_off(response, method, url, exc) from exc
-        # NewConnectionError subclasses ConnectTimeoutError: catch it first.
-        except (NewConnectionError, ProxyError) as exc:
-            raise ApiConnectionError(
-                f"could not connect to {_origin(url)}: {_root_message(exc)}", request_sent=False
-            ) from exc
-        except ConnectTimeoutError as exc:
-            raise ApiTimeoutError(
-                f"connecting to {_origin(url)} timed out", request_sent=False
-            ) from exc
-        except ReadTimeoutError as exc:
-            raise ApiTimeoutError(
-                f"{method} {_origin(url)}: no response within the read timeout", request_sent=True
-            ) from exc
-        except SSLError as exc:
-            # urllib3 raises SSLError for a failed handshake and for a TLS failure after the
-            # request went out alike. Only a certificate rejection proves nothing was sent.
-            handshake = _caused_by(exc, (ssl.SSLCertVerificationError, ssl.CertificateError))
-            what = "TLS handshake with" if handshake else "TLS connection to"
-            raise ApiConnectionError(
-                f"{what} {_origin(url)} failed: {_root_message(exc)}",
-                request_sent=False if handshake else None,
-            ) from exc
-        except ProtocolError as exc:
-            raise ApiConnectionError(
-                f"{method} {_origin(url)}: connection dropped before a complete response "
-                f"({_root_message(exc)})",
-                request_sent=None,
-            ) from exc
         except HTTPError as exc:
-            raise ApiConnectionError(
-                f"{method} {_origin(url)} failed: {_root_message(exc)}", request_sent=None
-            ) from exc
+            raise _no_answer(exc, method, url) from exc
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -165,6 +135,39 @@ class RESTClientObject:
         # of the parent may have held at the fork. urllib3 then closes the child's copies of
         # the sockets; close() without shutdown() leaves the parent's connections intact.
         self.pool_manager = self._new_pool_manager()
+
+
+def _no_answer(exc: HTTPError, method: str, url: str) -> ApiConnectionError:
+    """Our error for a request urllib3 got no response to, saying whether it left."""
+    # NewConnectionError subclasses ConnectTimeoutError: test for it first.
+    if isinstance(exc, (NewConnectionError, ProxyError)):
+        return ApiConnectionError(
+            f"could not connect to {_origin(url)}: {_root_message(exc)}", request_sent=False
+        )
+    if isinstance(exc, ConnectTimeoutError):
+        return ApiTimeoutError(f"connecting to {_origin(url)} timed out", request_sent=False)
+    if isinstance(exc, ReadTimeoutError):
+        return ApiTimeoutError(
+            f"{method} {_origin(url)}: no response within the read timeout", request_sent=True
+        )
+    if isinstance(exc, SSLError):
+        # urllib3 raises SSLError for a failed handshake and for a TLS failure after the
+        # request went out alike. Only a certificate rejection proves nothing was sent.
+        handshake = _caused_by(exc, (ssl.SSLCertVerificationError, ssl.CertificateError))
+        what = "TLS handshake with" if handshake else "TLS connection to"
+        return ApiConnectionError(
+            f"{what} {_origin(url)} failed: {_root_message(exc)}",
+            request_sent=False if handshake else None,
+        )
+    if isinstance(exc, ProtocolError):
+        return ApiConnectionError(
+            f"{method} {_origin(url)}: connection dropped before a complete response "
+            f"({_root_message(exc)})",
+            request_sent=None,
+        )
+    return ApiConnectionError(
+        f"{method} {_origin(url)} failed: {_root_message(exc)}", request_sent=None
+    )
 
 
 def _preloaded(
