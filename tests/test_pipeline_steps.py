@@ -19,7 +19,7 @@ import urllib3
 from py_sp_api import CallableTokenProvider, RateLimit, RateLimiting, RetryPolicy
 from py_sp_api.generated.messaging import ApiClient, Configuration, MessagingApi
 from py_sp_api.generated.messaging.operations import OPERATIONS
-from py_sp_api.runtime.api_client import SendProgress, _CallToken, _Sent
+from py_sp_api.runtime.api_client import _CallToken, _SendProgress, _Sent
 from py_sp_api.runtime.auth import StaticTokenProvider
 from py_sp_api.runtime.headers import ACCESS_TOKEN_HEADER
 from tests.support.throttling import RecordingSleep, ThrottlingServer
@@ -175,7 +175,7 @@ def test_authorise_puts_the_current_token_into_the_headers() -> None:
 def test_an_expired_token_is_renewed_once_and_marks_nothing_sent() -> None:
     token = call_token(Tokens("Atza|old", "Atza|new"))
     token.authorise({})
-    progress = SendProgress()
+    progress = _SendProgress()
     progress.may_have_reached = True
 
     assert token.renewed_after(EXPIRED, POST.error_model, progress) is True
@@ -188,7 +188,7 @@ def test_a_refusal_that_is_not_an_expired_token_is_not_renewed() -> None:
     fetch = Tokens("Atza|old", "Atza|new")
     token = call_token(fetch)
     token.authorise({})
-    progress = SendProgress()
+    progress = _SendProgress()
     progress.may_have_reached = True
 
     assert token.renewed_after(DENIED, POST.error_model, progress) is False
@@ -247,7 +247,7 @@ def unread_sent() -> _Sent:
 def test_pace_skips_the_token_taken_before_the_claim(
     client: ApiClient, slept: RecordingSleep
 ) -> None:
-    progress = SendProgress(paced=True)
+    progress = _SendProgress(paced=True)
 
     assert client._pace(GET, "", progress) == 0.0
     assert progress.paced is False
@@ -259,7 +259,7 @@ def test_pace_skips_the_token_taken_before_the_claim(
 def test_after_a_429_the_post_pauses_and_keeps_the_answer_readable(
     client: ApiClient, slept: RecordingSleep
 ) -> None:
-    progress = SendProgress()
+    progress = _SendProgress()
     progress.may_have_reached = True
 
     kept = client._after_refusal(
@@ -276,7 +276,7 @@ def test_after_a_429_the_post_pauses_and_keeps_the_answer_readable(
 def test_after_a_503_a_post_is_reported_without_a_pause(
     client: ApiClient, slept: RecordingSleep
 ) -> None:
-    progress = SendProgress()
+    progress = _SendProgress()
     progress.may_have_reached = True
 
     kept = client._after_refusal(answer(503, b"busy"), POST, unread_sent(), 1, progress, None)

@@ -33,9 +33,9 @@ from py_sp_api.runtime.exceptions import (
     ApiResponseTooLargeError,
     ApiValueError,
     OpenApiException,
+    _exception_class_for_status,
     _parse_errors,
     _try_json,
-    exception_class_for_status,
 )
 from py_sp_api.runtime.headers import (
     ACCEPT_HEADER,
@@ -202,7 +202,7 @@ class ApiClient:
         note = _outcome_note(operation, status)
         credentials_note = None
         if status in (401, 403) and not self._carries_token(headers):
-            credentials_note = NO_CREDENTIALS_NOTE
+            credentials_note = _NO_CREDENTIALS_NOTE
         encoding = _unrequested_encoding(response.headers)
         if encoding is not None:
             raw = b""  # not text, and the client will not inflate it
@@ -287,7 +287,7 @@ class ApiClient:
             if observer is not None and waited > 0:
                 observer.rate_limit_wait(1, waited)
         claim = journal.claim(key, request[2])  # DuplicateSendError: nothing is sent
-        progress = SendProgress(paced=limiter.enabled)
+        progress = _SendProgress(paced=limiter.enabled)
         try:
             if observer is not None:
                 # Inside the try: a hook interrupted here (Ctrl-C) releases the claim.
@@ -313,7 +313,7 @@ class ApiClient:
         timeout: TimeoutValue,
         extra_headers: Optional[Mapping[str, str]],
         preload_content: bool,
-        progress: Optional[SendProgress] = None,
+        progress: Optional[_SendProgress] = None,
         observer: Optional[CallObserver] = None,
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
         """Send with auth, pacing and retries; return the final response and the tries made.
@@ -377,7 +377,7 @@ class ApiClient:
         return headers, _CallToken(provider, sender)
 
     def _pace(
-        self, operation: Operation[Any], identity: str, progress: Optional[SendProgress]
+        self, operation: Operation[Any], identity: str, progress: Optional[_SendProgress]
     ) -> float:
         """Take a rate-limit token for the next try; return the seconds waited for it."""
         if progress is not None and progress.paced:
@@ -391,7 +391,7 @@ class ApiClient:
         sent: _Sent,
         attempt: int,
         waited: float,
-        progress: Optional[SendProgress],
+        progress: Optional[_SendProgress],
         observer: Optional[CallObserver],
     ) -> urllib3.BaseHTTPResponse:
         """Send the request once and report the answer (any status).
@@ -432,7 +432,7 @@ class ApiClient:
         exc: ApiConnectionError,
         operation: Operation[Any],
         attempt: int,
-        progress: Optional[SendProgress],
+        progress: Optional[_SendProgress],
         observer: Optional[CallObserver],
     ) -> None:
         """Pause before sending again, or raise the final error when that is not safe."""
@@ -451,7 +451,7 @@ class ApiClient:
         operation: Operation[Any],
         sent: _Sent,
         attempt: int,
-        progress: Optional[SendProgress],
+        progress: Optional[_SendProgress],
         observer: Optional[CallObserver],
     ) -> Optional[urllib3.BaseHTTPResponse]:
         """After a 401/403 to the configured token: ``None`` to send once more with a renewed
@@ -472,7 +472,7 @@ class ApiClient:
         operation: Operation[Any],
         sent: _Sent,
         attempt: int,
-        progress: Optional[SendProgress],
+        progress: Optional[_SendProgress],
         observer: Optional[CallObserver],
     ) -> Optional[urllib3.BaseHTTPResponse]:
         """After any other refused answer: ``None`` to report it, or (when the retry decision
@@ -574,7 +574,7 @@ class _CallToken:
         self._token = headers[ACCESS_TOKEN_HEADER] = self._provider.get_token(self._sender)
 
     def renewed_after(
-        self, body: bytes, error_model: Optional[Type[Any]], progress: Optional[SendProgress]
+        self, body: bytes, error_model: Optional[Type[Any]], progress: Optional[_SendProgress]
     ) -> bool:
         """Whether, after a 401/403 with ``body``, a different token may be sent once more:
         Amazon said the token expired, it was not renewed yet, and a new one came."""
@@ -616,7 +616,7 @@ def _report_answer(
         )
 
 
-class SendProgress:
+class _SendProgress:
     """A journaled send's state: whether Amazon may have processed a request that left, and
     whether the first attempt's rate-limit token was already taken (before the claim)."""
 
@@ -627,14 +627,14 @@ class SendProgress:
         self.paced = paced
 
 
-def _nothing_processed(progress: Optional[SendProgress], certain: bool) -> None:
+def _nothing_processed(progress: Optional[_SendProgress], certain: bool) -> None:
     # Before a retry: the answer (a 429, an expired token, a connection refused) proves that
     # Amazon processed nothing, so an interrupt in the pause sent nothing either.
     if progress is not None and certain:
         progress.may_have_reached = False
 
 
-NO_CREDENTIALS_NOTE = (
+_NO_CREDENTIALS_NOTE = (
     "This client has no credentials configured, so the request carried no access token. "
     "Pass credentials=LwaCredentials.from_env() (reads LWA_CLIENT_ID, LWA_CLIENT_SECRET and "
     "LWA_REFRESH_TOKEN) or access_token=... to Configuration; where each value comes from: "
@@ -676,7 +676,7 @@ def _too_large_outcome(
             attempts=attempts,
         )
     too_large = f"The body is larger than max_response_bytes ({exc.limit} bytes): not read."
-    return exception_class_for_status(status)(
+    return _exception_class_for_status(status)(
         status,
         exc.reason,
         headers=exc.headers,
@@ -755,3 +755,9 @@ def _parse_body(
             headers=headers,
             body=raw,
         ) from exc
+
+
+__all__ = [
+    "ACCEPT",
+    "ApiClient",
+]

@@ -63,3 +63,8 @@ class ApiResponse(Generic[T]):
             f"ApiResponse(status_code={self.status_code}, request_id={self.request_id!r}, "
             f"data={self.data!r})"
         )
+
+
+__all__ = [
+    "ApiResponse",
+]

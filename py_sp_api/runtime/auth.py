@@ -62,7 +62,7 @@ class SecretBytes(bytes):
         return "b'***'"
 
 
-def checked_token(token: object, source: str) -> SecretStr:
+def _checked_token(token: object, source: str) -> SecretStr:
     """``token`` as a :class:`SecretStr`, if a header can carry it; never echoes the value."""
     if not isinstance(token, str) or not token.strip():
         raise LwaAuthError(f"{source} gave no access token")
@@ -195,7 +195,7 @@ class StaticTokenProvider:
 
     def __init__(self, token: str, *, identity: Optional[str] = None) -> None:
         try:
-            self._token = checked_token(token, "access_token")
+            self._token = _checked_token(token, "access_token")
         except LwaAuthError as exc:
             raise ApiValueError(str(exc)) from None
         digest = hashlib.sha256(self._token.encode()).hexdigest()[:16]
@@ -239,7 +239,7 @@ class CallableTokenProvider:
         return self._identity
 
     def get_token(self, http: HttpSender) -> str:
-        return checked_token(self._fetch(), "the access-token callable")
+        return _checked_token(self._fetch(), "the access-token callable")
 
     def invalidate(self, token: str) -> bool:
         # The callable may hand out a new token next time; the client resends only if it does.
@@ -466,7 +466,7 @@ def _parse_token(response: urllib3.BaseHTTPResponse, attempts: int) -> Tuple[Sec
         # sooner, Amazon's "expired" answer gets one refresh and resend.
         lifetime = DEFAULT_TOKEN_LIFETIME
     try:
-        return checked_token(token, "LWA"), lifetime
+        return _checked_token(token, "LWA"), lifetime
     except LwaAuthError as exc:
         exc.status, exc.attempts = 200, attempts
         raise
@@ -482,3 +482,20 @@ def _checked_margin(margin: object) -> float:
 
 def _str_or_none(value: object) -> Optional[str]:
     return value if isinstance(value, str) and value else None
+
+
+__all__ = [
+    "CallableTokenProvider",
+    "DEFAULT_LWA_ENDPOINT",
+    "DEFAULT_TOKEN_LIFETIME",
+    "ENV_CLIENT_ID",
+    "ENV_CLIENT_SECRET",
+    "ENV_REFRESH_TOKEN",
+    "HttpSender",
+    "LwaCredentials",
+    "LwaTokenProvider",
+    "SecretBytes",
+    "SecretStr",
+    "StaticTokenProvider",
+    "TokenProvider",
+]

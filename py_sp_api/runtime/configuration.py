@@ -411,3 +411,15 @@ def _seconds(value: Any) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ApiValueError(f"a timeout must be a positive, finite number of seconds, got {value}")
     return float(value)
+
+
+__all__ = [
+    "Configuration",
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "TimeoutValue",
+    "canonical_origin",
+    "default_user_agent",
+    "to_urllib3_timeout",
+]

@@ -177,13 +177,13 @@ def _preloaded(
     announced = response.length_remaining
     if announced is not None:
         if announced > limit:
-            raise too_large(response, limit, method, url, announced)
+            raise _too_large(response, limit, method, url, announced)
         response.read(cache_content=True)
         return response
     # Chunked or closed-delimited: read one byte past the limit to know whether it is passed.
     data = response.read(limit + 1)
     if len(data) > limit:
-        raise too_large(response, limit, method, url, None)
+        raise _too_large(response, limit, method, url, None)
     return urllib3.HTTPResponse(
         body=data,
         headers=response.headers,
@@ -200,15 +200,15 @@ def read_bounded(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:
     """The whole body of an unread response; :class:`ApiResponseTooLargeError` past ``limit``."""
     announced = response.length_remaining
     if announced is not None and announced > limit:
-        raise too_large(response, limit, None, None, announced)
+        raise _too_large(response, limit, None, None, announced)
     data = response.read(limit + 1)
     if len(data) > limit:
-        raise too_large(response, limit, None, None, announced)
+        raise _too_large(response, limit, None, None, announced)
     response.release_conn()
     return data
 
 
-def too_large(
+def _too_large(
     response: urllib3.BaseHTTPResponse,
     limit: int,
     method: Optional[str],
@@ -281,3 +281,10 @@ def _root_message(exc: BaseException) -> str:
     while exc.__context__ is not None and isinstance(exc.__context__, OSError):
         exc = exc.__context__
     return str(exc) or type(exc).__name__
+
+
+__all__ = [
+    "RESTClientObject",
+    "RESTResponse",
+    "read_bounded",
+]
