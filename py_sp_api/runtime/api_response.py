@@ -48,7 +48,7 @@ class ApiResponse(Generic[T]):
         return (
             f"<div><strong>HTTP {self.status_code}</strong> "
             f"request id <code>{html.escape(self.request_id or '-')}</code>, "
-            f"x-amzn-RateLimit-Limit <code>{html.escape(self.rate_limit or '-')}</code>"
+            f"{RATE_LIMIT_HEADER} <code>{html.escape(self.rate_limit or '-')}</code>"
             f"{body}</div>"
         )
 
