@@ -17,7 +17,7 @@ import pytest
 import urllib3
 
 from py_sp_api import CallableTokenProvider, RateLimit, RateLimiting, RetryPolicy
-from py_sp_api.generated.messaging import ApiClient, Configuration, MessagingApi
+from py_sp_api.generated.messaging import ApiClient, ApiConnectionError, Configuration, MessagingApi
 from py_sp_api.generated.messaging.operations import OPERATIONS
 from py_sp_api.runtime.api_client import _CallToken, _SendProgress, _Sent
 from py_sp_api.runtime.auth import StaticTokenProvider
@@ -317,3 +317,46 @@ def test_the_backoff_sleep_is_injectable(sp: ThrottlingServer) -> None:
     assert result.buyer is not None
     assert slept.calls == [7.0, 14.0]  # recorded, not waited: the test takes milliseconds
     assert [response.status for response in sp.responses] == [503, 503, 200]
+
+
+# -- after no answer, and the headers of a call -------------------------------------------------
+
+
+def test_after_a_connection_refused_even_a_post_pauses_and_counts_as_not_sent(
+    client: ApiClient, slept: RecordingSleep
+) -> None:
+    progress = _SendProgress()
+    progress.may_have_reached = True
+    refused = ApiConnectionError("could not connect", request_sent=False)
+
+    client._after_transport_failure(refused, POST, 1, progress, None)
+
+    assert slept.calls == [0.5]
+    assert progress.may_have_reached is False
+
+
+def test_after_a_dropped_post_the_final_error_says_it_may_have_been_delivered(
+    client: ApiClient, slept: RecordingSleep
+) -> None:
+    dropped = ApiConnectionError("connection dropped", request_sent=None)
+
+    with pytest.raises(ApiConnectionError, match="may have been delivered") as raised:
+        client._after_transport_failure(dropped, POST, 1, None, None)
+
+    assert raised.value.attempts == 1
+    assert slept.calls == []
+
+
+def test_a_per_call_token_replaces_the_configured_one_for_the_whole_call() -> None:
+    configuration = Configuration(access_token="Atza|configured")
+    with ApiClient(configuration) as api_client:
+        configured, token = api_client._request_headers("application/json", None, None)
+        given, no_token = api_client._request_headers(
+            None, {"X-Amz-Access-Token": "Atza|restricted"}, None
+        )
+
+    assert token is not None
+    assert configured["Content-Type"] == "application/json"
+    assert no_token is None  # a Restricted Data Token is sent as given, never refreshed
+    assert given["X-Amz-Access-Token"] == "Atza|restricted"
+    assert "Content-Type" not in given
