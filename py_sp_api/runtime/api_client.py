@@ -324,8 +324,8 @@ class ApiClient:
         headers, tokens = self._request_headers(request[3], extra_headers, observer)
         limiter = config.rate_limiting
         identity = config.rate_limit_identity if limiter.enabled else ""
-        wait = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
-        sent = (request, config.host + request[1], headers, wait, preload_content, identity)
+        call_timeout = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
+        sent = (request, config.host + request[1], headers, call_timeout, preload_content, identity)
         refused: Optional[urllib3.BaseHTTPResponse] = None  # the last 429/5xx, while retrying
         attempt = 0
         while True:
@@ -457,7 +457,7 @@ class ApiClient:
         """After a 401/403 to the configured token: ``None`` to send once more with a renewed
         token (Amazon said it expired), else the answer to report (its body read)."""
         data = self._read_all(response, operation, attempt)
-        answer = _readable(response, data, sent[4])
+        answer = _readable(response, data, sent[4])  # sent[4]: preload_content
         if not token.renewed_after(data, operation.error_model, progress):
             return answer
         # So one resend with a new token cannot deliver a message twice.
@@ -475,8 +475,8 @@ class ApiClient:
         progress: Optional[_SendProgress],
         observer: Optional[CallObserver],
     ) -> Optional[urllib3.BaseHTTPResponse]:
-        """After any other refused answer: ``None`` to report it, or (when the retry decision
-        says to send again, having paused) the answer kept to report should pacing stop."""
+        """After any other refusal, the retry decision: ``None`` to report this answer; else,
+        having paused, the answer (body read) to report if the next try cannot be paced."""
         status = response.status
         delay = self.configuration.retry.delay_after_status(
             attempt, status, operation.is_idempotent, response.headers
@@ -484,7 +484,7 @@ class ApiClient:
         if delay is None:
             return None
         data = self._read_all(response, operation, attempt)
-        kept = _readable(response, data, sent[4])
+        kept = _readable(response, data, sent[4])  # sent[4]: preload_content
         # A POST is retried only after a 429, which processed nothing.
         _nothing_processed(progress, status == 429 or operation.is_idempotent)
         self._pause(delay, operation, attempt, f"HTTP {status}", observer, status)
