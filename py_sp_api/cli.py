@@ -60,6 +60,7 @@ from py_sp_api.runtime.exceptions import (
     DuplicateSendError,
     OpenApiException,
 )
+from py_sp_api.runtime.headers import REQUEST_ID_HEADER
 from py_sp_api.runtime.journal import DEFAULT_LEASE, STATES, JournalEntry, SendJournal, SendKey
 from py_sp_api.runtime.operation import Operation
 from py_sp_api.runtime.transport_security import redact_url
@@ -435,7 +436,7 @@ def _send_one(client: ApiClient, operation: Operation[Any], job: Job) -> JobResu
     except OpenApiException as exc:
         outcome, status, request_id = _failure_outcome(exc)
         return JobResult(job, outcome, request_id, status, _one_line(exc), time.time())
-    request_id = response.headers.get("x-amzn-RequestId")
+    request_id = response.headers.get(REQUEST_ID_HEADER)
     return JobResult(job, SENT, request_id, response.status_code, None, time.time())
 
 

@@ -7,34 +7,54 @@ import logging
 import re
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple, Type, TypeVar, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    cast,
+)
 
 import urllib3
 from pydantic_core import ValidationError
 
-from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER, ApiResponse
+from py_sp_api.runtime.api_response import ApiResponse
 from py_sp_api.runtime.configuration import Configuration, TimeoutValue, to_urllib3_timeout
 from py_sp_api.runtime.docs_links import doc_url
 from py_sp_api.runtime.exceptions import (
-    REQUEST_ID_HEADER,
     ApiConnectionError,
     ApiException,
     ApiResponseError,
     ApiResponseTooLargeError,
     ApiValueError,
     OpenApiException,
+    _exception_class_for_status,
     _parse_errors,
     _try_json,
-    exception_class_for_status,
 )
-from py_sp_api.runtime.headers import ACCESS_TOKEN_HEADER, DefaultHeaders, merge_call_headers
+from py_sp_api.runtime.headers import (
+    ACCEPT_HEADER,
+    ACCESS_TOKEN_HEADER,
+    CONTENT_ENCODING_HEADER,
+    CONTENT_TYPE_HEADER,
+    RATE_LIMIT_HEADER,
+    REQUEST_ID_HEADER,
+    USER_AGENT_HEADER,
+    DefaultHeaders,
+    merge_call_headers,
+)
 from py_sp_api.runtime.operation import Operation, PreparedRequest
 from py_sp_api.runtime.ratelimit import RateLimitWaitExceeded
 from py_sp_api.runtime.rest import RESTClientObject, read_bounded
-from py_sp_api.runtime.retry import parse_retry_after
 from py_sp_api.runtime.transport_security import redact_url
 
 if TYPE_CHECKING:
+    from py_sp_api.runtime.auth import HttpSender, TokenProvider
     from py_sp_api.runtime.events import CallObserver
     from py_sp_api.runtime.journal import SendJournal
     from py_sp_api.runtime.model import SpApiModel
@@ -44,6 +64,10 @@ ResponseT = TypeVar("ResponseT", bound="SpApiModel")
 _log = logging.getLogger("py_sp_api.http")
 
 ACCEPT = "application/hal+json"
+
+# What every try of one call uses: (request, url, headers, timeout, preload_content, rate-limit
+# identity); built once per call.
+_Sent = Tuple["PreparedRequest", str, Dict[str, str], Any, bool, str]
 
 
 class ApiClient:
@@ -71,7 +95,7 @@ class ApiClient:
     ) -> None:
         self.configuration = configuration if configuration is not None else Configuration()
         self._default_headers = DefaultHeaders(
-            {"Accept": ACCEPT, "User-Agent": self.configuration.user_agent}
+            {ACCEPT_HEADER: ACCEPT, USER_AGENT_HEADER: self.configuration.user_agent}
         )
         if (header_name is None) != (header_value is None):
             raise ApiValueError("give both header_name and header_value, or neither")
@@ -90,11 +114,11 @@ class ApiClient:
 
     @property
     def user_agent(self) -> str:
-        return self._default_headers["User-Agent"]
+        return self._default_headers[USER_AGENT_HEADER]
 
     @user_agent.setter
     def user_agent(self, value: str) -> None:
-        self._default_headers["User-Agent"] = value
+        self._default_headers[USER_AGENT_HEADER] = value
 
     def set_default_header(self, header_name: str, header_value: str) -> None:
         self._default_headers[header_name] = header_value
@@ -149,24 +173,7 @@ class ApiClient:
         status = response.status
         raw = response.data
         if not 200 <= status <= 299:
-            note = _outcome_note(operation, status)
-            credentials_note = None
-            if status in (401, 403) and not self._carries_token(headers):
-                credentials_note = NO_CREDENTIALS_NOTE
-            encoding = _unrequested_encoding(response.headers)
-            if encoding is not None:
-                raw = b""  # not text, and the client will not inflate it
-                note = _joined(note, f"The body is {encoding}-encoded (not asked for): not read.")
-            raise ApiException.from_response(
-                status=status,
-                reason=response.reason,
-                headers=response.headers,
-                body=raw,
-                error_model=operation.error_model,
-                attempts=attempts,
-                note=note,
-                credentials_note=credentials_note,
-            )
+            raise self._refusal(operation, response, attempts, headers)
         return ApiResponse(
             status_code=status,
             headers=response.headers,
@@ -180,6 +187,35 @@ class ApiClient:
         return (
             f"ApiClient(host={redact_url(config.host)!r}, "
             f"credentials={config.credentials_summary!r}, rate_limiting={pacing!r})"
+        )
+
+    def _refusal(
+        self,
+        operation: Operation[Any],
+        response: urllib3.BaseHTTPResponse,
+        attempts: int,
+        headers: Optional[Mapping[str, str]],
+    ) -> ApiException:
+        """The typed error for a final answer that is not a 2xx."""
+        status = response.status
+        raw = response.data
+        note = _outcome_note(operation, status)
+        credentials_note = None
+        if status in (401, 403) and not self._carries_token(headers):
+            credentials_note = _NO_CREDENTIALS_NOTE
+        encoding = _unrequested_encoding(response.headers)
+        if encoding is not None:
+            raw = b""  # not text, and the client will not inflate it
+            note = _joined(note, f"The body is {encoding}-encoded (not asked for): not read.")
+        return ApiException.from_response(
+            status=status,
+            reason=response.reason,
+            headers=response.headers,
+            body=raw,
+            error_model=operation.error_model,
+            attempts=attempts,
+            note=note,
+            credentials_note=credentials_note,
         )
 
     def _carries_token(self, headers: Optional[Mapping[str, str]]) -> bool:
@@ -251,7 +287,7 @@ class ApiClient:
             if observer is not None and waited > 0:
                 observer.rate_limit_wait(1, waited)
         claim = journal.claim(key, request[2])  # DuplicateSendError: nothing is sent
-        progress = SendProgress(paced=limiter.enabled)
+        progress = _SendProgress(paced=limiter.enabled)
         try:
             if observer is not None:
                 # Inside the try: a hook interrupted here (Ctrl-C) releases the claim.
@@ -277,132 +313,182 @@ class ApiClient:
         timeout: TimeoutValue,
         extra_headers: Optional[Mapping[str, str]],
         preload_content: bool,
-        progress: Optional[SendProgress] = None,
+        progress: Optional[_SendProgress] = None,
         observer: Optional[CallObserver] = None,
     ) -> Tuple[urllib3.BaseHTTPResponse, int]:
         """Send with auth, pacing and retries; return the final response and the tries made.
 
-        ``progress.may_have_reached`` says, whenever this raises, whether a request that Amazon
-        may have processed has left the process (a send journal needs to know).
-        """
+        Each try: authorise, pace, attempt, then the auth-failure step or the retry decision.
+        ``progress.may_have_reached`` says, if this raises, whether Amazon may have got a try."""
         config = self.configuration
-        method, path, body, content_type = request
-        headers = dict(self._default_headers)
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        provider = config.token_provider
-        if extra_headers and merge_call_headers(headers, extra_headers):
-            # A per-call token (a Restricted Data Token) is sent as given: never replaced by,
-            # nor "refreshed" into, the configured token.
-            provider = None
-        url = config.host + path
-        effective_timeout = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
+        headers, tokens = self._request_headers(request[3], extra_headers, observer)
         limiter = config.rate_limiting
-        policy = config.retry
         identity = config.rate_limit_identity if limiter.enabled else ""
-        idempotent = operation.is_idempotent
-        debug = _log.isEnabledFor(logging.DEBUG)
-        timed = debug or observer is not None
-        token_http = (
-            self.rest_client if observer is None else observer.token_sender(self.rest_client)
-        )
-        token: Optional[str] = None
-        token_refreshed = False
+        call_timeout = to_urllib3_timeout(timeout) if timeout is not None else config.timeout
+        sent = (request, config.host + request[1], headers, call_timeout, preload_content, identity)
         refused: Optional[urllib3.BaseHTTPResponse] = None  # the last 429/5xx, while retrying
         attempt = 0
         while True:
             attempt += 1
-            if provider is not None:
-                token = headers[ACCESS_TOKEN_HEADER] = provider.get_token(token_http)
+            if tokens is not None:
+                tokens.authorise(headers)
             try:
-                if progress is not None and progress.paced:
-                    progress.paced = False  # the first token was taken before the claim
-                    waited = 0.0
-                else:
-                    waited = limiter.acquire(operation, identity) if limiter.enabled else 0.0
+                waited = self._pace(operation, identity, progress) if limiter.enabled else 0.0
             except RateLimitWaitExceeded:
                 if refused is None:
                     raise
-                # Retrying a refused request would wait too long: report what Amazon said.
-                return refused, attempt - 1
-            started = time.monotonic() if timed else 0.0
-            if observer is not None:
-                observer.attempt(attempt, waited)
-            if progress is not None:
-                progress.may_have_reached = True
+                return refused, attempt - 1  # a retry would wait too long: report the refusal
             try:
-                response = self.rest_client.request(
-                    method,
-                    url,
-                    headers=headers,
-                    body=body,
-                    timeout=effective_timeout,
-                    preload_content=preload_content,
-                )
+                response = self._attempt(operation, sent, attempt, waited, progress, observer)
             except ApiConnectionError as exc:
-                if observer is not None:
-                    observer.transport_failure(attempt, exc, time.monotonic() - started)
-                if attempt < policy.max_attempts and policy.retries_transport_failure(
-                    exc.request_sent, idempotent
-                ):
-                    _nothing_processed(progress, exc.request_sent is False or idempotent)
-                    self._pause(policy.delay(attempt), operation, attempt, str(exc), observer)
-                    continue
-                raise _final_transport_error(exc, operation, attempt) from exc.__cause__
-            except ApiResponseTooLargeError as exc:
-                if observer is not None and exc.status is not None:
-                    # Answered (a 2xx: the message was sent), only the body was not read.
-                    observer.answered(attempt, exc.status, exc.headers, time.monotonic() - started)
-                raise _too_large_outcome(exc, operation, attempt) from exc
-            status = response.status
-            if limiter.enabled:
-                limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
-            if timed:
-                elapsed = time.monotonic() - started
-                if observer is not None:
-                    observer.answered(attempt, status, response.headers, elapsed)
-                if debug:
-                    _log.debug(
-                        "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
-                        "request-id=%s)",
-                        method,
-                        path,
-                        status,
-                        elapsed * 1000,
-                        operation.operation_id,
-                        attempt,
-                        waited,
-                        response.headers.get(REQUEST_ID_HEADER),
-                    )
-            if 200 <= status <= 299:
+                self._after_transport_failure(exc, operation, attempt, progress, observer)
+                continue
+            if 200 <= response.status <= 299:
                 return response, attempt
-            if status in (401, 403) and token is not None and provider is not None:
-                data = self._read_all(response, operation, attempt)
-                response = _readable(response, data, preload_content)
-                if not token_refreshed and _says_token_expired(data, operation.error_model):
-                    token_refreshed = True
-                    # Amazon refused the token without processing the request: so whatever
-                    # happens next (a failed token refresh, an interrupt), nothing was sent.
-                    _nothing_processed(progress, True)
-                    renewable = provider.invalidate(token)
-                    if renewable and provider.get_token(token_http) != token:
-                        # So one resend with a new token cannot deliver a message twice.
-                        _log.debug("%s: token expired; resending once", operation.operation_id)
-                        if observer is not None:
-                            observer.retrying(attempt, "access token expired", status, 0.0)
-                        continue
-                return response, attempt
-            if attempt < policy.max_attempts and policy.retries_status(status, idempotent):
-                retry_after = parse_retry_after(response.headers)
-                if retry_after is None or retry_after <= policy.max_backoff:
-                    data = self._read_all(response, operation, attempt)
-                    refused = _readable(response, data, preload_content)
-                    # A POST is retried only after a 429, which processed nothing.
-                    _nothing_processed(progress, status == 429 or idempotent)
-                    delay = policy.delay(attempt, retry_after)
-                    self._pause(delay, operation, attempt, f"HTTP {status}", observer, status)
+            if tokens is not None and response.status in (401, 403):
+                answer = self._after_auth_failure(
+                    response, tokens, operation, sent, attempt, progress, observer
+                )
+                if answer is None:
                     continue
-            return response, attempt
+                return answer, attempt
+            refused = self._after_refusal(response, operation, sent, attempt, progress, observer)
+            if refused is None:
+                return response, attempt
+
+    def _request_headers(
+        self,
+        content_type: Optional[str],
+        extra_headers: Optional[Mapping[str, str]],
+        observer: Optional[CallObserver],
+    ) -> Tuple[Dict[str, str], Optional[_CallToken]]:
+        """The headers of every try of one call, and its configured token (if it sends one)."""
+        headers = dict(self._default_headers)
+        if content_type is not None:
+            headers[CONTENT_TYPE_HEADER] = content_type
+        provider = self.configuration.token_provider
+        if extra_headers and merge_call_headers(headers, extra_headers):
+            # A per-call token (a Restricted Data Token) is sent as given: never replaced by,
+            # nor "refreshed" into, the configured token.
+            provider = None
+        if provider is None:
+            return headers, None
+        sender = self.rest_client if observer is None else observer.token_sender(self.rest_client)
+        return headers, _CallToken(provider, sender)
+
+    def _pace(
+        self, operation: Operation[Any], identity: str, progress: Optional[_SendProgress]
+    ) -> float:
+        """Take a rate-limit token for the next try; return the seconds waited for it."""
+        if progress is not None and progress.paced:
+            progress.paced = False  # the first token was taken before the claim
+            return 0.0
+        return self.configuration.rate_limiting.acquire(operation, identity)
+
+    def _attempt(
+        self,
+        operation: Operation[Any],
+        sent: _Sent,
+        attempt: int,
+        waited: float,
+        progress: Optional[_SendProgress],
+        observer: Optional[CallObserver],
+    ) -> urllib3.BaseHTTPResponse:
+        """Send the request once and report the answer (any status).
+
+        Raises :class:`ApiConnectionError` when no answer came.
+        """
+        request, url, headers, timeout, preload_content, identity = sent
+        method, _, body, _ = request
+        timed = observer is not None or _log.isEnabledFor(logging.DEBUG)
+        started = time.monotonic() if timed else 0.0
+        if observer is not None:
+            observer.attempt(attempt, waited)
+        if progress is not None:
+            progress.may_have_reached = True
+        try:
+            response = self.rest_client.request(
+                method, url, headers=headers, body=body, timeout=timeout,
+                preload_content=preload_content,
+            )  # fmt: skip
+        except ApiConnectionError as exc:
+            if observer is not None:
+                observer.transport_failure(attempt, exc, time.monotonic() - started)
+            raise
+        except ApiResponseTooLargeError as exc:
+            if observer is not None and exc.status is not None:
+                # Answered (a 2xx: the message was sent), only the body was not read.
+                observer.answered(attempt, exc.status, exc.headers, time.monotonic() - started)
+            raise _too_large_outcome(exc, operation, attempt) from exc
+        limiter = self.configuration.rate_limiting
+        if limiter.enabled:
+            limiter.observe(operation, identity, response.headers.get(RATE_LIMIT_HEADER))
+        if timed:
+            _report_answer(response, operation, request, attempt, waited, started, observer)
+        return response
+
+    def _after_transport_failure(
+        self,
+        exc: ApiConnectionError,
+        operation: Operation[Any],
+        attempt: int,
+        progress: Optional[_SendProgress],
+        observer: Optional[CallObserver],
+    ) -> None:
+        """Pause before sending again, or raise the final error when that is not safe."""
+        idempotent = operation.is_idempotent
+        policy = self.configuration.retry
+        delay = policy.delay_after_transport_failure(attempt, exc.request_sent, idempotent)
+        if delay is None:
+            raise _final_transport_error(exc, operation, attempt) from exc.__cause__
+        _nothing_processed(progress, exc.request_sent is False or idempotent)
+        self._pause(delay, operation, attempt, str(exc), observer)
+
+    def _after_auth_failure(
+        self,
+        response: urllib3.BaseHTTPResponse,
+        token: _CallToken,
+        operation: Operation[Any],
+        sent: _Sent,
+        attempt: int,
+        progress: Optional[_SendProgress],
+        observer: Optional[CallObserver],
+    ) -> Optional[urllib3.BaseHTTPResponse]:
+        """After a 401/403 to the configured token: ``None`` to send once more with a renewed
+        token (Amazon said it expired), else the answer to report (its body read)."""
+        data = self._read_all(response, operation, attempt)
+        answer = _readable(response, data, sent[4])  # sent[4]: preload_content
+        if not token.renewed_after(data, operation.error_model, progress):
+            return answer
+        # So one resend with a new token cannot deliver a message twice.
+        _log.debug("%s: token expired; resending once", operation.operation_id)
+        if observer is not None:
+            observer.retrying(attempt, "access token expired", response.status, 0.0)
+        return None
+
+    def _after_refusal(
+        self,
+        response: urllib3.BaseHTTPResponse,
+        operation: Operation[Any],
+        sent: _Sent,
+        attempt: int,
+        progress: Optional[_SendProgress],
+        observer: Optional[CallObserver],
+    ) -> Optional[urllib3.BaseHTTPResponse]:
+        """After any other refusal, the retry decision: ``None`` to report this answer; else,
+        having paused, the answer (body read) to report if the next try cannot be paced."""
+        status = response.status
+        delay = self.configuration.retry.delay_after_status(
+            attempt, status, operation.is_idempotent, response.headers
+        )
+        if delay is None:
+            return None
+        data = self._read_all(response, operation, attempt)
+        kept = _readable(response, data, sent[4])  # sent[4]: preload_content
+        # A POST is retried only after a 429, which processed nothing.
+        _nothing_processed(progress, status == 429 or operation.is_idempotent)
+        self._pause(delay, operation, attempt, f"HTTP {status}", observer, status)
+        return kept
 
     def _read_all(
         self, response: urllib3.BaseHTTPResponse, operation: Operation[Any], attempt: int
@@ -434,7 +520,7 @@ class ApiClient:
                 why,
                 delay,
             )
-        time.sleep(delay)
+        self.configuration.retry.sleep(delay)
 
 
 def _readable(
@@ -472,7 +558,65 @@ def _says_token_expired(body: bytes, error_model: Optional[Type[Any]]) -> bool:
     return False
 
 
-class SendProgress:
+class _CallToken:
+    """The configured access token one call sends, renewed at most once when it expired."""
+
+    __slots__ = ("_provider", "_renewed", "_sender", "_token")
+
+    def __init__(self, provider: TokenProvider, sender: HttpSender) -> None:
+        self._provider = provider
+        self._sender = sender
+        self._token = ""
+        self._renewed = False
+
+    def authorise(self, headers: Dict[str, str]) -> None:
+        """Put the current access token into ``headers`` (before every try)."""
+        self._token = headers[ACCESS_TOKEN_HEADER] = self._provider.get_token(self._sender)
+
+    def renewed_after(
+        self, body: bytes, error_model: Optional[Type[Any]], progress: Optional[_SendProgress]
+    ) -> bool:
+        """Whether, after a 401/403 with ``body``, a different token may be sent once more:
+        Amazon said the token expired, it was not renewed yet, and a new one came."""
+        if self._renewed or not _says_token_expired(body, error_model):
+            return False
+        self._renewed = True
+        # Amazon refused the token without processing the request: so whatever happens next
+        # (a failed token refresh, an interrupt), nothing was sent.
+        _nothing_processed(progress, True)
+        token = self._token
+        return self._provider.invalidate(token) and self._provider.get_token(self._sender) != token
+
+
+def _report_answer(
+    response: urllib3.BaseHTTPResponse,
+    operation: Operation[Any],
+    request: PreparedRequest,
+    attempt: int,
+    waited: float,
+    started: float,
+    observer: Optional[CallObserver],
+) -> None:
+    """Tell the observer, and the debug log, that Amazon answered a try."""
+    elapsed = time.monotonic() - started
+    if observer is not None:
+        observer.answered(attempt, response.status, response.headers, elapsed)
+    if _log.isEnabledFor(logging.DEBUG):
+        _log.debug(
+            "%s %s -> %s in %.1f ms (operation=%s, attempt=%d, rate-limit wait=%.3fs, "
+            "request-id=%s)",
+            request[0],
+            request[1],
+            response.status,
+            elapsed * 1000,
+            operation.operation_id,
+            attempt,
+            waited,
+            response.headers.get(REQUEST_ID_HEADER),
+        )
+
+
+class _SendProgress:
     """A journaled send's state: whether Amazon may have processed a request that left, and
     whether the first attempt's rate-limit token was already taken (before the claim)."""
 
@@ -483,14 +627,14 @@ class SendProgress:
         self.paced = paced
 
 
-def _nothing_processed(progress: Optional[SendProgress], certain: bool) -> None:
+def _nothing_processed(progress: Optional[_SendProgress], certain: bool) -> None:
     # Before a retry: the answer (a 429, an expired token, a connection refused) proves that
     # Amazon processed nothing, so an interrupt in the pause sent nothing either.
     if progress is not None and certain:
         progress.may_have_reached = False
 
 
-NO_CREDENTIALS_NOTE = (
+_NO_CREDENTIALS_NOTE = (
     "This client has no credentials configured, so the request carried no access token. "
     "Pass credentials=LwaCredentials.from_env() (reads LWA_CLIENT_ID, LWA_CLIENT_SECRET and "
     "LWA_REFRESH_TOKEN) or access_token=... to Configuration; where each value comes from: "
@@ -532,7 +676,7 @@ def _too_large_outcome(
             attempts=attempts,
         )
     too_large = f"The body is larger than max_response_bytes ({exc.limit} bytes): not read."
-    return exception_class_for_status(status)(
+    return _exception_class_for_status(status)(
         status,
         exc.reason,
         headers=exc.headers,
@@ -543,7 +687,7 @@ def _too_large_outcome(
 
 def _unrequested_encoding(headers: Mapping[str, str]) -> Optional[str]:
     # The client asks for identity, so any other Content-Encoding is one it did not ask for.
-    encoding = headers.get("Content-Encoding")
+    encoding = headers.get(CONTENT_ENCODING_HEADER)
     if encoding is None or encoding.strip().lower() in ("", "identity"):
         return None
     return encoding.strip()
@@ -611,3 +755,9 @@ def _parse_body(
             headers=headers,
             body=raw,
         ) from exc
+
+
+__all__ = [
+    "ACCEPT",
+    "ApiClient",
+]

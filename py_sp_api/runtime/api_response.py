@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Generic, Mapping, Optional, TypeVar
 
-from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER
+from py_sp_api.runtime.headers import RATE_LIMIT_HEADER, REQUEST_ID_HEADER
 
 T = TypeVar("T")
-
-RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
 
 
 class ApiResponse(Generic[T]):
@@ -50,7 +48,7 @@ class ApiResponse(Generic[T]):
         return (
             f"<div><strong>HTTP {self.status_code}</strong> "
             f"request id <code>{html.escape(self.request_id or '-')}</code>, "
-            f"x-amzn-RateLimit-Limit <code>{html.escape(self.rate_limit or '-')}</code>"
+            f"{RATE_LIMIT_HEADER} <code>{html.escape(self.rate_limit or '-')}</code>"
             f"{body}</div>"
         )
 
@@ -65,3 +63,8 @@ class ApiResponse(Generic[T]):
             f"ApiResponse(status_code={self.status_code}, request_id={self.request_id!r}, "
             f"data={self.data!r})"
         )
+
+
+__all__ = [
+    "ApiResponse",
+]

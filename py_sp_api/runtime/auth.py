@@ -29,6 +29,7 @@ from py_sp_api.runtime.exceptions import (
     LwaAuthError as LwaAuthError,
 )
 from py_sp_api.runtime.forksafe import reinit_after_fork
+from py_sp_api.runtime.headers import ACCEPT_HEADER, CONTENT_TYPE_HEADER
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import require_secure_url
 
@@ -61,7 +62,7 @@ class SecretBytes(bytes):
         return "b'***'"
 
 
-def checked_token(token: object, source: str) -> SecretStr:
+def _checked_token(token: object, source: str) -> SecretStr:
     """``token`` as a :class:`SecretStr`, if a header can carry it; never echoes the value."""
     if not isinstance(token, str) or not token.strip():
         raise LwaAuthError(f"{source} gave no access token")
@@ -194,7 +195,7 @@ class StaticTokenProvider:
 
     def __init__(self, token: str, *, identity: Optional[str] = None) -> None:
         try:
-            self._token = checked_token(token, "access_token")
+            self._token = _checked_token(token, "access_token")
         except LwaAuthError as exc:
             raise ApiValueError(str(exc)) from None
         digest = hashlib.sha256(self._token.encode()).hexdigest()[:16]
@@ -238,7 +239,7 @@ class CallableTokenProvider:
         return self._identity
 
     def get_token(self, http: HttpSender) -> str:
-        return checked_token(self._fetch(), "the access-token callable")
+        return _checked_token(self._fetch(), "the access-token callable")
 
     def invalidate(self, token: str) -> bool:
         # The callable may hand out a new token next time; the client resends only if it does.
@@ -383,8 +384,8 @@ class LwaTokenProvider:
     def _fetch(self, http: HttpSender) -> Tuple[SecretStr, float]:
         body = self.credentials.token_request_body()
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-            "Accept": "application/json",
+            CONTENT_TYPE_HEADER: "application/x-www-form-urlencoded;charset=UTF-8",
+            ACCEPT_HEADER: "application/json",
         }
         endpoint = self.credentials.endpoint
         last_error: Union[LwaAuthError, None] = None
@@ -465,7 +466,7 @@ def _parse_token(response: urllib3.BaseHTTPResponse, attempts: int) -> Tuple[Sec
         # sooner, Amazon's "expired" answer gets one refresh and resend.
         lifetime = DEFAULT_TOKEN_LIFETIME
     try:
-        return checked_token(token, "LWA"), lifetime
+        return _checked_token(token, "LWA"), lifetime
     except LwaAuthError as exc:
         exc.status, exc.attempts = 200, attempts
         raise
@@ -481,3 +482,20 @@ def _checked_margin(margin: object) -> float:
 
 def _str_or_none(value: object) -> Optional[str]:
     return value if isinstance(value, str) and value else None
+
+
+__all__ = [
+    "CallableTokenProvider",
+    "DEFAULT_LWA_ENDPOINT",
+    "DEFAULT_TOKEN_LIFETIME",
+    "ENV_CLIENT_ID",
+    "ENV_CLIENT_SECRET",
+    "ENV_REFRESH_TOKEN",
+    "HttpSender",
+    "LwaCredentials",
+    "LwaTokenProvider",
+    "SecretBytes",
+    "SecretStr",
+    "StaticTokenProvider",
+    "TokenProvider",
+]

@@ -73,3 +73,8 @@ class BaseApi:
             )
         answer = self.api_client.call(operation, (order_id, [marketplace_id])).data
         return self.available_actions(answer)
+
+
+__all__ = [
+    "BaseApi",
+]

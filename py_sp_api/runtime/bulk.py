@@ -650,6 +650,19 @@ def _at_line(job: Job, error: str) -> str:
 
 
 __all__: Tuple[str, ...] = (
+    "ALREADY_SENT",
+    "ALREADY_UNKNOWN",
+    "FAILED",
+    "INVALID",
+    "IN_FLIGHT_ELSEWHERE",
+    "NOT_AVAILABLE",
+    "NOT_STARTED",
+    "REJECTED",
+    "SENT",
+    "TOKEN_SPENDING_OUTCOMES",
+    "UNDONE_OUTCOMES",
+    "UNKNOWN",
+    "UNSETTLED_OUTCOMES",
     "OUTCOMES",
     "REPORT_COLUMNS",
     "Bucket",

@@ -19,7 +19,7 @@ from py_sp_api.runtime.auth import (
     TokenProvider,
 )
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
-from py_sp_api.runtime.headers import check_header
+from py_sp_api.runtime.headers import USER_AGENT_HEADER, check_header
 from py_sp_api.runtime.ratelimit import RateLimiting
 from py_sp_api.runtime.retry import RetryPolicy
 from py_sp_api.runtime.transport_security import is_secure_url, redact_url
@@ -128,23 +128,14 @@ class Configuration:
         self.key_file = key_file
         self.assert_hostname = assert_hostname
         self.proxy = proxy
-        for name, value in (proxy_headers or {}).items():
-            check_header(name, value)  # the proxy's credentials, typically: never echoed
-        self.proxy_headers = proxy_headers
-        if connection_pool_maxsize < 1:
-            raise ApiValueError("connection_pool_maxsize must be at least 1")
-        self.connection_pool_maxsize = connection_pool_maxsize
+        self.proxy_headers = _checked_proxy_headers(proxy_headers)
+        self.connection_pool_maxsize = _checked_pool_size(connection_pool_maxsize)
         self.user_agent = user_agent or default_user_agent()
         self.max_response_bytes = max_response_bytes
-        if isinstance(rate_limiting, RateLimiting):
-            self.rate_limiting = rate_limiting
-        else:
-            self.rate_limiting = RateLimiting(enabled=bool(rate_limiting))
+        self.rate_limiting = _rate_limiting(rate_limiting)
         self.retry = retry if retry is not None else RetryPolicy()
         self.journal = journal
-        if seller_id is not None and (not isinstance(seller_id, str) or not seller_id.strip()):
-            raise ApiValueError("seller_id must be a non-empty str (e.g. the selling partner id)")
-        self.seller_id = seller_id
+        self.seller_id = _checked_seller_id(seller_id)
 
     @classmethod
     def for_marketplace(
@@ -184,7 +175,7 @@ class Configuration:
 
     @user_agent.setter
     def user_agent(self, value: str) -> None:
-        check_header("User-Agent", value)
+        check_header(USER_AGENT_HEADER, value)
         self._user_agent = value
 
     @property
@@ -327,6 +318,29 @@ def _instrumentation(hooks: Optional[Hooks], telemetry: Optional[Telemetry]) -> 
     return combined(hooks, telemetry)
 
 
+def _checked_proxy_headers(headers: Optional[Dict[str, str]]) -> Optional[Dict[str, str]]:
+    for name, value in (headers or {}).items():
+        check_header(name, value)  # the proxy's credentials, typically: never echoed
+    return headers
+
+
+def _checked_pool_size(size: int) -> int:
+    if size < 1:
+        raise ApiValueError("connection_pool_maxsize must be at least 1")
+    return size
+
+
+def _rate_limiting(value: Union[bool, RateLimiting]) -> RateLimiting:
+    """``rate_limiting=`` as given: a :class:`RateLimiting`, or on/off with the defaults."""
+    return value if isinstance(value, RateLimiting) else RateLimiting(enabled=bool(value))
+
+
+def _checked_seller_id(seller_id: Optional[str]) -> Optional[str]:
+    if seller_id is not None and (not isinstance(seller_id, str) or not seller_id.strip()):
+        raise ApiValueError("seller_id must be a non-empty str (e.g. the selling partner id)")
+    return seller_id
+
+
 def _token_provider(
     credentials: Optional[LwaCredentials],
     access_token: Union[str, Callable[[], str], None],
@@ -397,3 +411,15 @@ def _seconds(value: Any) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ApiValueError(f"a timeout must be a positive, finite number of seconds, got {value}")
     return float(value)
+
+
+__all__ = [
+    "Configuration",
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "TimeoutValue",
+    "canonical_origin",
+    "default_user_agent",
+    "to_urllib3_timeout",
+]

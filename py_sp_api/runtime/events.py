@@ -35,13 +35,12 @@ from typing import (
 
 import urllib3
 
-from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER
 from py_sp_api.runtime.exceptions import (
-    REQUEST_ID_HEADER,
     ApiConnectionError,
     ApiTypeError,
     DuplicateSendError,
 )
+from py_sp_api.runtime.headers import RATE_LIMIT_HEADER, REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
     from py_sp_api.runtime.api_client import ApiClient
@@ -50,6 +49,14 @@ if TYPE_CHECKING:
     from py_sp_api.runtime.operation import Operation, PreparedRequest
 
 __all__ = [
+    "AttemptHook",
+    "JournalHook",
+    "ResponseHook",
+    "RetryHook",
+    "TokenHook",
+    "WaitHook",
+    "combined",
+    "send_observed",
     "AttemptStarted",
     "CallObserver",
     "Hooks",
@@ -260,7 +267,7 @@ class CallObserver:
 
     def token_sender(self, sender: HttpSender) -> HttpSender:
         """The transport for the token provider, reporting each token request here."""
-        return ObservedTokenSender(sender, self)
+        return _ObservedTokenSender(sender, self)
 
 
 class Telemetry(Protocol):
@@ -479,7 +486,7 @@ def _finish_all(
         _finish_all(observers[1:], status, error)
 
 
-class AllTelemetry:
+class _AllTelemetry:
     """Several telemetries as one: each call gets an observer from each."""
 
     __slots__ = ("telemetries",)
@@ -500,10 +507,10 @@ def combined(hooks: Optional[Hooks], telemetry: Optional[Telemetry]) -> Optional
         parts.append(telemetry)
     if not parts:
         return None
-    return parts[0] if len(parts) == 1 else AllTelemetry(tuple(parts))
+    return parts[0] if len(parts) == 1 else _AllTelemetry(tuple(parts))
 
 
-class ObservedTokenSender:
+class _ObservedTokenSender:
     """The transport as the token provider sees it, reporting each token request.
 
     Only the status, timing and error type are reported: never the request body (it holds

@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from pydantic_core import PydanticCustomError, ValidationError
 
+from py_sp_api.runtime.headers import REQUEST_ID_HEADER
+
 __all__ = [
     "ActionNotAvailableException",
     "ApiAttributeError",
@@ -54,7 +56,6 @@ __all__ = [
     "UnsupportedMediaTypeException",
 ]
 
-REQUEST_ID_HEADER = "x-amzn-RequestId"
 _BODY_PREVIEW = 2000
 _VALIDATION_ERRORS_SHOWN = 5
 
@@ -129,7 +130,7 @@ class ModelValidationError(ValidationError, ApiValueError):
             return cls.from_exception_data(error.title, custom)  # type: ignore[arg-type]
 
 
-class ErrorLike(Protocol):
+class _ErrorLike(Protocol):
     """The shape of Amazon's ``Error`` model, as the runtime sees it."""
 
     @property
@@ -165,7 +166,7 @@ class ApiException(OpenApiException):
         body: Optional[str] = None,
         data: Any = None,
         headers: Optional[Mapping[str, str]] = None,
-        errors: Optional[Sequence[ErrorLike]] = None,
+        errors: Optional[Sequence[_ErrorLike]] = None,
         attempts: int = 1,
         note: Optional[str] = None,
     ) -> None:
@@ -180,7 +181,7 @@ class ApiException(OpenApiException):
         self.headers: Mapping[str, str] = headers if headers is not None else {}
         self.body = body
         self.data = data
-        self.errors: List[ErrorLike] = list(errors or [])
+        self.errors: List[_ErrorLike] = list(errors or [])
         self.request_id: Optional[str] = self.headers.get(REQUEST_ID_HEADER)
         self.attempts = attempts
         self.note = note
@@ -231,7 +232,7 @@ class ApiException(OpenApiException):
         text = _decode(body) if body else None
         data = _try_json(body)
         errors = _parse_errors(data, error_model)
-        exc_class = exception_class_for_status(status)
+        exc_class = _exception_class_for_status(status)
         hint = _not_available_hint(status, errors)
         if hint is not None:
             exc_class = ActionNotAvailableException
@@ -301,7 +302,7 @@ _NOT_AVAILABLE_FOR_ORDER: Dict[str, str] = {
 }
 
 
-def _not_available_hint(status: int, errors: Sequence[ErrorLike]) -> Optional[str]:
+def _not_available_hint(status: int, errors: Sequence[_ErrorLike]) -> Optional[str]:
     if status != 403:
         return None
     for error in errors:
@@ -353,7 +354,7 @@ _EXCEPTION_BY_STATUS: Dict[int, Type[ApiException]] = {
 }
 
 
-def exception_class_for_status(status: int) -> Type[ApiException]:
+def _exception_class_for_status(status: int) -> Type[ApiException]:
     """The :class:`ApiException` subclass raised for ``status``."""
     if 500 <= status <= 599:
         return ServiceException

@@ -38,3 +38,9 @@ def _reinit_all() -> None:
 
 if hasattr(os, "register_at_fork"):  # absent where there is no fork (Windows)
     os.register_at_fork(after_in_child=_reinit_all)
+
+
+__all__ = [
+    "ForkAware",
+    "reinit_after_fork",
+]

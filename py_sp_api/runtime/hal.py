@@ -43,3 +43,9 @@ def actions_operation(operations: Mapping[str, Operation[Any]]) -> Optional[Oper
         if operation.method == "GET" and all(path.startswith(prefix) for path in posts):
             return operation
     return None
+
+
+__all__ = [
+    "action_names",
+    "actions_operation",
+]

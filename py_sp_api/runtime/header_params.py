@@ -47,3 +47,9 @@ def call_headers(
     if extra:
         headers.update(extra)
     return headers or None
+
+
+__all__ = [
+    "HeaderParam",
+    "call_headers",
+]

@@ -11,9 +11,32 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, Mapping, Tuple, Union
 
-from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
+__all__ = [
+    "ACCEPT_HEADER",
+    "ACCESS_TOKEN_HEADER",
+    "CONTENT_ENCODING_HEADER",
+    "CONTENT_TYPE_HEADER",
+    "RATE_LIMIT_HEADER",
+    "REQUEST_ID_HEADER",
+    "RETRY_AFTER_HEADER",
+    "USER_AGENT_HEADER",
+    "DefaultHeaders",
+    "HeaderItems",
+    "check_header",
+    "merge_call_headers",
+]
 
+# Every header name the runtime reads or sets, spelled as it is sent.
+ACCEPT_HEADER = "Accept"
 ACCESS_TOKEN_HEADER = "x-amz-access-token"  # noqa: S105 - a header name
+CONTENT_ENCODING_HEADER = "Content-Encoding"
+CONTENT_TYPE_HEADER = "Content-Type"
+RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+"""The rate (requests per second) Amazon states for the operation's usage plan."""
+REQUEST_ID_HEADER = "x-amzn-RequestId"
+"""Amazon's id for one request: what its support asks for."""
+RETRY_AFTER_HEADER = "Retry-After"
+USER_AGENT_HEADER = "User-Agent"
 
 # RFC 9110: a field name is a token; a field value is tab, visible ASCII, space and obs-text
 # (0x80-0xFF, which http.client sends as Latin-1). No CR, LF, NUL or other control character.
@@ -24,7 +47,8 @@ _SHOWN_NAME_LENGTH = 40
 # The spelling the client itself uses for the headers it sets, so that setting one of them in
 # another capitalisation replaces the client's entry instead of sending the header twice.
 _SPELLING = {
-    name.lower(): name for name in ("Accept", "Content-Type", "User-Agent", ACCESS_TOKEN_HEADER)
+    name.lower(): name
+    for name in (ACCEPT_HEADER, CONTENT_TYPE_HEADER, USER_AGENT_HEADER, ACCESS_TOKEN_HEADER)
 }
 
 HeaderItems = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
@@ -36,19 +60,33 @@ def check_header(name: Any, value: Any) -> None:
     The message names the header and never shows its value.
     """
     if not isinstance(name, str):
-        raise ApiTypeError(f"a header name must be a str, got {type(name).__name__}")
+        raise _type_error(f"a header name must be a str, got {type(name).__name__}")
     if not _FIELD_NAME.fullmatch(name):
-        raise ApiValueError(
+        raise _value_error(
             f"{_shown(name)} is not a valid header name: HTTP allows letters, digits and "
             "!#$%&'*+-.^_`|~ only"
         )
     if not isinstance(value, str):
-        raise ApiTypeError(f"header {name!r} must be a str, got {type(value).__name__}")
+        raise _type_error(f"header {name!r} must be a str, got {type(value).__name__}")
     if not _FIELD_VALUE.fullmatch(value):
-        raise ApiValueError(
+        raise _value_error(
             f"header {name!r} has a value HTTP cannot carry: a line break, a control "
             "character or a character outside Latin-1 (the value is not shown)"
         )
+
+
+# The errors are imported only to be raised: exceptions.py reads its header names from this
+# module, so this one imports nothing of the runtime when it loads.
+def _value_error(message: str) -> Exception:
+    from py_sp_api.runtime.exceptions import ApiValueError
+
+    return ApiValueError(message)
+
+
+def _type_error(message: str) -> Exception:
+    from py_sp_api.runtime.exceptions import ApiTypeError
+
+    return ApiTypeError(message)
 
 
 def _shown(name: str) -> str:
@@ -124,7 +162,7 @@ def merge_call_headers(headers: Dict[str, str], extra: Mapping[str, str]) -> boo
         check_header(name, value)
         lower = name.lower()
         if lower in given:
-            raise ApiValueError(
+            raise _value_error(
                 f"header {name!r} is given twice in _headers (header names ignore case)"
             )
         given[lower] = (name, value)

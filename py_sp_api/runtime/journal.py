@@ -600,6 +600,8 @@ class MemoryJournalBackend:
 
 
 __all__: Tuple[str, ...] = (
+    "EXPIRED_DETAIL",
+    "RELEASED",
     "DEFAULT_LEASE",
     "IN_FLIGHT",
     "REJECTED",

@@ -36,7 +36,7 @@ DEFAULT_PREFIX = "py-sp-api"
 DEFAULT_SOCKET_TIMEOUT = 5.0
 """Seconds a Redis command may take (connect and read) before a claim fails, nothing sent."""
 
-INSTALL_HINT = 'RedisJournalBackend needs the redis package: pip install "py-sp-api[redis]"'
+_INSTALL_HINT = 'RedisJournalBackend needs the redis package: pip install "py-sp-api[redis]"'
 
 _FIELDS: Tuple[str, ...] = tuple(field.name for field in fields(JournalEntry))
 _FLOATS = frozenset({"created_at", "updated_at", "lease_until"})
@@ -48,7 +48,7 @@ _FLOATS = frozenset({"created_at", "updated_at", "lease_until"})
 # claim is first stored as unknown). The same claim id already there is this very claim,
 # stored by an attempt whose reply was lost: it counts as stored, so a retried command is
 # harmless.
-CLAIM_SCRIPT = """
+_CLAIM_SCRIPT = """
 local entry, index = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 local held = redis.call('HMGET', entry, 'state', 'lease_until', 'claim_id')
@@ -70,7 +70,7 @@ return false
 
 # KEYS[1]: the entry's hash. ARGV: claim id, then how many field/value pairs to set, the
 # pairs, and the fields to delete (outcome fields that are None). Returns 1 if recorded.
-SETTLE_SCRIPT = """
+_SETTLE_SCRIPT = """
 local entry = KEYS[1]
 local held = redis.call('HMGET', entry, 'claim_id', 'state')
 if held[1] ~= ARGV[1] or (held[2] ~= 'in_flight' and held[2] ~= 'unknown') then return 0 end
@@ -83,7 +83,7 @@ return 1
 """
 
 # KEYS[1]: the entry's hash, KEYS[2]: the index. ARGV: claim id, index member.
-RELEASE_SCRIPT = """
+_RELEASE_SCRIPT = """
 local held = redis.call('HMGET', KEYS[1], 'claim_id', 'state')
 if held[1] == ARGV[1] and held[2] == 'in_flight' then
   redis.call('DEL', KEYS[1])
@@ -94,7 +94,7 @@ return 0
 
 # KEYS[1]: the entry's hash. ARGV: now, new state, detail. Returns the entry as it was (or
 # an empty list); changes it only if it reads unknown (stored so, or a claim past its lease).
-RESOLVE_SCRIPT = """
+_RESOLVE_SCRIPT = """
 local entry = KEYS[1]
 local before = redis.call('HGETALL', entry)
 if #before == 0 then return before end
@@ -107,7 +107,7 @@ return before
 """
 
 # KEYS[1]: the index. ARGV: the prefix of the entries' keys. Every entry, oldest first.
-ENTRIES_SCRIPT = """
+_ENTRIES_SCRIPT = """
 local found = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local entry = redis.call('HGETALL', ARGV[1] .. member)
@@ -121,7 +121,7 @@ def _import_redis() -> ModuleType:
     try:
         return importlib.import_module("redis")
     except ImportError as exc:
-        raise ImportError(INSTALL_HINT) from exc
+        raise ImportError(_INSTALL_HINT) from exc
 
 
 class RedisJournalBackend:
@@ -151,11 +151,11 @@ class RedisJournalBackend:
             redis_module.exceptions.RedisError,
             OSError,
         )
-        self._claim = client.register_script(CLAIM_SCRIPT)
-        self._settle = client.register_script(SETTLE_SCRIPT)
-        self._release = client.register_script(RELEASE_SCRIPT)
-        self._resolve = client.register_script(RESOLVE_SCRIPT)
-        self._entries = client.register_script(ENTRIES_SCRIPT)
+        self._claim = client.register_script(_CLAIM_SCRIPT)
+        self._settle = client.register_script(_SETTLE_SCRIPT)
+        self._release = client.register_script(_RELEASE_SCRIPT)
+        self._resolve = client.register_script(_RESOLVE_SCRIPT)
+        self._entries = client.register_script(_ENTRIES_SCRIPT)
 
     @classmethod
     def from_url(
@@ -311,4 +311,4 @@ def _str(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-__all__: Tuple[str, ...] = ("DEFAULT_PREFIX", "RedisJournalBackend")
+__all__: Tuple[str, ...] = ("DEFAULT_PREFIX", "DEFAULT_SOCKET_TIMEOUT", "RedisJournalBackend")

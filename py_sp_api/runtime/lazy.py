@@ -28,3 +28,8 @@ def lazy_attributes(
         return sorted(set(vars(sys.modules[package])) | set(exports))
 
     return __getattr__, __dir__
+
+
+__all__ = [
+    "lazy_attributes",
+]

@@ -164,3 +164,10 @@ AwareDateTime = Annotated[
     PlainSerializer(_format_datetime, return_type=str, when_used="json"),
 ]
 """A ``date-time`` field: parsed to a timezone-aware ``datetime``, sent as ISO 8601."""
+
+
+__all__ = [
+    "AwareDateTime",
+    "SpApiModel",
+    "SpApiRequestModel",
+]

@@ -454,3 +454,14 @@ def _validated(model: Type[SpApiModel], data: Any) -> SpApiModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ApiValueError(f"invalid {model.__name__}: {exc}") from exc
+
+
+__all__ = [
+    "ModelRef",
+    "Operation",
+    "PathParam",
+    "PreparedRequest",
+    "QueryParam",
+    "RateLimit",
+    "Removal",
+]

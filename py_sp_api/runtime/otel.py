@@ -30,9 +30,9 @@ from typing import (
 from urllib3.util import parse_url
 
 from py_sp_api._version import __version__
-from py_sp_api.runtime.api_response import RATE_LIMIT_HEADER
 from py_sp_api.runtime.events import CallObserver, api_name, safe_url
-from py_sp_api.runtime.exceptions import REQUEST_ID_HEADER, DuplicateSendError
+from py_sp_api.runtime.exceptions import DuplicateSendError
+from py_sp_api.runtime.headers import RATE_LIMIT_HEADER, REQUEST_ID_HEADER
 
 try:
     from opentelemetry import context as otel_context, metrics, trace
@@ -56,7 +56,7 @@ _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2
 _WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-Attributes = Dict[str, Union[str, int, float]]
+_Attributes = Dict[str, Union[str, int, float]]
 F = TypeVar("F", bound=Callable[..., Any])
 _failed: Set[str] = set()
 
@@ -125,9 +125,9 @@ class OpenTelemetry:
         # The attributes every call of one operation to one host shares, worked out once:
         # (id of the operation, origin) -> (the operation, kept so its id stays its own,
         # the attributes, the span name).
-        self._shared: Dict[Tuple[int, str], Tuple[object, Attributes, str]] = {}
+        self._shared: Dict[Tuple[int, str], Tuple[object, _Attributes, str]] = {}
 
-    def shared_attributes(self, operation: Operation[Any], url: str) -> Tuple[Attributes, str]:
+    def shared_attributes(self, operation: Operation[Any], url: str) -> Tuple[_Attributes, str]:
         """The attributes of the span and metrics of every call of ``operation`` to ``url``'s
         host, and the span's name."""
         origin = url[: url.find("/", url.find("://") + 3)]
@@ -136,7 +136,7 @@ class OpenTelemetry:
         if known is None:
             parts = parse_url(safe_url(origin))
             scheme = (parts.scheme or "https").lower()
-            attributes: Attributes = {
+            attributes: _Attributes = {
                 "http.request.method": operation.method,
                 # An IPv6 address without its URL brackets, as the convention spells it.
                 "server.address": (parts.host or "").strip("[]"),
@@ -217,7 +217,7 @@ class _SpanCall(CallObserver):
         self._status = status
         self._request_id = headers.get(REQUEST_ID_HEADER) or self._request_id
         self._rate_limit = _rate(headers.get(RATE_LIMIT_HEADER)) or self._rate_limit
-        attributes: Attributes = {**self._metric_attributes, "http.response.status_code": status}
+        attributes: _Attributes = {**self._metric_attributes, "http.response.status_code": status}
         if status >= 400:
             attributes["error.type"] = str(status)
         self._otel.request_duration.record(seconds, attributes)
@@ -226,12 +226,12 @@ class _SpanCall(CallObserver):
 
     @_guarded
     def no_answer(self, attempt: int, error: BaseException, seconds: float) -> None:
-        attributes: Attributes = {**self._metric_attributes, "error.type": _error_type(error)}
+        attributes: _Attributes = {**self._metric_attributes, "error.type": _error_type(error)}
         self._otel.request_duration.record(seconds, attributes)
 
     @_guarded
     def retrying(self, attempt: int, reason: str, status: Optional[int], delay: float) -> None:
-        attributes: Attributes = {
+        attributes: _Attributes = {
             "sp_api.attempt": attempt,
             "sp_api.retry.reason": reason,
             "sp_api.retry.delay_seconds": delay,
@@ -244,7 +244,7 @@ class _SpanCall(CallObserver):
     def token_request(
         self, endpoint: str, status: Optional[int], error: Optional[str], seconds: float
     ) -> None:
-        attributes: Attributes = {"sp_api.token.endpoint": endpoint, "sp_api.duration": seconds}
+        attributes: _Attributes = {"sp_api.token.endpoint": endpoint, "sp_api.duration": seconds}
         if status is not None:
             attributes["http.response.status_code"] = status
         if error is not None:
@@ -268,7 +268,7 @@ class _SpanCall(CallObserver):
         try:
             if isinstance(error, DuplicateSendError):
                 self.journal("", "duplicate", None, None)
-            final: Attributes = {
+            final: _Attributes = {
                 "sp_api.attempts": self._attempts,
                 "sp_api.rate_limit.wait_seconds": self._waited,
             }

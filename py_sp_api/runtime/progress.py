@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from py_sp_api.runtime.bulk import Bucket
 
 PLAIN_INTERVAL = 2.0  # seconds between plain progress lines
-RATE_WINDOW = 10.0  # seconds of finished jobs the current rate is measured over
+_RATE_WINDOW = 10.0  # seconds of finished jobs the current rate is measured over
 _LABEL = "send_many"
 
 
@@ -103,13 +103,13 @@ class ProgressTracker:
             return sum(self._counts.values())
 
     def rate(self) -> float:
-        """Jobs per second over the last :data:`RATE_WINDOW` seconds."""
+        """Jobs per second over the last :data:`_RATE_WINDOW` seconds."""
         now = self._clock()
         with self._lock:
             recent = self._finished_at
-            while recent and recent[0] < now - RATE_WINDOW:
+            while recent and recent[0] < now - _RATE_WINDOW:
                 recent.popleft()
-            window = min(RATE_WINDOW, now - self._started)
+            window = min(_RATE_WINDOW, now - self._started)
             return len(recent) / window if window > 0 else 0.0
 
     def eta(self) -> Optional[float]:
@@ -239,6 +239,7 @@ def _tqdm_class() -> Any:
 
 
 __all__ = (
+    "PLAIN_INTERVAL",
     "BucketPace",
     "PlainProgress",
     "ProgressTracker",

@@ -80,3 +80,8 @@ ENCODERS: Dict[str, Callable[[QueryParam, Any], str]] = {
     "date-time": _date_time_item,
     "date": _date_item,
 }
+
+
+__all__ = [
+    "ENCODERS",
+]

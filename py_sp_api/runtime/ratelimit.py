@@ -313,6 +313,8 @@ def checked_seconds(seconds: float, what: str, *, zero_allowed: bool) -> float:
 
 
 __all__: Tuple[str, ...] = (
+    "checked_rate",
+    "checked_seconds",
     "DEFAULT_WAIT_CEILING",
     "RATE_BAND",
     "BucketStore",

@@ -69,7 +69,7 @@ _SKEW_MARGIN = 1.0  # seconds a bucket may be ahead of Redis's clock beyond a re
 # (written by an older client) is dropped, a "ts" further ahead than a resume can put it (a
 # failover to a replica whose clock is behind, an NTP step) is taken as clock skew and brought
 # back to now, and no expiry exceeds the longest one.
-RESERVE_SCRIPT = """
+_RESERVE_SCRIPT = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local key = KEYS[1]
 local rate = tonumber(ARGV[1])
@@ -125,7 +125,7 @@ return {taken, string.format('%.17g', wait)}
 """
 
 # KEYS[1]: the bucket's hash. ARGV: the learned rate, shortest idle expiry in milliseconds.
-SET_RATE_SCRIPT = """
+_SET_RATE_SCRIPT = """
 local key = KEYS[1]
 if redis.call('HGET', key, 'rate') == ARGV[1] then return 0 end
 redis.call('HSET', key, 'rate', ARGV[1])
@@ -137,7 +137,7 @@ return 1
 # milliseconds. The first process to reach Redis after an outage sets the resume time; the
 # others read it, so they all go back to the shared buckets at the same moment. Returns
 # {resume time, Redis's time now}, in seconds, as strings.
-RESUME_SCRIPT = """
+_RESUME_SCRIPT = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -159,14 +159,50 @@ _UNAVAILABLE_REPLY = re.compile(
 # The store's states: on the shared buckets; on local ones; on local ones until an agreed time.
 _SHARED, _FALLBACK, _RESUMING = "shared", "fallback", "resuming"
 
-INSTALL_HINT = 'RedisBucketStore needs the redis package: pip install "py-sp-api[redis]"'
+_INSTALL_HINT = 'RedisBucketStore needs the redis package: pip install "py-sp-api[redis]"'
 
 
 def _import_redis() -> ModuleType:
     try:
         return importlib.import_module("redis")
     except ImportError as exc:
-        raise ImportError(INSTALL_HINT) from exc
+        raise ImportError(_INSTALL_HINT) from exc
+
+
+def _check_settings(
+    namespace: object, workers: object, retry_interval: float, idle_expiry: float
+) -> None:
+    if not isinstance(namespace, str) or not namespace:
+        raise ApiValueError("namespace must be a non-empty str (the application's name or id)")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ApiValueError("workers must be a positive int")
+    checked_seconds(retry_interval, "retry_interval", zero_allowed=False)
+    if retry_interval > _MAX_RETRY_INTERVAL:
+        raise ApiValueError(f"retry_interval must be at most {_MAX_RETRY_INTERVAL:g} s")
+    checked_seconds(idle_expiry, "idle_expiry", zero_allowed=False)
+    if idle_expiry > MAX_EXPIRY:
+        raise ApiValueError(f"idle_expiry must be at most {MAX_EXPIRY:g} s (a day)")
+
+
+_ErrorClasses = Tuple[Type[BaseException], ...]
+
+
+def _error_kinds(redis_module: ModuleType) -> Tuple[_ErrorClasses, _ErrorClasses, _ErrorClasses]:
+    """Redis's errors: any failure; a refused command; an outage reported as a reply."""
+    exceptions = redis_module.exceptions
+    # Refusals that will not go away by retrying (WRONGTYPE, bad arguments, no permission);
+    # a read-only replica, full memory, a busy server or a cluster in flux are outages.
+    return (
+        (exceptions.RedisError, OSError),
+        (exceptions.ResponseError, exceptions.DataError),
+        (
+            exceptions.ReadOnlyError,
+            exceptions.OutOfMemoryError,
+            exceptions.ClusterError,
+            exceptions.TryAgainError,
+            exceptions.AskError,
+        ),
+    )
 
 
 class RedisBucketStore:
@@ -201,16 +237,7 @@ class RedisBucketStore:
         idle_expiry: float = 60.0,
     ) -> None:
         redis_module = _import_redis()
-        if not isinstance(namespace, str) or not namespace:
-            raise ApiValueError("namespace must be a non-empty str (the application's name or id)")
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ApiValueError("workers must be a positive int")
-        checked_seconds(retry_interval, "retry_interval", zero_allowed=False)
-        if retry_interval > _MAX_RETRY_INTERVAL:
-            raise ApiValueError(f"retry_interval must be at most {_MAX_RETRY_INTERVAL:g} s")
-        checked_seconds(idle_expiry, "idle_expiry", zero_allowed=False)
-        if idle_expiry > MAX_EXPIRY:
-            raise ApiValueError(f"idle_expiry must be at most {MAX_EXPIRY:g} s (a day)")
+        _check_settings(namespace, workers, retry_interval, idle_expiry)
         self._client = client
         self.namespace = namespace
         self.prefix = prefix
@@ -222,24 +249,10 @@ class RedisBucketStore:
         self._skew_window = repr(2 * self.retry_interval + _SKEW_MARGIN)
         self._band = repr(RATE_BAND)
         self._max_ttl_ms = str(int(MAX_EXPIRY * 1000))
-        exceptions = redis_module.exceptions
-        self._errors: Tuple[Type[BaseException], ...] = (exceptions.RedisError, OSError)
-        # Refusals that will not go away by retrying (WRONGTYPE, bad arguments, no permission);
-        # a read-only replica, full memory, a busy server or a cluster in flux are outages.
-        self._command_errors: Tuple[Type[BaseException], ...] = (
-            exceptions.ResponseError,
-            exceptions.DataError,
-        )
-        self._unavailable: Tuple[Type[BaseException], ...] = (
-            exceptions.ReadOnlyError,
-            exceptions.OutOfMemoryError,
-            exceptions.ClusterError,
-            exceptions.TryAgainError,
-            exceptions.AskError,
-        )
-        self._reserve_script = client.register_script(RESERVE_SCRIPT)
-        self._set_rate_script = client.register_script(SET_RATE_SCRIPT)
-        self._resume_script = client.register_script(RESUME_SCRIPT)
+        self._errors, self._command_errors, self._unavailable = _error_kinds(redis_module)
+        self._reserve_script = client.register_script(_RESERVE_SCRIPT)
+        self._set_rate_script = client.register_script(_SET_RATE_SCRIPT)
+        self._resume_script = client.register_script(_RESUME_SCRIPT)
 
         self._lock = threading.Lock()
         self._state = _SHARED
@@ -487,4 +500,9 @@ def _check_reservation(rate: float, burst: int, max_wait: Optional[float]) -> No
         checked_seconds(max_wait, "max_wait", zero_allowed=True)
 
 
-__all__: Tuple[str, ...] = ("MAX_EXPIRY", "RedisBucketStore")
+__all__: Tuple[str, ...] = (
+    "DEFAULT_PREFIX",
+    "DEFAULT_SOCKET_TIMEOUT",
+    "MAX_EXPIRY",
+    "RedisBucketStore",
+)

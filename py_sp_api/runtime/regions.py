@@ -148,3 +148,18 @@ def host_for(*, marketplace_id: str | None = None, region_name: str | None = Non
         return marketplace(marketplace_id).region.endpoint(sandbox)
     chosen = region(region_name or "")
     return chosen.endpoint(sandbox)
+
+
+__all__ = [
+    "EU",
+    "FE",
+    "MARKETPLACES",
+    "Marketplace",
+    "NA",
+    "REGIONS",
+    "Region",
+    "host_for",
+    "marketplace",
+    "marketplace_by_country",
+    "region",
+]

@@ -21,12 +21,12 @@ from urllib3.util import make_headers, parse_url
 
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import (
-    REQUEST_ID_HEADER,
     ApiConnectionError,
     ApiResponseTooLargeError,
     ApiTimeoutError,
 )
 from py_sp_api.runtime.forksafe import reinit_after_fork
+from py_sp_api.runtime.headers import REQUEST_ID_HEADER
 from py_sp_api.runtime.transport_security import redact_url
 
 
@@ -122,38 +122,8 @@ class RESTClientObject:
                 # The status line arrived: the server processed the request. Say which status,
                 # not "no response", so a sent message is not taken for one never sent.
                 raise _body_cut_off(response, method, url, exc) from exc
-        # NewConnectionError subclasses ConnectTimeoutError: catch it first.
-        except (NewConnectionError, ProxyError) as exc:
-            raise ApiConnectionError(
-                f"could not connect to {_origin(url)}: {_root_message(exc)}", request_sent=False
-            ) from exc
-        except ConnectTimeoutError as exc:
-            raise ApiTimeoutError(
-                f"connecting to {_origin(url)} timed out", request_sent=False
-            ) from exc
-        except ReadTimeoutError as exc:
-            raise ApiTimeoutError(
-                f"{method} {_origin(url)}: no response within the read timeout", request_sent=True
-            ) from exc
-        except SSLError as exc:
-            # urllib3 raises SSLError for a failed handshake and for a TLS failure after the
-            # request went out alike. Only a certificate rejection proves nothing was sent.
-            handshake = _caused_by(exc, (ssl.SSLCertVerificationError, ssl.CertificateError))
-            what = "TLS handshake with" if handshake else "TLS connection to"
-            raise ApiConnectionError(
-                f"{what} {_origin(url)} failed: {_root_message(exc)}",
-                request_sent=False if handshake else None,
-            ) from exc
-        except ProtocolError as exc:
-            raise ApiConnectionError(
-                f"{method} {_origin(url)}: connection dropped before a complete response "
-                f"({_root_message(exc)})",
-                request_sent=None,
-            ) from exc
         except HTTPError as exc:
-            raise ApiConnectionError(
-                f"{method} {_origin(url)} failed: {_root_message(exc)}", request_sent=None
-            ) from exc
+            raise _no_answer(exc, method, url) from exc
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -167,6 +137,39 @@ class RESTClientObject:
         self.pool_manager = self._new_pool_manager()
 
 
+def _no_answer(exc: HTTPError, method: str, url: str) -> ApiConnectionError:
+    """Our error for a request urllib3 got no response to, saying whether it left."""
+    # NewConnectionError subclasses ConnectTimeoutError: test for it first.
+    if isinstance(exc, (NewConnectionError, ProxyError)):
+        return ApiConnectionError(
+            f"could not connect to {_origin(url)}: {_root_message(exc)}", request_sent=False
+        )
+    if isinstance(exc, ConnectTimeoutError):
+        return ApiTimeoutError(f"connecting to {_origin(url)} timed out", request_sent=False)
+    if isinstance(exc, ReadTimeoutError):
+        return ApiTimeoutError(
+            f"{method} {_origin(url)}: no response within the read timeout", request_sent=True
+        )
+    if isinstance(exc, SSLError):
+        # urllib3 raises SSLError for a failed handshake and for a TLS failure after the
+        # request went out alike. Only a certificate rejection proves nothing was sent.
+        handshake = _caused_by(exc, (ssl.SSLCertVerificationError, ssl.CertificateError))
+        what = "TLS handshake with" if handshake else "TLS connection to"
+        return ApiConnectionError(
+            f"{what} {_origin(url)} failed: {_root_message(exc)}",
+            request_sent=False if handshake else None,
+        )
+    if isinstance(exc, ProtocolError):
+        return ApiConnectionError(
+            f"{method} {_origin(url)}: connection dropped before a complete response "
+            f"({_root_message(exc)})",
+            request_sent=None,
+        )
+    return ApiConnectionError(
+        f"{method} {_origin(url)} failed: {_root_message(exc)}", request_sent=None
+    )
+
+
 def _preloaded(
     response: urllib3.BaseHTTPResponse, limit: int, method: str, url: str
 ) -> urllib3.BaseHTTPResponse:
@@ -174,13 +177,13 @@ def _preloaded(
     announced = response.length_remaining
     if announced is not None:
         if announced > limit:
-            raise too_large(response, limit, method, url, announced)
+            raise _too_large(response, limit, method, url, announced)
         response.read(cache_content=True)
         return response
     # Chunked or closed-delimited: read one byte past the limit to know whether it is passed.
     data = response.read(limit + 1)
     if len(data) > limit:
-        raise too_large(response, limit, method, url, None)
+        raise _too_large(response, limit, method, url, None)
     return urllib3.HTTPResponse(
         body=data,
         headers=response.headers,
@@ -197,15 +200,15 @@ def read_bounded(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:
     """The whole body of an unread response; :class:`ApiResponseTooLargeError` past ``limit``."""
     announced = response.length_remaining
     if announced is not None and announced > limit:
-        raise too_large(response, limit, None, None, announced)
+        raise _too_large(response, limit, None, None, announced)
     data = response.read(limit + 1)
     if len(data) > limit:
-        raise too_large(response, limit, None, None, announced)
+        raise _too_large(response, limit, None, None, announced)
     response.release_conn()
     return data
 
 
-def too_large(
+def _too_large(
     response: urllib3.BaseHTTPResponse,
     limit: int,
     method: Optional[str],
@@ -278,3 +281,10 @@ def _root_message(exc: BaseException) -> str:
     while exc.__context__ is not None and isinstance(exc.__context__, OSError):
         exc = exc.__context__
     return str(exc) or type(exc).__name__
+
+
+__all__ = [
+    "RESTClientObject",
+    "RESTResponse",
+    "read_bounded",
+]

@@ -12,7 +12,7 @@ from py_sp_api.runtime.exceptions import ApiValueError
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
-def is_loopback_host(hostname: str) -> bool:
+def _is_loopback_host(hostname: str) -> bool:
     name = hostname.strip("[]").lower()
     if name in _LOOPBACK_NAMES:
         return True
@@ -33,7 +33,7 @@ def is_secure_url(url: str) -> bool:
     scheme = (parts.scheme or "").lower()
     if scheme == "https":
         return True
-    return scheme == "http" and is_loopback_host(parts.host or "")
+    return scheme == "http" and _is_loopback_host(parts.host or "")
 
 
 def require_secure_url(url: str, *, what: str) -> str:
@@ -53,3 +53,10 @@ def redact_url(url: str) -> str:
     if "@" not in authority:
         return url
     return f"{scheme}{sep}***@{authority.rsplit('@', 1)[1]}{slash}{path}"
+
+
+__all__ = [
+    "is_secure_url",
+    "redact_url",
+    "require_secure_url",
+]

@@ -44,6 +44,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from typing_extensions import Self
 
 from py_sp_api.runtime.hal import actions_operation
+from py_sp_api.runtime.headers import (
+    ACCESS_TOKEN_HEADER,
+    CONTENT_TYPE_HEADER,
+    RATE_LIMIT_HEADER,
+    REQUEST_ID_HEADER,
+)
 from py_sp_api.testing.schema import validate
 
 if TYPE_CHECKING:
@@ -110,7 +116,7 @@ class SandboxRequest:
 
     def __repr__(self) -> str:
         # Recorded requests get printed by failing assertions: never show the access token.
-        shown = {k: ("***" if k == "x-amz-access-token" else v) for k, v in self.headers.items()}
+        shown = {k: ("***" if k == ACCESS_TOKEN_HEADER else v) for k, v in self.headers.items()}
         return (
             f"SandboxRequest(method={self.method!r}, path={self.path!r}, query={self.query!r}, "
             f"headers={shown!r}, body={self.body!r}, operation={self.operation!r}, "
@@ -386,10 +392,10 @@ class MessagingSandbox:
             return _Answer(status, {"Allow": ", ".join(allowed)}, payload)
 
         def answer(status: int, extra: Dict[str, str], payload: bytes) -> _Answer:
-            extra = {"x-amzn-RateLimit-Limit": f"{route.rate:g}", **extra}
+            extra = {RATE_LIMIT_HEADER: f"{route.rate:g}", **extra}
             return _Answer(status, extra, payload, route.name, order_id)
 
-        if self.require_access_token and not headers.get("x-amz-access-token"):
+        if self.require_access_token and not headers.get(ACCESS_TOKEN_HEADER):
             return answer(*_error(403, "MissingAuthenticationToken", ACCESS_DENIED, None))
         if self.enforce_rate_limits and not self._take_token(route, headers):
             quota = "You exceeded your quota for the requested resource."
@@ -424,7 +430,7 @@ class MessagingSandbox:
         return None, None, allowed
 
     def _take_token(self, route: _Route, headers: Dict[str, str]) -> bool:
-        key = (route.name, headers.get("x-amz-access-token", ""))
+        key = (route.name, headers.get(ACCESS_TOKEN_HEADER, ""))
         now = time.monotonic()
         with self._state.lock:
             bucket = self._state.buckets.get(key)
@@ -560,9 +566,9 @@ class _Handler(BaseHTTPRequestHandler):
         with self.owner._state.lock:
             self.owner._state.requests.append(record)
         self.send_response(answer.status)
-        self.send_header("Content-Type", HAL_TYPE if answer.status < 300 else JSON_TYPE)
+        self.send_header(CONTENT_TYPE_HEADER, HAL_TYPE if answer.status < 300 else JSON_TYPE)
         self.send_header("Content-Length", str(len(answer.payload)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header(REQUEST_ID_HEADER, str(uuid.uuid4()))
         for name, value in answer.headers.items():
             self.send_header(name, value)
         self.end_headers()
