@@ -85,8 +85,12 @@ def test_every_runtime_module_states_its_public_names(module_name: str) -> None:
 
 
 def public_surface() -> Dict[str, List[str]]:
-    """Module -> sorted ``__all__``, for ``py_sp_api`` and every shipped API package."""
+    """Module -> sorted ``__all__``: ``py_sp_api``, the sandbox, the Celery integration and every
+    shipped API package."""
     surface = {"py_sp_api": sorted(py_sp_api.__all__)}
+    # The sandbox users test against, and the Celery integration (it imports no celery itself).
+    for name in ("py_sp_api.testing", "py_sp_api.integrations.celery"):
+        surface[name] = sorted(importlib.import_module(name).__all__)
     for package in pkgutil.iter_modules(py_sp_api.generated.__path__):
         if not package.ispkg:
             continue

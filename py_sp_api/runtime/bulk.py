@@ -657,6 +657,7 @@ __all__: Tuple[str, ...] = (
     "IN_FLIGHT_ELSEWHERE",
     "NOT_AVAILABLE",
     "NOT_STARTED",
+    "PENDING",
     "REJECTED",
     "SENT",
     "TOKEN_SPENDING_OUTCOMES",
