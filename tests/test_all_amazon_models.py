@@ -296,6 +296,17 @@ MODEL_FILES_BY_NAME = {path.name: path for path in MODEL_FILES}
 DEFINITIONS: Dict[str, Dict[str, Any]] = {}
 
 
+def test_every_parameter_a_case_names_is_replayed():
+    # A name the harness does not match to a spec parameter would be neither sent nor checked:
+    # the case would pass with a placeholder in its place.
+    ignored = []
+    for spec_file in MODEL_FILES:
+        for case in cases(json.loads(spec_file.read_bytes()), spec_file.name):
+            declared = {param["name"] for param in case.spec_parameters}
+            ignored += [f"{case.id}: {name}" for name in case.parameters if name not in declared]
+    assert ignored == []
+
+
 def test_zz_summary(capsys: pytest.CaptureFixture[str]) -> None:
     """Prints the counts (run with -s to see them); runs last in this file."""
     if not TALLY:
@@ -305,3 +316,4 @@ def test_zz_summary(capsys: pytest.CaptureFixture[str]) -> None:
             print(f"sandbox cases, {key}: {count}")
     settled = sum(count for key, count in TALLY.items() if key != "cases")
     assert settled == TALLY["cases"]
+

@@ -79,11 +79,13 @@ def _case(
         spec_parameters=spec_parameters,
         response=raw.get("response"),
     )
+    body_name = next((p["name"] for p in spec_parameters if p["in"] == "body"), "body")
     for name, given in raw.get("request", {}).get("parameters", {}).items():
         if not isinstance(given, dict) or "value" not in given:
             case.problem = f"parameter {name!r} has no 'value' (the case's own format)"
             continue
-        case.parameters[name] = given["value"]
+        # Cases name the body "body" whatever the spec calls its body parameter ("payload").
+        case.parameters[body_name if name == "body" else name] = given["value"]
     return case
 
 
