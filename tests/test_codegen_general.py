@@ -171,6 +171,24 @@ def test_query_values_go_on_the_wire_as_amazon_expects(api: Any, server: Recordi
     assert request.headers["x-amzn-idempotency-token"] == "token-1"
 
 
+@pytest.mark.parametrize(
+    ("price", "wire"),
+    [
+        (1e-7, "0.0000001"),
+        (1e22, "10000000000000000000000"),
+        (-2.5e-3, "-0.0025"),
+        (10**25, "10" + "0" * 24),
+    ],
+)
+def test_numbers_go_on_the_wire_in_plain_decimal_notation(
+    api: Any, server: RecordingServer, price: Any, wire: str
+):
+    # Python writes 1e22 as "1e+22", and a "+" in a query string reads as a space.
+    server.enqueue(200, {"id": "w-1"})
+    api.get_widget("w-1", ["ATVPDKIKX0DER"], "token-1", max_price=price)
+    assert server.requests[0].query_string == f"marketplaceIds=ATVPDKIKX0DER&maxPrice={wire}"
+
+
 def test_omitted_optional_parameters_are_not_sent(api: Any, server: RecordingServer):
     server.enqueue(200, {"id": "w-1"})
     api.get_widget("w-1", ["ATVPDKIKX0DER"], "token-1", include_parts=False)

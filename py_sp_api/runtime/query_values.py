@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Dict
 
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
@@ -31,7 +32,10 @@ def _number_item(param: QueryParam, value: Any) -> str:
         return str(int(value))
     if not math.isfinite(value):
         raise ApiValueError(f"{param.python_name} must be a finite number, got {value!r}")
-    return repr(float(value))
+    text = repr(float(value))
+    # Python writes 1e22 as "1e+22", and a "+" in a query string reads as a space: send the
+    # plain decimal form of the same (shortest round-tripping) digits, which every parser reads.
+    return text if "e" not in text else format(Decimal(text), "f")
 
 
 def _boolean_item(param: QueryParam, value: Any) -> str:
