@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from py_sp_api.codegen.generate import generate_package, write_files
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
 from py_sp_api.runtime.ratelimit import bucket_key
@@ -258,3 +259,47 @@ def test_spec_needs_out(tmp_path: Path):
     )
     assert result.returncode == 2
     assert "--out" in result.stderr
+
+
+def test_models_named_like_the_runtime_do_not_hide_it(tmp_path: Path):
+    # Models share the package's namespace with the client, its configuration and exceptions.
+    names = ["ApiClient", "Configuration", "RateLimit", "ApiException", "Operation", "BaseApi"]
+    spec = {
+        **SPEC,
+        "paths": {
+            "/things/{id}": {
+                "get": {
+                    "operationId": "getThing",
+                    "parameters": [{"name": "id", "in": "path", "required": True, **STRING}],
+                    "responses": {
+                        "200": {"description": "OK", "schema": {"$ref": "#/definitions/RateLimit"}}
+                    },
+                }
+            }
+        },
+        "definitions": {name: {"type": "object", "properties": {name: STRING}} for name in names},
+    }
+    (tmp_path / "clash.json").write_text(json.dumps(spec))
+    write_files(generate_package(tmp_path / "clash.json"), tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        package = importlib.import_module("clash")
+        runtime = [
+            package.ApiClient,
+            package.Configuration,
+            package.RateLimit,
+            package.ApiException,
+        ]
+        assert [each.__module__ for each in runtime] == [
+            "py_sp_api.runtime.api_client",
+            "py_sp_api.runtime.configuration",
+            "py_sp_api.runtime.operation",
+            "py_sp_api.runtime.exceptions",
+        ]
+        assert {name + "Model" for name in names} <= set(package.__all__)
+        response = package.OPERATIONS["get_thing"].response_model
+        assert response.__name__ == "RateLimitModel"
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "clash" or m.startswith("clash.")]:
+            del sys.modules[name]

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
+from py_sp_api.runtime import exceptions as runtime_exceptions
+
 # Names that would shadow pydantic's BaseModel API or read badly as attributes.
 _RESERVED = set(keyword.kwlist) | {
     "self", "schema", "json", "dict", "copy", "validate", "construct", "fields",
@@ -46,10 +48,16 @@ def python_field_name(wire_name: str) -> str:
     return f"var_{name}" if name in _RESERVED else name
 
 
-# Names a generated model module imports: a model called one of these gets a suffix.
+# Names a generated model module imports, and the runtime names a generated package, its
+# operations.py and its API module hold beside the models: a model called one of these gets a
+# suffix, or ``package.ApiClient`` would be a model and the client could not be imported.
 _IMPORTED_NAMES = {
     "Any", "Dict", "List", "Optional", "Union", "Field", "RootModel", "AwareDateTime",
     "SpApiModel", "SpApiRequestModel", "annotations",
+    "ApiClient", "ApiResponse", "Configuration", "OPERATIONS", "RATE_LIMITS", "RateLimit",
+    "RESTClientObject", "RESTResponse", "ModelRef", "Operation", "PathParam", "QueryParam",
+    "HeaderParam", "Removal", "MappingProxyType", "TYPE_CHECKING", "Mapping", "Sequence",
+    "ClassVar", "BaseApi", "TimeoutValue", *runtime_exceptions.__all__,
 }  # fmt: skip
 
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
@@ -177,7 +185,8 @@ class SpecReader:
         self.definitions: Dict[str, Any] = spec.get("definitions", {})
         self.models: Dict[str, ModelDef] = {}
         self.class_of: Dict[str, str] = {}  # definition name -> class name
-        self._taken: Set[str] = set()  # class names and module names in use
+        # Class names and module names in use; the API class shares the package's namespace.
+        self._taken: Set[str] = {class_name}
         self._roots: Dict[str, str] = {}  # non-object definition -> its RootModel class
 
     def read(self) -> ApiDef:
