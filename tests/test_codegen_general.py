@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import keyword
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from py_sp_api.codegen.generate import generate_package, write_files
+from py_sp_api.codegen.generate import generate_package, package_name, write_files
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
 from py_sp_api.runtime.ratelimit import bucket_key
@@ -303,3 +304,40 @@ def test_models_named_like_the_runtime_do_not_hide_it(tmp_path: Path):
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m == "clash" or m.startswith("clash.")]:
             del sys.modules[name]
+
+
+def _codegen(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "py_sp_api.codegen", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_spec_named_like_a_keyword_gives_an_importable_package(tmp_path: Path):
+    spec = tmp_path / "import.json"
+    spec.write_text(json.dumps(SPEC))
+    assert package_name(spec) == "import_"
+    assert not keyword.iskeyword(package_name(spec))
+    result = _codegen("--spec", str(spec), "--out", str(tmp_path), "--package", "class")
+    assert result.returncode == 2, result.stdout
+    assert "not a valid package name" in result.stderr
+    assert not (tmp_path / "class").exists()
+
+
+def test_generating_again_leaves_no_module_of_the_earlier_spec(tmp_path: Path):
+    spec = tmp_path / "widgets.json"
+    spec.write_text(json.dumps(SPEC))
+    assert _codegen("--spec", str(spec), "--out", str(tmp_path)).returncode == 0
+    assert (tmp_path / "widgets" / "models" / "owner.py").is_file()
+    mine = tmp_path / "widgets" / "notes.txt"
+    mine.write_text("not generated")
+    smaller = json.loads(json.dumps(SPEC))
+    del smaller["definitions"]["Part"]["properties"]["owner"]
+    del smaller["definitions"]["Owner"]
+    spec.write_text(json.dumps(smaller))
+    assert _codegen("--spec", str(spec), "--out", str(tmp_path)).returncode == 0
+    assert not (tmp_path / "widgets" / "models" / "owner.py").exists()
+    assert mine.read_text() == "not generated"  # only what the generator wrote is replaced
