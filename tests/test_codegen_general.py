@@ -341,3 +341,69 @@ def test_generating_again_leaves_no_module_of_the_earlier_spec(tmp_path: Path):
     assert _codegen("--spec", str(spec), "--out", str(tmp_path)).returncode == 0
     assert not (tmp_path / "widgets" / "models" / "owner.py").exists()
     assert mine.read_text() == "not generated"  # only what the generator wrote is replaced
+
+
+def test_an_unknown_field_in_a_map_of_models_is_refused_before_sending(
+    tmp_path: Path, server: RecordingServer
+):
+    # Item is sent and answered, so it keeps unknown fields when parsed; in a body, a field
+    # the model lacks is most likely a typo, inside an additionalProperties map too.
+    item = {"type": "object", "properties": {"name": STRING}}
+    spec = {
+        **SPEC,
+        "paths": {
+            "/things": {
+                "post": {
+                    "operationId": "putThings",
+                    "parameters": [
+                        {
+                            "name": "body",
+                            "in": "body",
+                            "required": True,
+                            "schema": {"$ref": "#/definitions/Things"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "OK", "schema": {"$ref": "#/definitions/Things"}}
+                    },
+                }
+            }
+        },
+        "definitions": {
+            "Item": item,
+            "Things": {
+                "type": "object",
+                "properties": {
+                    "byName": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/definitions/Item"},
+                    },
+                    "listed": {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"$ref": "#/definitions/Item"}},
+                    },
+                },
+            },
+        },
+    }
+    (tmp_path / "things.json").write_text(json.dumps(spec))
+    write_files(generate_package(tmp_path / "things.json"), tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        things = importlib.import_module("things")
+        config = Configuration(
+            host=server.url, rate_limiting=False, retry=RetryPolicy(max_attempts=1)
+        )
+        with things.ApiClient(config) as client:
+            api = things.ThingsApi(client)
+            for body in (
+                {"byName": {"a": {"name": "x", "nmae": "y"}}},
+                {"listed": [[{"name": "x", "nmae": "y"}]]},
+            ):
+                with pytest.raises(ApiValueError, match="nmae"):
+                    api.put_things(body)
+        assert server.requests == []
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "things" or m.startswith("things.")]:
+            del sys.modules[name]

@@ -441,11 +441,23 @@ def _unknown_fields(value: Any, where: str = "") -> List[str]:
     """Dotted names of the fields, at any depth, that the models do not declare."""
     found = [f"{where}{name!r}" for name in (getattr(value, "__pydantic_extra__", None) or {})]
     for name in getattr(type(value), "model_fields", {}):
-        child = getattr(value, name)
-        for i, item in enumerate(child if isinstance(child, list) else [child]):
-            if hasattr(item, "__pydantic_extra__"):
-                index = f"[{i}]" if isinstance(child, list) else ""
-                found += _unknown_fields(item, f"{where}{name}{index}.")
+        found += _unknown_fields_in(getattr(value, name), f"{where}{name}")
+    return found
+
+
+def _unknown_fields_in(child: Any, where: str) -> List[str]:
+    # Models sit in fields, in lists (of lists) and in maps (additionalProperties).
+    if hasattr(child, "__pydantic_extra__"):
+        return _unknown_fields(child, f"{where}.")
+    if isinstance(child, list):
+        items: Any = enumerate(child)
+    elif isinstance(child, dict):
+        items = ((repr(key), item) for key, item in child.items())
+    else:
+        return []
+    found: List[str] = []
+    for key, item in items:
+        found += _unknown_fields_in(item, f"{where}[{key}]")
     return found
 
 
