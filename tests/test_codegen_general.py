@@ -8,6 +8,7 @@ models that refer to themselves and to each other.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import json
@@ -23,6 +24,7 @@ import pytest
 from py_sp_api.codegen.generate import generate_package, package_name, write_files
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
+from py_sp_api.runtime.journal import MemoryJournalBackend, SendJournal
 from py_sp_api.runtime.ratelimit import bucket_key
 from py_sp_api.runtime.retry import RetryPolicy
 from tests.support import RecordingServer
@@ -407,3 +409,60 @@ def test_an_unknown_field_in_a_map_of_models_is_refused_before_sending(
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m == "things" or m.startswith("things.")]:
             del sys.modules[name]
+
+
+@contextlib.contextmanager
+def _generated(tmp_path: Path, name: str, spec: Any) -> Iterator[Any]:
+    """``spec`` generated as package ``name`` under ``tmp_path``, imported, then forgotten."""
+    (tmp_path / f"{name}.json").write_text(json.dumps(spec))
+    write_files(generate_package(tmp_path / f"{name}.json"), tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+            del sys.modules[module]
+
+
+def test_a_send_journal_does_not_take_other_apis_posts_for_repeated_messages(
+    tmp_path: Path, server: RecordingServer
+):
+    # The journal keys a message by order and operation; a report, a listing or a feed has
+    # no order: every createReport would be "the same message" and only the first one sent.
+    spec = {
+        **SPEC,
+        "paths": {
+            "/reports": {
+                "post": {
+                    "operationId": "createReport",
+                    "parameters": [
+                        {
+                            "name": "body",
+                            "in": "body",
+                            "required": True,
+                            "schema": {"$ref": "#/definitions/ReportSpec"},
+                        }
+                    ],
+                    "responses": {"202": {"description": "Accepted"}},
+                }
+            }
+        },
+        "definitions": {"ReportSpec": {"type": "object", "properties": {"reportType": STRING}}},
+    }
+    config = Configuration(
+        host=server.url,
+        rate_limiting=False,
+        retry=RetryPolicy(max_attempts=1),
+        seller_id="seller-1",
+        journal=SendJournal(MemoryJournalBackend()),
+    )
+    with _generated(tmp_path, "reports", spec) as reports, reports.ApiClient(config) as client:
+        api = reports.ReportsApi(client)
+        for report_type in ("GET_FLAT_FILE_OPEN_LISTINGS_DATA", "GET_MERCHANT_LISTINGS_ALL_DATA"):
+            server.enqueue(202)
+            api.create_report({"reportType": report_type})
+    assert [json.loads(request.body)["reportType"] for request in server.requests] == [
+        "GET_FLAT_FILE_OPEN_LISTINGS_DATA",
+        "GET_MERCHANT_LISTINGS_ALL_DATA",
+    ]

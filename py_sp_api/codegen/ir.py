@@ -151,6 +151,7 @@ class OperationDef:
     produces: str
     example_body: Optional[Dict[str, Any]] = None
     removed: Optional[RemovalDef] = None
+    journaled: bool = True  # see Operation.journaled
     # Success statuses answered without a body (a 204, or a 2xx the spec gives no schema).
     bodiless_statuses: Tuple[int, ...] = ()
 

@@ -302,6 +302,8 @@ def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) 
             f"model_commit={_q(op.removed.model_commit)}),"
         )
     lines.append(f"    api={_q(api_name)},")
+    if not op.journaled:
+        lines.append("    journaled=False,")
     lines.append(")")
     return lines
 

@@ -140,7 +140,7 @@ class ApiClient:
             response, attempts = send_observed(
                 self, telemetry, operation, args, request, timeout, headers, send_key, True
             )
-        elif journal is None or operation.is_idempotent:
+        elif journal is None or operation.is_idempotent or not operation.journaled:
             response, attempts = self._send(operation, request, timeout, headers, True)
         else:
             response, attempts = self._send_journaled(
@@ -217,7 +217,7 @@ class ApiClient:
             return send_observed(
                 self, telemetry, operation, args, request, timeout, headers, send_key, False
             )[0]
-        if journal is None or operation.is_idempotent:
+        if journal is None or operation.is_idempotent or not operation.journaled:
             return self._send(operation, request, timeout, headers, False)[0]
         return self._send_journaled(
             journal, operation, args, request, timeout, headers, send_key, False

@@ -186,6 +186,10 @@ class Operation(Generic[ResponseT]):
     :mod:`py_sp_api.runtime.header_params`)."""
     bodiless_statuses: Tuple[int, ...] = ()
     """Success statuses that carry no body (a 204): the call returns ``None`` for them."""
+    journaled: bool = True
+    """Whether a configured send journal claims the call (when it is not a read). ``False``
+    for APIs generated with ``--spec``: the journal keys a message by order and operation,
+    and a report, a feed or a listing has no order, so their calls would all be one key."""
     _path_parts: Tuple[str, ...] = field(init=False, repr=False, compare=False)
     path_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     """Matches this operation's concrete paths; one group per path parameter, still encoded."""
