@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import json
 import keyword
@@ -466,3 +467,45 @@ def test_a_send_journal_does_not_take_other_apis_posts_for_repeated_messages(
         "GET_FLAT_FILE_OPEN_LISTINGS_DATA",
         "GET_MERCHANT_LISTINGS_ALL_DATA",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("mypy") is None, reason="mypy 2.4 needs Python 3.10 or newer"
+)
+def test_a_generated_package_type_checks(tmp_path: Path):
+    # Answers without a body (Operation[None]), with one only sometimes (a 200 or a 204), and
+    # one that is a list (a RootModel).
+    spec = json.loads(json.dumps(SPEC))
+    spec["paths"]["/widgets/v1/widgets"] = {
+        "get": {
+            "operationId": "listWidgets",
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "schema": {"type": "array", "items": {"$ref": "#/definitions/Widget"}},
+                }
+            },
+        }
+    }
+    widget = spec["paths"]["/widgets/v1/widgets/{widgetId}"]
+    widget["put"] = {
+        "operationId": "putWidget",
+        "responses": {
+            "200": {"description": "OK", "schema": {"$ref": "#/definitions/Widget"}},
+            "204": {"description": "Unchanged"},
+        },
+    }
+    (tmp_path / "widgets.json").write_text(json.dumps(spec))
+    write_files(generate_package(tmp_path / "widgets.json"), tmp_path)
+    config = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    mypy = [sys.executable, "-m", "mypy", "--config-file", str(config), "--strict"]
+    result = subprocess.run(
+        [*mypy, "--no-incremental", "-p", "widgets"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -176,6 +176,8 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
     models = sorted({op.response_model for op in api.operations if op.response_model})
     api_name = api_package.rsplit(".", 1)[-1]
     headers = any(p.location == "header" for op in api.operations for p in op.params)
+    # Operation[Optional[X]] for an answer that has a body only sometimes (a 200 or a 204).
+    optional = any(op.response_model and op.bodiless_statuses for op in api.operations)
     lines = [
         header,
         '"""The operations of the API: paths, parameters, models and usage plans.',
@@ -186,7 +188,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
         "from __future__ import annotations",
         "",
         "from types import MappingProxyType",
-        "from typing import TYPE_CHECKING, Any, Mapping",
+        f"from typing import TYPE_CHECKING, Any, Mapping{', Optional' if optional else ''}",
         "",
         *(["from py_sp_api.runtime.header_params import HeaderParam"] if headers else []),
         "from py_sp_api.runtime.operation import (",

@@ -35,11 +35,14 @@ from py_sp_api.runtime.retry import parse_retry_after
 from py_sp_api.runtime.transport_security import redact_url
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from py_sp_api.runtime.events import CallObserver
     from py_sp_api.runtime.journal import SendJournal
-    from py_sp_api.runtime.model import SpApiModel
 
-ResponseT = TypeVar("ResponseT", bound="SpApiModel")
+# A model (a RootModel for an answer that is a list, say), or None for an answer without a
+# body (Operation[None]).
+ResponseT = TypeVar("ResponseT", bound="Optional[BaseModel]")
 
 _log = logging.getLogger("py_sp_api.http")
 
@@ -587,7 +590,7 @@ def _parse_body(
 ) -> ResponseT:
     if operation.response is None or status in operation.bodiless_statuses:
         return cast(ResponseT, None)  # the spec declares no body: whatever came is not parsed
-    model = operation.response_model
+    model = operation.response.get()
     # Amazon answers some 201s with no body at all; read that as an empty object.
     document = raw if raw and not raw.isspace() else b"{}"
     try:

@@ -33,10 +33,14 @@ from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
 
 if TYPE_CHECKING:
     # Not at run time: importing an API class must not build any pydantic model yet.
+    from pydantic import BaseModel
+
     from py_sp_api.runtime.header_params import HeaderParam
     from py_sp_api.runtime.model import SpApiModel
 
-ResponseT = TypeVar("ResponseT", bound="SpApiModel")
+# A model (a RootModel for an answer that is a list, say), or None for an answer without a
+# body (Operation[None]).
+ResponseT = TypeVar("ResponseT", bound="Optional[BaseModel]")
 
 
 @dataclass(frozen=True)
