@@ -460,6 +460,9 @@ def test_a_send_journal_does_not_take_other_apis_posts_for_repeated_messages(
     )
     with _generated(tmp_path, "reports", spec) as reports, reports.ApiClient(config) as client:
         api = reports.ReportsApi(client)
+        # Nor do they offer a journal's send key, or promise its DuplicateSendError.
+        assert "_send_key" not in inspect.signature(api.create_report).parameters
+        assert "DuplicateSendError" not in (api.create_report.__doc__ or "")
         for report_type in ("GET_FLAT_FILE_OPEN_LISTINGS_DATA", "GET_MERCHANT_LISTINGS_ALL_DATA"):
             server.enqueue(202)
             api.create_report({"reportType": report_type})

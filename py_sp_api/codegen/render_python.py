@@ -360,8 +360,9 @@ def _render_methods(op: OperationDef) -> List[str]:
         for p in op.params
         if not p.required
     ]
-    # Only a message can be journaled (GETs never are), so only POSTs take a send key.
-    journaled = op.method not in ("GET", "HEAD")
+    # Only a message can be journaled (GETs never are, nor --spec APIs' calls), so only a
+    # journaled operation takes a send key.
+    journaled = op.journaled and op.method not in ("GET", "HEAD")
     signature = [
         "        self,",
         *params,
