@@ -512,3 +512,61 @@ def test_a_generated_package_type_checks(tmp_path: Path):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+UPLOADS = {
+    **SPEC,
+    "paths": {
+        "/uploads/2020-11-01/uploadDestinations/{resource}": {
+            "post": {
+                "operationId": "createUploadDestinationForResource",
+                "parameters": [
+                    {
+                        "name": "resource",
+                        "in": "path",
+                        "required": True,
+                        **STRING,
+                        "x-amazon-spds-greedy-path-parameter": True,
+                    }
+                ],
+                "responses": {"201": {"description": "Created"}},
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("resource", "path"),
+    [
+        ("aplus/2020-11-01/contentDocuments", "aplus/2020-11-01/contentDocuments"),
+        # As Amazon's description writes it, with a leading "/".
+        (
+            "/messaging/v1/orders/123-1234567-1234567/messages/legalDisclosure",
+            "messaging/v1/orders/123-1234567-1234567/messages/legalDisclosure",
+        ),
+        ("a b/c%d", "a%20b/c%25d"),  # each segment still percent-encoded
+    ],
+)
+def test_a_greedy_path_parameter_keeps_its_slashes(
+    tmp_path: Path, server: RecordingServer, resource: str, path: str
+):
+    # Uploads' {resource} is a path of its own: "messaging/v1/..." with its slashes as they
+    # are, not one segment "messaging%2Fv1%2F...", which names no upload destination.
+    config = Configuration(host=server.url, rate_limiting=False, retry=RetryPolicy(max_attempts=1))
+    with _generated(tmp_path, "uploads", UPLOADS) as uploads, uploads.ApiClient(config) as client:
+        server.enqueue(201)
+        uploads.UploadsApi(client).create_upload_destination_for_resource(resource)
+    assert server.requests[0].path == f"/uploads/2020-11-01/uploadDestinations/{path}"
+
+
+@pytest.mark.parametrize("resource", ["", "/", "a//b", "a/../b", "./a", "a/.."])
+def test_a_greedy_path_parameter_refuses_empty_and_dot_segments(
+    tmp_path: Path, server: RecordingServer, resource: str
+):
+    config = Configuration(host=server.url, rate_limiting=False, retry=RetryPolicy(max_attempts=1))
+    with _generated(tmp_path, "uploads", UPLOADS) as uploads, uploads.ApiClient(config) as client:
+        api = uploads.UploadsApi(client)
+        with pytest.raises(ApiValueError, match="resource"):
+            api.create_upload_destination_for_resource(resource)
+    assert server.requests == []

@@ -120,6 +120,8 @@ class ParamDef:
     # date-time or date; and how an array travels: "csv" (a,b) or "multi" (x=a&x=b).
     kind: str = "string"
     collection: str = "csv"
+    # A path parameter that is a path of its own (Uploads' {resource}): its "/" stay.
+    greedy: bool = False
 
 
 @dataclass
@@ -448,6 +450,7 @@ class SpecReader:
                     max_items=raw.get("maxItems"),
                     kind=kind,
                     collection=raw.get("collectionFormat", "csv") if is_array else "csv",
+                    greedy=bool(raw.get("x-amazon-spds-greedy-path-parameter")),
                 )
             )
         # Path parameters first, then query, then headers, as Operation takes them.

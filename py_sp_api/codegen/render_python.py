@@ -254,7 +254,10 @@ def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) 
     lines.append(f"    path={_q(op.path)},")
     lines.append(
         "    path_params=("
-        + "".join(f"PathParam({_q(p.name)}, {_q(p.python_name)}), " for p in path_params).rstrip()
+        + "".join(
+            f"PathParam({_q(p.name)}, {_q(p.python_name)}{', greedy=True' if p.greedy else ''}), "
+            for p in path_params
+        ).rstrip()
         + "),"
     )
     lines.append("    query_params=(")

@@ -79,8 +79,12 @@ class Removal:
 
 @dataclass(frozen=True)
 class PathParam:
+    """A path parameter; a ``greedy`` one is a path of its own (Uploads' ``{resource}``),
+    sent with its ``/`` as they are and each segment percent-encoded."""
+
     name: str
     python_name: str
+    greedy: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,10 @@ class Operation(Generic[ResponseT]):
             parts.append(before)
         parts.append(rest)
         object.__setattr__(self, "_path_parts", tuple(parts))
-        regex = "([^/]+)".join(re.escape(part) for part in parts)
+        groups = ["(.+)" if param.greedy else "([^/]+)" for param in self.path_params]
+        regex = re.escape(parts[0]) + "".join(
+            group + re.escape(part) for group, part in zip(groups, parts[1:])
+        )
         object.__setattr__(self, "path_pattern", re.compile(regex))
 
     @property
@@ -344,10 +351,23 @@ def _encode_path_segment(param: PathParam, value: Any) -> str:
             f"{param.python_name} {value!r} has whitespace at an end or a control character; "
             "nothing was sent"
         )
+    if param.greedy:
+        return _encode_greedy_path(param, value)
     if value in (".", ".."):
         # Percent-encode dot segments too, or URL normalisation would climb the path.
         return value.replace(".", "%2E")
     return quote(value, safe="")
+
+
+def _encode_greedy_path(param: PathParam, value: str) -> str:
+    # Amazon writes such a value with a leading "/" ("/messaging/v1/..."); the path already
+    # has one before the parameter.
+    segments = value[1:].split("/") if value.startswith("/") else value.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise ApiValueError(
+            f"{param.python_name} {value!r} has an empty, '.' or '..' segment; nothing was sent"
+        )
+    return "/".join(quote(segment, safe="") for segment in segments)
 
 
 def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
