@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import pytest
 
 from py_sp_api.codegen.generate import generate_package, package_name, write_files
+from py_sp_api.codegen.ir import SpecReader
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
 from py_sp_api.runtime.journal import MemoryJournalBackend, SendJournal
@@ -514,6 +515,8 @@ def test_a_generated_package_type_checks(tmp_path: Path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+GET_X = {"operationId": "getX", "responses": {"204": {"description": "No content"}}}
+
 UPLOADS = {
     **SPEC,
     "paths": {
@@ -570,3 +573,34 @@ def test_a_greedy_path_parameter_refuses_empty_and_dot_segments(
         with pytest.raises(ApiValueError, match="resource"):
             api.create_upload_destination_for_resource(resource)
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("description", "plan"),
+    [
+        (
+            "**Usage Plan:**\n\n| Rate (requests per second) | Burst |\n| ---- | ---- |\n| 2 | 6 |",
+            (2.0, 6),
+        ),
+        # Escaped line ends, as in fulfillmentInbound 2024-03-20's listItemComplianceDetails.
+        ("| Rate (requests per second) | Burst |\\n| ---- | ---- |\\n| 2 | 6 |", (2.0, 6)),
+        # A column naming each row (Product Type Definitions): the default row is the plan.
+        (
+            "| Plan type | Rate (requests per second) | Burst |\n| ---- | ---- | ---- |\n"
+            "|Default| 5 | 10 |\n|Selling partner specific| Variable | Variable |",
+            (5.0, 10),
+        ),
+        ("| Rate (requests per second) | Burst |\n| ---- | ---- |\n| 0.0167 | 15 |", (0.0167, 15)),
+    ],
+)
+def test_the_usage_plan_is_read_from_each_way_amazon_writes_it(description: str, plan: Any):
+    spec = {**SPEC, "paths": {"/x": {"get": {**GET_X, "description": description}}}}
+    (operation,) = SpecReader(spec, "XApi", (1.0, 5)).read().operations
+    assert (operation.rate, operation.burst, operation.rate_documented) == (*plan, True)
+
+
+def test_a_placeholder_usage_plan_is_not_taken_for_one():
+    description = "| Rate (requests per second) | Burst |\n| ---- | ---- |\n| n | n |"
+    spec = {**SPEC, "paths": {"/x": {"get": {**GET_X, "description": description}}}}
+    (operation,) = SpecReader(spec, "XApi", (1.0, 5)).read().operations
+    assert (operation.rate, operation.burst, operation.rate_documented) == (1.0, 5, False)

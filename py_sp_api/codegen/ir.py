@@ -15,10 +15,15 @@ _RESERVED = set(keyword.kwlist) | {
     "model_config", "model_fields", "from_dict", "from_json", "to_dict", "to_json", "to_str",
 }  # fmt: skip
 
+# Amazon's usage-plan table; some models write its line ends escaped ("\\n"), and some add a
+# first column naming each plan ("| Plan type |", then "|Default| 5 | 10 |").
+_LINE_END = r"\s*(?:\n|\\n)"
 _USAGE_PLAN = re.compile(
-    r"\|\s*Rate \(requests per second\)\s*\|\s*Burst\s*\|\s*\n"
-    r"\|\s*-+\s*\|\s*-+\s*\|\s*\n"
-    r"\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|"
+    r"\|(?:\s*Plan type\s*\|)?\s*Rate \(requests per second\)\s*\|\s*Burst\s*\|"
+    + _LINE_END
+    + r"\|(?:\s*-+\s*\|){2,3}"
+    + _LINE_END
+    + r"\|(?:\s*Default\s*\|)?\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|"
 )
 
 
