@@ -19,6 +19,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -32,7 +33,13 @@ from py_sp_api.runtime.exceptions import (
     ApiTypeError,
     ApiValueError,
 )
-from tests.support.sandbox_replay import Case, ReplayServer, cases, split_arguments
+from tests.support.sandbox_replay import (
+    Case,
+    ReplayServer,
+    cases,
+    check_request,
+    split_arguments,
+)
 
 MODELS_DIR = repo_root().parent / "shared" / "spec" / "sp-api-models"
 MODEL_FILES = sorted(MODELS_DIR.glob("*/*.json")) if MODELS_DIR.is_dir() else []
@@ -342,6 +349,17 @@ def test_every_parameter_a_case_names_is_replayed():
             declared = {param["name"] for param in case.spec_parameters}
             ignored += [f"{case.id}: {name}" for name in case.parameters if name not in declared]
     assert ignored == []
+
+
+def test_a_path_value_sent_unencoded_is_a_mismatch():
+    # "a/b" as one segment is "a%2Fb"; sent as "a/b" it names another resource. Comparing
+    # decoded paths would not see the difference.
+    spec_parameters = [{"name": "id", "in": "path", "required": True, "type": "string"}]
+    case = Case("m.json", "getX", "GET", "/x/{id}", 0, 200, {"id": "a/b"}, spec_parameters, {})
+    sent = SimpleNamespace(command="GET", path="/x/a/b", headers={})
+    assert any(problem.startswith("path") for problem in check_request(case, sent, b""))  # type: ignore[arg-type]
+    sent.path = "/x/a%2Fb"
+    assert check_request(case, sent, b"") == []  # type: ignore[arg-type]
 
 
 def test_zz_summary(capsys: pytest.CaptureFixture[str]) -> None:
