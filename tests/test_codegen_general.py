@@ -223,6 +223,16 @@ def test_bad_values_are_typed_errors_before_anything_is_sent(
     assert server.requests == []
 
 
+@pytest.mark.parametrize("name", ["x-amzn-idempotency-token", "X-Amzn-Idempotency-Token"])
+def test_a_header_parameter_given_again_in_headers_is_refused(
+    api: Any, server: RecordingServer, name: str
+):
+    # Which of the two values would go out? Neither silently: the caller must choose.
+    with pytest.raises(ApiValueError, match=r"x_amzn_idempotency_token.*_headers"):
+        api.get_widget("w-1", ["ATVPDKIKX0DER"], "token-1", _headers={name: "token-2"})
+    assert server.requests == []
+
+
 def test_an_answer_without_a_schema_returns_none(api: Any, server: RecordingServer):
     server.enqueue(204)
     assert api.get_order("w-1") is None
