@@ -269,7 +269,11 @@ def _replay(
     try:
         response = method(**kwargs)
     except (ApiTypeError, ApiValueError) as exc:
-        if 400 <= case.status <= 499 and expected.received == 0:
+        if (
+            400 <= case.status <= 499
+            and expected.received == 0
+            and refuses_what_the_case_gives(case, python_names, str(exc))
+        ):
             # The case sends bad input to show Amazon's 400; the client refuses it before
             # sending, as it must, with a typed error.
             REFUSALS.append(f"{case.id}: {exc}")
@@ -293,6 +297,23 @@ def _replay(
     elif not isinstance(response.data, operation.response_model):
         return "", f"data is a {type(response.data).__name__}"
     return REPLAYED, _checked(expected, None)
+
+
+def refuses_what_the_case_gives(
+    case: Case, python_names: Dict[Tuple[str, str], str], message: str
+) -> bool:
+    """Whether a refusal names a value the case gives, not a placeholder the harness chose."""
+    given = [
+        python_names[(place, name)]
+        for (place, name) in python_names
+        if name in case.parameters and case.parameters[name] is not None
+    ]
+    if any(message.startswith((f"{name} ", f"{name}:")) for name in given):
+        return True
+    body_given = any(
+        param["in"] == "body" and param["name"] in case.parameters for param in case.spec_parameters
+    )
+    return body_given and message.startswith("invalid ")
 
 
 def _checked(expected: Any, problem: Any) -> Any:
@@ -338,6 +359,21 @@ def test_an_excluded_case_failing_for_another_reason_is_not_excused():
     assert not fails_for_its_reason(
         EXCLUDED["sellers.json:getAccount#0"], "path /sellers/v1/x, expected /sellers/v1/account"
     )
+
+
+def test_a_refusal_of_a_value_the_case_does_not_give_is_not_excused():
+    spec_parameters = [
+        {"name": "orderId", "in": "path", "required": True, "type": "string"},
+        {"name": "marketplaceIds", "in": "query", "required": True, "type": "array"},
+    ]
+    case = Case(
+        "m.json", "getX", "GET", "/x/{orderId}", 1, 400, {"orderId": " "}, spec_parameters, {}
+    )
+    names = {("path", "orderId"): "order_id", ("query", "marketplaceIds"): "marketplace_ids"}
+    assert refuses_what_the_case_gives(case, names, "order_id must not be empty")
+    # marketplace_ids was the harness's placeholder: refusing it is the client's fault.
+    assert not refuses_what_the_case_gives(case, names, "marketplace_ids: 'X' cannot be one")
+    assert not refuses_what_the_case_gives(case, names, "invalid GetXRequest: ...")
 
 
 def test_every_parameter_a_case_names_is_replayed():
