@@ -614,3 +614,17 @@ def test_a_placeholder_usage_plan_is_not_taken_for_one():
     spec = {**SPEC, "paths": {"/x": {"get": {**GET_X, "description": description}}}}
     (operation,) = SpecReader(spec, "XApi", (1.0, 5)).read().operations
     assert (operation.rate, operation.burst, operation.rate_documented) == (1.0, 5, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[]", json.dumps({k: v for k, v in SPEC.items() if k != "host"})],
+)
+def test_a_spec_that_is_not_a_model_is_a_usage_error_not_a_traceback(tmp_path: Path, text: str):
+    spec = tmp_path / "odd.json"
+    spec.write_text(text)
+    result = _codegen("--spec", str(spec), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "odd.json" in result.stderr
+    assert not (tmp_path / "out").exists()

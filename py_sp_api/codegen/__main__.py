@@ -74,7 +74,11 @@ def _generate_one(
     name = package or package_name(spec)
     if not name.isidentifier() or keyword.iskeyword(name):
         parser.error(f"{name!r} is not a valid package name: pass --package")
-    files = generate_package(spec, name)
+    try:
+        files = generate_package(spec, name)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # JSON that is not a Swagger 2.0 model: say which file, not where the reader tripped.
+        parser.error(f"{spec}: not a Swagger 2.0 model as Amazon writes them ({exc!r})")
     # A model the spec no longer defines must not linger from an earlier run.
     remove_generated(out / name)
     write_files(files, out)
