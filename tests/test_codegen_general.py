@@ -628,3 +628,37 @@ def test_a_spec_that_is_not_a_model_is_a_usage_error_not_a_traceback(tmp_path: P
     assert "Traceback" not in result.stderr
     assert "odd.json" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+BALANCES = {
+    **SPEC,
+    "paths": {
+        "/finances/balances": {
+            "get": {
+                "operationId": "listBalances",
+                "parameters": [
+                    {"name": "asOfDate", "in": "query", "type": "string", "format": "date"}
+                ],
+                "responses": {"204": {"description": "No content"}},
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("value", ["2025-01-12T10:00:00Z", "20250112", "2025-02-30", "2025-1-2"])
+def test_a_date_parameter_refuses_what_is_not_a_date(
+    tmp_path: Path, server: RecordingServer, value: str
+):
+    # A date-time where a date is due is a 400 from Amazon; say so before sending.
+    config = Configuration(host=server.url, rate_limiting=False, retry=RetryPolicy(max_attempts=1))
+    with (
+        _generated(tmp_path, "balances", BALANCES) as balances,
+        balances.ApiClient(config) as client,
+    ):
+        api = balances.BalancesApi(client)
+        with pytest.raises(ApiValueError, match="as_of_date"):
+            api.list_balances(as_of_date=value)
+        server.enqueue(204)
+        api.list_balances(as_of_date="2025-01-12")
+    assert [request.query_string for request in server.requests] == ["asOfDate=2025-01-12"]
