@@ -176,7 +176,7 @@ def test_model_generates_imports_and_replays_its_sandbox(
     modules = _import_everything(generated, package)
     assert modules, package
     operations = importlib.import_module(f"{package}.operations").OPERATIONS
-    by_id = {op.operation_id: (name, op) for name, op in operations.items()}
+    by_route = routes(operations)
     api_module = importlib.import_module(package)
     api_class = getattr(api_module, next(n for n in api_module.__all__ if n.endswith("Api")))
     client_module = importlib.import_module(f"{package}.api_client")
@@ -195,7 +195,7 @@ def test_model_generates_imports_and_replays_its_sandbox(
             outcome, problem = (
                 ("", case.problem)
                 if case.problem
-                else _replay(case, api, by_id, replay_server, package)
+                else _replay(case, api, by_route, replay_server, package)
             )
             if case.id in EXCLUDED:
                 TALLY[f"excluded: {EXCLUDED[case.id]}"] += 1
@@ -227,6 +227,12 @@ def test_reference_pages_render_for_every_model():
             ).startswith("<!-- -->")
 
 
+def routes(operations: Dict[str, Any]) -> Dict[Tuple[str, str], Tuple[str, Any]]:
+    """``(method, path) -> (method name, Operation)``: operation ids repeat even within one
+    model (shippingV2's linkCarrierAccount is a PUT and a POST), routes do not."""
+    return {(op.method, op.path): (name, op) for name, op in operations.items()}
+
+
 def _no_retries() -> Any:
     from py_sp_api.runtime.retry import RetryPolicy
 
@@ -252,12 +258,12 @@ def _import_everything(root: Path, package: str) -> List[str]:
 def _replay(
     case: Case,
     api: Any,
-    by_id: Dict[str, Tuple[str, Any]],
+    by_route: Dict[Tuple[str, str], Tuple[str, Any]],
     server: ReplayServer,
     package: str,
 ) -> Tuple[str, Any]:
     """``(outcome, None)`` when the case replays as Amazon's sandbox would; else the problem."""
-    name, operation = by_id[case.operation_id]
+    name, operation = by_route[(case.method, case.path)]
     python_names = {("path", p.name): p.python_name for p in operation.path_params}
     python_names.update({("query", p.name): p.python_name for p in operation.query_params})
     python_names.update({("header", p.name): p.python_name for p in operation.header_params})
@@ -374,6 +380,14 @@ def test_a_refusal_of_a_value_the_case_does_not_give_is_not_excused():
     # marketplace_ids was the harness's placeholder: refusing it is the client's fault.
     assert not refuses_what_the_case_gives(case, names, "marketplace_ids: 'X' cannot be one")
     assert not refuses_what_the_case_gives(case, names, "invalid GetXRequest: ...")
+
+
+def test_a_case_is_replayed_through_the_operation_of_its_own_route(generated: Path):
+    operations = importlib.import_module("shipping_v2.operations").OPERATIONS
+    route = "/shipping/v2/carrierAccounts/{carrierId}"
+    found = routes(operations)
+    assert found[("PUT", route)][0] == "link_carrier_account"
+    assert found[("POST", route)][0] == "link_carrier_account_"
 
 
 def test_every_parameter_a_case_names_is_replayed():
