@@ -38,6 +38,19 @@ def test_the_limiter_keeps_one_bucket_per_api_for_a_repeated_operation_id() -> N
     assert len(store._buckets) == 2
 
 
+def test_an_override_can_name_one_api_of_a_repeated_method_name() -> None:
+    # get_order is a method of five of Amazon's APIs, each with its own plan.
+    v0, current = _get_order("orders_v0"), _get_order("orders_2026_01_01")
+    limiter = RateLimiting(
+        overrides={"orders_v0.get_order": RateLimit(5.0, 10), "get_order": RateLimit(2.0, 4)}
+    )
+    assert limiter.plan_for(v0) == RateLimit(5.0, 10)
+    assert limiter.plan_for(current) == RateLimit(2.0, 4)  # the bare name: every other API
+    assert RateLimiting(overrides={"orders_v0.get_order": RateLimit(5.0, 10)}).plan_for(
+        current
+    ) == RateLimit(0.5, 30)
+
+
 def test_generated_operations_name_their_api_in_the_bucket_key() -> None:
     assert bucket_key("id", GET_ATTRIBUTES) == "id|messaging|GetAttributes"
     assert (

@@ -8,9 +8,12 @@ models that refer to themselves and to each other.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
 import inspect
 import json
+import keyword
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -19,8 +22,11 @@ from typing import Any, Iterator
 
 import pytest
 
+from py_sp_api.codegen.generate import generate_package, package_name, write_files
+from py_sp_api.codegen.ir import SpecReader
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
+from py_sp_api.runtime.journal import MemoryJournalBackend, SendJournal
 from py_sp_api.runtime.ratelimit import bucket_key
 from py_sp_api.runtime.retry import RetryPolicy
 from tests.support import RecordingServer
@@ -171,6 +177,24 @@ def test_query_values_go_on_the_wire_as_amazon_expects(api: Any, server: Recordi
     assert request.headers["x-amzn-idempotency-token"] == "token-1"
 
 
+@pytest.mark.parametrize(
+    ("price", "wire"),
+    [
+        (1e-7, "0.0000001"),
+        (1e22, "10000000000000000000000"),
+        (-2.5e-3, "-0.0025"),
+        (10**25, "10" + "0" * 24),
+    ],
+)
+def test_numbers_go_on_the_wire_in_plain_decimal_notation(
+    api: Any, server: RecordingServer, price: Any, wire: str
+) -> None:
+    # Python writes 1e22 as "1e+22", and a "+" in a query string reads as a space.
+    server.enqueue(200, {"id": "w-1"})
+    api.get_widget("w-1", ["ATVPDKIKX0DER"], "token-1", max_price=price)
+    assert server.requests[0].query_string == f"marketplaceIds=ATVPDKIKX0DER&maxPrice={wire}"
+
+
 def test_omitted_optional_parameters_are_not_sent(api: Any, server: RecordingServer) -> None:
     server.enqueue(200, {"id": "w-1"})
     api.get_widget("w-1", ["ATVPDKIKX0DER"], "token-1", include_parts=False)
@@ -196,6 +220,16 @@ def test_bad_values_are_typed_errors_before_anything_is_sent(
     call = {"x_amzn_idempotency_token": "token-1", **arguments}
     with pytest.raises(error):
         api.get_widget("w-1", ["ATVPDKIKX0DER"], **call)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("name", ["x-amzn-idempotency-token", "X-Amzn-Idempotency-Token"])
+def test_a_header_parameter_given_again_in_headers_is_refused(
+    api: Any, server: RecordingServer, name: str
+) -> None:
+    # Which of the two values would go out? Neither silently: the caller must choose.
+    with pytest.raises(ApiValueError, match=r"x_amzn_idempotency_token.*_headers"):
+        api.get_widget("w-1", ["ATVPDKIKX0DER"], "token-1", _headers={name: "token-2"})
     assert server.requests == []
 
 
@@ -256,3 +290,393 @@ def test_no_generated_docstring_breaks_a_url() -> None:
         if cut_url.search(line)
     ]
     assert not broken, broken
+
+
+def test_models_named_like_the_runtime_do_not_hide_it(tmp_path: Path) -> None:
+    # Models share the package's namespace with the client, its configuration and exceptions.
+    names = ["ApiClient", "Configuration", "RateLimit", "ApiException", "Operation", "BaseApi"]
+    spec = {
+        **SPEC,
+        "paths": {
+            "/things/{id}": {
+                "get": {
+                    "operationId": "getThing",
+                    "parameters": [{"name": "id", "in": "path", "required": True, **STRING}],
+                    "responses": {
+                        "200": {"description": "OK", "schema": {"$ref": "#/definitions/RateLimit"}}
+                    },
+                }
+            }
+        },
+        "definitions": {name: {"type": "object", "properties": {name: STRING}} for name in names},
+    }
+    (tmp_path / "clash.json").write_text(json.dumps(spec))
+    write_files(generate_package(tmp_path / "clash.json"), tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        package = importlib.import_module("clash")
+        runtime = [
+            package.ApiClient,
+            package.Configuration,
+            package.RateLimit,
+            package.ApiException,
+        ]
+        assert [each.__module__ for each in runtime] == [
+            "py_sp_api.runtime.api_client",
+            "py_sp_api.runtime.configuration",
+            "py_sp_api.runtime.operation",
+            "py_sp_api.runtime.exceptions",
+        ]
+        assert {name + "Model" for name in names} <= set(package.__all__)
+        response = package.OPERATIONS["get_thing"].response_model
+        assert response.__name__ == "RateLimitModel"
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "clash" or m.startswith("clash.")]:
+            del sys.modules[name]
+
+
+def _codegen(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "py_sp_api.codegen", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_spec_named_like_a_keyword_gives_an_importable_package(tmp_path: Path) -> None:
+    spec = tmp_path / "import.json"
+    spec.write_text(json.dumps(SPEC))
+    assert package_name(spec) == "import_"
+    assert not keyword.iskeyword(package_name(spec))
+    result = _codegen("--spec", str(spec), "--out", str(tmp_path), "--package", "class")
+    assert result.returncode == 2, result.stdout
+    assert "not a valid package name" in result.stderr
+    assert not (tmp_path / "class").exists()
+
+
+def test_generating_again_leaves_no_module_of_the_earlier_spec(tmp_path: Path) -> None:
+    spec = tmp_path / "widgets.json"
+    spec.write_text(json.dumps(SPEC))
+    assert _codegen("--spec", str(spec), "--out", str(tmp_path)).returncode == 0
+    assert (tmp_path / "widgets" / "models" / "owner.py").is_file()
+    mine = tmp_path / "widgets" / "notes.txt"
+    mine.write_text("not generated")
+    smaller = json.loads(json.dumps(SPEC))
+    del smaller["definitions"]["Part"]["properties"]["owner"]
+    del smaller["definitions"]["Owner"]
+    spec.write_text(json.dumps(smaller))
+    assert _codegen("--spec", str(spec), "--out", str(tmp_path)).returncode == 0
+    assert not (tmp_path / "widgets" / "models" / "owner.py").exists()
+    assert mine.read_text() == "not generated"  # only what the generator wrote is replaced
+
+
+def test_an_unknown_field_in_a_map_of_models_is_refused_before_sending(
+    tmp_path: Path, server: RecordingServer
+) -> None:
+    # Item is sent and answered, so it keeps unknown fields when parsed; in a body, a field
+    # the model lacks is most likely a typo, inside an additionalProperties map too.
+    item = {"type": "object", "properties": {"name": STRING}}
+    spec = {
+        **SPEC,
+        "paths": {
+            "/things": {
+                "post": {
+                    "operationId": "putThings",
+                    "parameters": [
+                        {
+                            "name": "body",
+                            "in": "body",
+                            "required": True,
+                            "schema": {"$ref": "#/definitions/Things"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "OK", "schema": {"$ref": "#/definitions/Things"}}
+                    },
+                }
+            }
+        },
+        "definitions": {
+            "Item": item,
+            "Things": {
+                "type": "object",
+                "properties": {
+                    "byName": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/definitions/Item"},
+                    },
+                    "listed": {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"$ref": "#/definitions/Item"}},
+                    },
+                },
+            },
+        },
+    }
+    (tmp_path / "things.json").write_text(json.dumps(spec))
+    write_files(generate_package(tmp_path / "things.json"), tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        things = importlib.import_module("things")
+        config = Configuration(
+            host=server.url, rate_limiting=False, retry=RetryPolicy(max_attempts=1)
+        )
+        with things.ApiClient(config) as client:
+            api = things.ThingsApi(client)
+            for body in (
+                {"byName": {"a": {"name": "x", "nmae": "y"}}},
+                {"listed": [[{"name": "x", "nmae": "y"}]]},
+            ):
+                with pytest.raises(ApiValueError, match="nmae"):
+                    api.put_things(body)
+        assert server.requests == []
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "things" or m.startswith("things.")]:
+            del sys.modules[name]
+
+
+@contextlib.contextmanager
+def _generated(tmp_path: Path, name: str, spec: Any) -> Iterator[Any]:
+    """``spec`` generated as package ``name`` under ``tmp_path``, imported, then forgotten."""
+    (tmp_path / f"{name}.json").write_text(json.dumps(spec))
+    write_files(generate_package(tmp_path / f"{name}.json"), tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+            del sys.modules[module]
+
+
+def test_a_send_journal_does_not_take_other_apis_posts_for_repeated_messages(
+    tmp_path: Path, server: RecordingServer
+) -> None:
+    # The journal keys a message by order and operation; a report, a listing or a feed has
+    # no order: every createReport would be "the same message" and only the first one sent.
+    spec = {
+        **SPEC,
+        "paths": {
+            "/reports": {
+                "post": {
+                    "operationId": "createReport",
+                    "parameters": [
+                        {
+                            "name": "body",
+                            "in": "body",
+                            "required": True,
+                            "schema": {"$ref": "#/definitions/ReportSpec"},
+                        }
+                    ],
+                    "responses": {"202": {"description": "Accepted"}},
+                }
+            }
+        },
+        "definitions": {"ReportSpec": {"type": "object", "properties": {"reportType": STRING}}},
+    }
+    config = Configuration(
+        host=server.url,
+        rate_limiting=False,
+        retry=RetryPolicy(max_attempts=1),
+        seller_id="seller-1",
+        journal=SendJournal(MemoryJournalBackend()),
+    )
+    with _generated(tmp_path, "reports", spec) as reports, reports.ApiClient(config) as client:
+        api = reports.ReportsApi(client)
+        # Nor do they offer a journal's send key, or promise its DuplicateSendError.
+        assert "_send_key" not in inspect.signature(api.create_report).parameters
+        assert "DuplicateSendError" not in (api.create_report.__doc__ or "")
+        for report_type in ("GET_FLAT_FILE_OPEN_LISTINGS_DATA", "GET_MERCHANT_LISTINGS_ALL_DATA"):
+            server.enqueue(202)
+            api.create_report({"reportType": report_type})
+    assert [json.loads(request.body)["reportType"] for request in server.requests] == [
+        "GET_FLAT_FILE_OPEN_LISTINGS_DATA",
+        "GET_MERCHANT_LISTINGS_ALL_DATA",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("mypy") is None, reason="mypy 2.4 needs Python 3.10 or newer"
+)
+def test_a_generated_package_type_checks(tmp_path: Path) -> None:
+    # Answers without a body (Operation[None]), with one only sometimes (a 200 or a 204), and
+    # one that is a list (a RootModel).
+    spec = json.loads(json.dumps(SPEC))
+    spec["paths"]["/widgets/v1/widgets"] = {
+        "get": {
+            "operationId": "listWidgets",
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "schema": {"type": "array", "items": {"$ref": "#/definitions/Widget"}},
+                }
+            },
+        }
+    }
+    widget = spec["paths"]["/widgets/v1/widgets/{widgetId}"]
+    widget["put"] = {
+        "operationId": "putWidget",
+        "responses": {
+            "200": {"description": "OK", "schema": {"$ref": "#/definitions/Widget"}},
+            "204": {"description": "Unchanged"},
+        },
+    }
+    (tmp_path / "widgets.json").write_text(json.dumps(spec))
+    write_files(generate_package(tmp_path / "widgets.json"), tmp_path)
+    config = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    mypy = [sys.executable, "-m", "mypy", "--config-file", str(config), "--strict"]
+    result = subprocess.run(
+        [*mypy, "--no-incremental", "-p", "widgets"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+GET_X = {"operationId": "getX", "responses": {"204": {"description": "No content"}}}
+
+UPLOADS = {
+    **SPEC,
+    "paths": {
+        "/uploads/2020-11-01/uploadDestinations/{resource}": {
+            "post": {
+                "operationId": "createUploadDestinationForResource",
+                "parameters": [
+                    {
+                        "name": "resource",
+                        "in": "path",
+                        "required": True,
+                        **STRING,
+                        "x-amazon-spds-greedy-path-parameter": True,
+                    }
+                ],
+                "responses": {"201": {"description": "Created"}},
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("resource", "path"),
+    [
+        ("aplus/2020-11-01/contentDocuments", "aplus/2020-11-01/contentDocuments"),
+        # As Amazon's description writes it, with a leading "/".
+        (
+            "/messaging/v1/orders/123-1234567-1234567/messages/legalDisclosure",
+            "messaging/v1/orders/123-1234567-1234567/messages/legalDisclosure",
+        ),
+        ("a b/c%d", "a%20b/c%25d"),  # each segment still percent-encoded
+    ],
+)
+def test_a_greedy_path_parameter_keeps_its_slashes(
+    tmp_path: Path, server: RecordingServer, resource: str, path: str
+) -> None:
+    # Uploads' {resource} is a path of its own: "messaging/v1/..." with its slashes as they
+    # are, not one segment "messaging%2Fv1%2F...", which names no upload destination.
+    config = Configuration(host=server.url, rate_limiting=False, retry=RetryPolicy(max_attempts=1))
+    with _generated(tmp_path, "uploads", UPLOADS) as uploads, uploads.ApiClient(config) as client:
+        server.enqueue(201)
+        uploads.UploadsApi(client).create_upload_destination_for_resource(resource)
+    assert server.requests[0].path == f"/uploads/2020-11-01/uploadDestinations/{path}"
+
+
+@pytest.mark.parametrize("resource", ["", "/", "a//b", "a/../b", "./a", "a/.."])
+def test_a_greedy_path_parameter_refuses_empty_and_dot_segments(
+    tmp_path: Path, server: RecordingServer, resource: str
+) -> None:
+    config = Configuration(host=server.url, rate_limiting=False, retry=RetryPolicy(max_attempts=1))
+    with _generated(tmp_path, "uploads", UPLOADS) as uploads, uploads.ApiClient(config) as client:
+        api = uploads.UploadsApi(client)
+        with pytest.raises(ApiValueError, match="resource"):
+            api.create_upload_destination_for_resource(resource)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("description", "plan"),
+    [
+        (
+            "**Usage Plan:**\n\n| Rate (requests per second) | Burst |\n| ---- | ---- |\n| 2 | 6 |",
+            (2.0, 6),
+        ),
+        # Escaped line ends, as in fulfillmentInbound 2024-03-20's listItemComplianceDetails.
+        ("| Rate (requests per second) | Burst |\\n| ---- | ---- |\\n| 2 | 6 |", (2.0, 6)),
+        # A column naming each row (Product Type Definitions): the default row is the plan.
+        (
+            "| Plan type | Rate (requests per second) | Burst |\n| ---- | ---- | ---- |\n"
+            "|Default| 5 | 10 |\n|Selling partner specific| Variable | Variable |",
+            (5.0, 10),
+        ),
+        ("| Rate (requests per second) | Burst |\n| ---- | ---- |\n| 0.0167 | 15 |", (0.0167, 15)),
+    ],
+)
+def test_the_usage_plan_is_read_from_each_way_amazon_writes_it(description: str, plan: Any) -> None:
+    spec = {**SPEC, "paths": {"/x": {"get": {**GET_X, "description": description}}}}
+    (operation,) = SpecReader(spec, "XApi", (1.0, 5)).read().operations
+    assert (operation.rate, operation.burst, operation.rate_documented) == (*plan, True)
+
+
+def test_a_placeholder_usage_plan_is_not_taken_for_one() -> None:
+    description = "| Rate (requests per second) | Burst |\n| ---- | ---- |\n| n | n |"
+    spec = {**SPEC, "paths": {"/x": {"get": {**GET_X, "description": description}}}}
+    (operation,) = SpecReader(spec, "XApi", (1.0, 5)).read().operations
+    assert (operation.rate, operation.burst, operation.rate_documented) == (1.0, 5, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[]", json.dumps({k: v for k, v in SPEC.items() if k != "host"})],
+)
+def test_a_spec_that_is_not_a_model_is_a_usage_error_not_a_traceback(
+    tmp_path: Path, text: str
+) -> None:
+    spec = tmp_path / "odd.json"
+    spec.write_text(text)
+    result = _codegen("--spec", str(spec), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "odd.json" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+BALANCES = {
+    **SPEC,
+    "paths": {
+        "/finances/balances": {
+            "get": {
+                "operationId": "listBalances",
+                "parameters": [
+                    {"name": "asOfDate", "in": "query", "type": "string", "format": "date"}
+                ],
+                "responses": {"204": {"description": "No content"}},
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("value", ["2025-01-12T10:00:00Z", "20250112", "2025-02-30", "2025-1-2"])
+def test_a_date_parameter_refuses_what_is_not_a_date(
+    tmp_path: Path, server: RecordingServer, value: str
+) -> None:
+    # A date-time where a date is due is a 400 from Amazon; say so before sending.
+    config = Configuration(host=server.url, rate_limiting=False, retry=RetryPolicy(max_attempts=1))
+    with (
+        _generated(tmp_path, "balances", BALANCES) as balances,
+        balances.ApiClient(config) as client,
+    ):
+        api = balances.BalancesApi(client)
+        with pytest.raises(ApiValueError, match="as_of_date"):
+            api.list_balances(as_of_date=value)
+        server.enqueue(204)
+        api.list_balances(as_of_date="2025-01-12")
+    assert [request.query_string for request in server.requests] == ["asOfDate=2025-01-12"]

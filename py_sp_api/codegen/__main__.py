@@ -7,6 +7,7 @@ the file (``ordersV0.json`` -> ``orders_v0``, importable with DIR on ``sys.path`
 from __future__ import annotations
 
 import argparse
+import keyword
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from py_sp_api.codegen.generate import (
     generate_package,
     generated_dirs,
     package_name,
+    remove_generated,
     repo_root,
     write_files,
 )
@@ -70,9 +72,15 @@ def _generate_one(
     if not spec.is_file():
         parser.error(f"{spec}: no such file")
     name = package or package_name(spec)
-    if not name.isidentifier():
+    if not name.isidentifier() or keyword.iskeyword(name):
         parser.error(f"{name!r} is not a valid package name: pass --package")
-    files = generate_package(spec, name)
+    try:
+        files = generate_package(spec, name)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # JSON that is not a Swagger 2.0 model: say which file, not where the reader tripped.
+        parser.error(f"{spec}: not a Swagger 2.0 model as Amazon writes them ({exc!r})")
+    # A model the spec no longer defines must not linger from an earlier run.
+    remove_generated(out / name)
     write_files(files, out)
     print(f"wrote {len(files)} files: package {name} under {out}")
     return 0

@@ -7,16 +7,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
+from py_sp_api.runtime import exceptions as runtime_exceptions
+
 # Names that would shadow pydantic's BaseModel API or read badly as attributes.
 _RESERVED = set(keyword.kwlist) | {
     "self", "schema", "json", "dict", "copy", "validate", "construct", "fields",
     "model_config", "model_fields", "from_dict", "from_json", "to_dict", "to_json", "to_str",
 }  # fmt: skip
 
+# Amazon's usage-plan table; some models write its line ends escaped ("\\n"), and some add a
+# first column naming each plan ("| Plan type |", then "|Default| 5 | 10 |").
+_LINE_END = r"\s*(?:\n|\\n)"
 _USAGE_PLAN = re.compile(
-    r"\|\s*Rate \(requests per second\)\s*\|\s*Burst\s*\|\s*\n"
-    r"\|\s*-+\s*\|\s*-+\s*\|\s*\n"
-    r"\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|"
+    r"\|(?:\s*Plan type\s*\|)?\s*Rate \(requests per second\)\s*\|\s*Burst\s*\|"
+    + _LINE_END
+    + r"\|(?:\s*-+\s*\|){2,3}"
+    + _LINE_END
+    + r"\|(?:\s*Default\s*\|)?\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|"
 )
 
 
@@ -46,10 +53,16 @@ def python_field_name(wire_name: str) -> str:
     return f"var_{name}" if name in _RESERVED else name
 
 
-# Names a generated model module imports: a model called one of these gets a suffix.
+# Names a generated model module imports, and the runtime names a generated package, its
+# operations.py and its API module hold beside the models: a model called one of these gets a
+# suffix, or ``package.ApiClient`` would be a model and the client could not be imported.
 _IMPORTED_NAMES = {
     "Any", "Dict", "List", "Optional", "Union", "Field", "RootModel", "AwareDateTime",
     "SpApiModel", "SpApiRequestModel", "annotations",
+    "ApiClient", "ApiResponse", "Configuration", "OPERATIONS", "RATE_LIMITS", "RateLimit",
+    "RESTClientObject", "RESTResponse", "ModelRef", "Operation", "PathParam", "QueryParam",
+    "HeaderParam", "Removal", "MappingProxyType", "TYPE_CHECKING", "Mapping", "Sequence",
+    "ClassVar", "BaseApi", "TimeoutValue", *runtime_exceptions.__all__,
 }  # fmt: skip
 
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
@@ -112,6 +125,8 @@ class ParamDef:
     # date-time or date; and how an array travels: "csv" (a,b) or "multi" (x=a&x=b).
     kind: str = "string"
     collection: str = "csv"
+    # A path parameter that is a path of its own (Uploads' {resource}): its "/" stay.
+    greedy: bool = False
 
 
 @dataclass
@@ -143,6 +158,7 @@ class OperationDef:
     produces: str
     example_body: Optional[Dict[str, Any]] = None
     removed: Optional[RemovalDef] = None
+    journaled: bool = True  # see Operation.journaled
     # Success statuses answered without a body (a 204, or a 2xx the spec gives no schema).
     bodiless_statuses: Tuple[int, ...] = ()
 
@@ -177,7 +193,8 @@ class SpecReader:
         self.definitions: Dict[str, Any] = spec.get("definitions", {})
         self.models: Dict[str, ModelDef] = {}
         self.class_of: Dict[str, str] = {}  # definition name -> class name
-        self._taken: Set[str] = set()  # class names and module names in use
+        # Class names and module names in use; the API class shares the package's namespace.
+        self._taken: Set[str] = {class_name}
         self._roots: Dict[str, str] = {}  # non-object definition -> its RootModel class
 
     def read(self) -> ApiDef:
@@ -438,6 +455,7 @@ class SpecReader:
                     max_items=raw.get("maxItems"),
                     kind=kind,
                     collection=raw.get("collectionFormat", "csv") if is_array else "csv",
+                    greedy=bool(raw.get("x-amazon-spds-greedy-path-parameter")),
                 )
             )
         # Path parameters first, then query, then headers, as Operation takes them.

@@ -183,6 +183,8 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
     models = sorted({op.response_model for op in api.operations if op.response_model})
     api_name = api_package.rsplit(".", 1)[-1]
     headers = any(p.location == "header" for op in api.operations for p in op.params)
+    # Operation[Optional[X]] for an answer that has a body only sometimes (a 200 or a 204).
+    optional = any(op.response_model and op.bodiless_statuses for op in api.operations)
     lines = [
         header,
         '"""The operations of the API: paths, parameters, models and usage plans.',
@@ -193,7 +195,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
         "from __future__ import annotations",
         "",
         "from types import MappingProxyType",
-        "from typing import TYPE_CHECKING, Any, Mapping",
+        f"from typing import TYPE_CHECKING, Any, Mapping{', Optional' if optional else ''}",
         "",
         *(["from py_sp_api.runtime.header_params import HeaderParam"] if headers else []),
         "from py_sp_api.runtime.operation import (",
@@ -259,7 +261,10 @@ def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) 
     lines.append(f"    path={_q(op.path)},")
     lines.append(
         "    path_params=("
-        + "".join(f"PathParam({_q(p.name)}, {_q(p.python_name)}), " for p in path_params).rstrip()
+        + "".join(
+            f"PathParam({_q(p.name)}, {_q(p.python_name)}{', greedy=True' if p.greedy else ''}), "
+            for p in path_params
+        ).rstrip()
         + "),"
     )
     lines.append("    query_params=(")
@@ -309,6 +314,8 @@ def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) 
             f"model_commit={_q(op.removed.model_commit)}),"
         )
     lines.append(f"    api={_q(api_name)},")
+    if not op.journaled:
+        lines.append("    journaled=False,")
     lines.append(")")
     return lines
 
@@ -363,8 +370,9 @@ def _render_methods(op: OperationDef) -> List[str]:
         for p in op.params
         if not p.required
     ]
-    # Only a message can be journaled (GETs never are), so only POSTs take a send key.
-    journaled = op.method not in ("GET", "HEAD")
+    # Only a message can be journaled (GETs never are, nor --spec APIs' calls), so only a
+    # journaled operation takes a send key.
+    journaled = op.journaled and op.method not in ("GET", "HEAD")
     signature = [
         "        self,",
         *params,

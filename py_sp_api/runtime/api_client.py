@@ -54,12 +54,15 @@ from py_sp_api.runtime.rest import RESTClientObject, read_bounded
 from py_sp_api.runtime.transport_security import redact_url
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from py_sp_api.runtime.auth import HttpSender, TokenProvider
     from py_sp_api.runtime.events import CallObserver
     from py_sp_api.runtime.journal import SendJournal
-    from py_sp_api.runtime.model import SpApiModel
 
-ResponseT = TypeVar("ResponseT", bound="SpApiModel")
+# A model (a RootModel for an answer that is a list, say), or None for an answer without a
+# body (Operation[None]).
+ResponseT = TypeVar("ResponseT", bound="Optional[BaseModel]")
 
 _log = logging.getLogger("py_sp_api.http")
 
@@ -164,7 +167,7 @@ class ApiClient:
             response, attempts = send_observed(
                 self, telemetry, operation, args, request, timeout, headers, send_key, True
             )
-        elif journal is None or operation.is_idempotent:
+        elif journal is None or operation.is_idempotent or not operation.journaled:
             response, attempts = self._send(operation, request, timeout, headers, True)
         else:
             response, attempts = self._send_journaled(
@@ -253,7 +256,7 @@ class ApiClient:
             return send_observed(
                 self, telemetry, operation, args, request, timeout, headers, send_key, False
             )[0]
-        if journal is None or operation.is_idempotent:
+        if journal is None or operation.is_idempotent or not operation.journaled:
             return self._send(operation, request, timeout, headers, False)[0]
         return self._send_journaled(
             journal, operation, args, request, timeout, headers, send_key, False
@@ -731,7 +734,7 @@ def _parse_body(
 ) -> ResponseT:
     if operation.response is None or status in operation.bodiless_statuses:
         return cast(ResponseT, None)  # the spec declares no body: whatever came is not parsed
-    model = operation.response_model
+    model = operation.response.get()
     # Amazon answers some 201s with no body at all; read that as an empty object.
     document = raw if raw and not raw.isspace() else b"{}"
     try:

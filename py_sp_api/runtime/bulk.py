@@ -309,8 +309,8 @@ def _sending_operations(
         if not (isinstance(each, type) and issubclass(each, BaseApi)):
             raise ApiTypeError(f"api must be a generated API class (or a list of them): {each!r}")
         for name, operation in each.operations.items():
-            if operation.is_idempotent:
-                continue
+            if operation.is_idempotent or not operation.journaled:
+                continue  # send_many journals every job
             if name in sending and sending[name][0] is not each:
                 # A job names a method: with two candidates, which one sends is a guess.
                 raise ApiValueError(

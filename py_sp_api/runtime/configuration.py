@@ -66,7 +66,8 @@ class Configuration:
         retry: the :class:`RetryPolicy` (429s always, 5xx and dropped connections for GETs).
         journal: a :class:`~py_sp_api.runtime.journal.SendJournal`: every POST (a message) is
             claimed in it before sending, so each one reaches Amazon at most once, across
-            crashes and workers. ``None`` (default) journals nothing.
+            crashes and workers. ``None`` (default) journals nothing. Operations of APIs
+            generated with ``--spec`` are not journaled (see ``Operation.journaled``).
         seller_id: a stable name of the selling partner (its selling partner id, say), which
             keys the send journal. Without it the journal uses the credential's identity:
             LWA credentials' (which changes when the seller authorises the application again)

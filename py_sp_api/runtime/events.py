@@ -563,7 +563,7 @@ def send_observed(
     observer = telemetry.start_call(operation, request[0], config.host + request[1])
     journal = config.journal
     try:
-        if journal is None or operation.is_idempotent:
+        if journal is None or operation.is_idempotent or not operation.journaled:
             response, attempts = client._send(
                 operation, request, timeout, headers, preload_content, None, observer
             )

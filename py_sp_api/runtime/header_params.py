@@ -30,6 +30,7 @@ def call_headers(
 ) -> Optional[Mapping[str, str]]:
     """The header parameters' values (checked), then ``extra``, as the call's headers."""
     headers: Dict[str, str] = {}
+    given = {name.lower() for name in extra} if extra else set()
     for index, param in enumerate(
         operation.header_params, start=len(operation.path_params) + len(operation.query_params)
     ):
@@ -43,6 +44,11 @@ def call_headers(
         if param.required and not value.strip():
             raise ApiValueError(f"{param.python_name} must not be empty")
         check_header(param.name, value)
+        if param.name.lower() in given:
+            raise ApiValueError(
+                f"{param.python_name} is given both as an argument and in _headers "
+                f"({param.name!r}): pass it once; nothing was sent"
+            )
         headers[param.name] = value
     if extra:
         headers.update(extra)

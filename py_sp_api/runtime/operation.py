@@ -33,10 +33,14 @@ from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
 
 if TYPE_CHECKING:
     # Not at run time: importing an API class must not build any pydantic model yet.
+    from pydantic import BaseModel
+
     from py_sp_api.runtime.header_params import HeaderParam
     from py_sp_api.runtime.model import SpApiModel
 
-ResponseT = TypeVar("ResponseT", bound="SpApiModel")
+# A model (a RootModel for an answer that is a list, say), or None for an answer without a
+# body (Operation[None]).
+ResponseT = TypeVar("ResponseT", bound="Optional[BaseModel]")
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,12 @@ class Removal:
 
 @dataclass(frozen=True)
 class PathParam:
+    """A path parameter; a ``greedy`` one is a path of its own (Uploads' ``{resource}``),
+    sent with its ``/`` as they are and each segment percent-encoded."""
+
     name: str
     python_name: str
+    greedy: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,10 @@ class Operation(Generic[ResponseT]):
     :mod:`py_sp_api.runtime.header_params`)."""
     bodiless_statuses: Tuple[int, ...] = ()
     """Success statuses that carry no body (a 204): the call returns ``None`` for them."""
+    journaled: bool = True
+    """Whether a configured send journal claims the call (when it is not a read). ``False``
+    for APIs generated with ``--spec``: the journal keys a message by order and operation,
+    and a report, a feed or a listing has no order, so their calls would all be one key."""
     _path_parts: Tuple[str, ...] = field(init=False, repr=False, compare=False)
     path_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     """Matches this operation's concrete paths; one group per path parameter, still encoded."""
@@ -202,7 +214,10 @@ class Operation(Generic[ResponseT]):
             parts.append(before)
         parts.append(rest)
         object.__setattr__(self, "_path_parts", tuple(parts))
-        regex = "([^/]+)".join(re.escape(part) for part in parts)
+        groups = ["(.+)" if param.greedy else "([^/]+)" for param in self.path_params]
+        regex = re.escape(parts[0]) + "".join(
+            group + re.escape(part) for group, part in zip(groups, parts[1:])
+        )
         object.__setattr__(self, "path_pattern", re.compile(regex))
 
     @property
@@ -336,10 +351,23 @@ def _encode_path_segment(param: PathParam, value: Any) -> str:
             f"{param.python_name} {value!r} has whitespace at an end or a control character; "
             "nothing was sent"
         )
+    if param.greedy:
+        return _encode_greedy_path(param, value)
     if value in (".", ".."):
         # Percent-encode dot segments too, or URL normalisation would climb the path.
         return value.replace(".", "%2E")
     return quote(value, safe="")
+
+
+def _encode_greedy_path(param: PathParam, value: str) -> str:
+    # Amazon writes such a value with a leading "/" ("/messaging/v1/..."); the path already
+    # has one before the parameter.
+    segments = value[1:].split("/") if value.startswith("/") else value.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise ApiValueError(
+            f"{param.python_name} {value!r} has an empty, '.' or '..' segment; nothing was sent"
+        )
+    return "/".join(quote(segment, safe="") for segment in segments)
 
 
 def _encode_query_value(param: QueryParam, value: Any) -> Optional[str]:
@@ -441,11 +469,23 @@ def _unknown_fields(value: Any, where: str = "") -> List[str]:
     """Dotted names of the fields, at any depth, that the models do not declare."""
     found = [f"{where}{name!r}" for name in (getattr(value, "__pydantic_extra__", None) or {})]
     for name in getattr(type(value), "model_fields", {}):
-        child = getattr(value, name)
-        for i, item in enumerate(child if isinstance(child, list) else [child]):
-            if hasattr(item, "__pydantic_extra__"):
-                index = f"[{i}]" if isinstance(child, list) else ""
-                found += _unknown_fields(item, f"{where}{name}{index}.")
+        found += _unknown_fields_in(getattr(value, name), f"{where}{name}")
+    return found
+
+
+def _unknown_fields_in(child: Any, where: str) -> List[str]:
+    # Models sit in fields, in lists (of lists) and in maps (additionalProperties).
+    if hasattr(child, "__pydantic_extra__"):
+        return _unknown_fields(child, f"{where}.")
+    if isinstance(child, list):
+        items: Any = enumerate(child)
+    elif isinstance(child, dict):
+        items = ((repr(key), item) for key, item in child.items())
+    else:
+        return []
+    found: List[str] = []
+    for key, item in items:
+        found += _unknown_fields_in(item, f"{where}[{key}]")
     return found
 
 

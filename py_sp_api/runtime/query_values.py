@@ -8,7 +8,9 @@ on the wire, already percent-encoded; a wrong type is an :class:`ApiTypeError`, 
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Dict
 
 from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
@@ -31,7 +33,10 @@ def _number_item(param: QueryParam, value: Any) -> str:
         return str(int(value))
     if not math.isfinite(value):
         raise ApiValueError(f"{param.python_name} must be a finite number, got {value!r}")
-    return repr(float(value))
+    text = repr(float(value))
+    # Python writes 1e22 as "1e+22", and a "+" in a query string reads as a space: send the
+    # plain decimal form of the same (shortest round-tripping) digits, which every parser reads.
+    return text if "e" not in text else format(Decimal(text), "f")
 
 
 def _boolean_item(param: QueryParam, value: Any) -> str:
@@ -52,10 +57,28 @@ def _date_time_item(param: QueryParam, value: Any) -> str:
     return _iso_string(param, value, "an ISO 8601 date-time, e.g. '2024-05-01T10:00:00Z'")
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
+
+
 def _date_item(param: QueryParam, value: Any) -> str:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
-    return _iso_string(param, value, "an ISO 8601 date, e.g. '2024-05-01'")
+    if not isinstance(value, str):
+        raise ApiTypeError(
+            f"{param.python_name} must be a date or an ISO 8601 date, e.g. '2024-05-01', "
+            f"got {type(value).__name__}"
+        )
+    # Only YYYY-MM-DD: a date-time or the basic form (20240501) is not what Amazon reads here.
+    try:
+        if not _ISO_DATE(value):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise ApiValueError(
+            f"{param.python_name}: {value!r} is not an ISO 8601 date, e.g. '2024-05-01'; "
+            "nothing was sent"
+        ) from None
+    return value
 
 
 def _iso_string(param: QueryParam, value: Any, expected: str) -> str:

@@ -144,7 +144,10 @@ class RateLimiting:
     Args:
         enabled: pace requests to each operation's usage plan (on by default).
         overrides: usage plans to use instead of the documented ones, by method name
-            (e.g. ``{"get_attributes": RateLimit(rate=5, burst=10)}``).
+            (e.g. ``{"get_attributes": RateLimit(rate=5, burst=10)}``). Several of Amazon's
+            APIs share method names (``get_order``); ``"api.method"`` (the operation's
+            ``api``, e.g. ``"messaging.get_attributes"``) names one API's and wins over the
+            bare name.
         default: a usage plan for every operation not in ``overrides``.
         max_wait: longest a call may wait for a token, in seconds; beyond it
             :class:`RateLimitWaitExceeded` is raised and nothing is sent. ``None`` waits up to
@@ -189,7 +192,13 @@ class RateLimiting:
         checked_seconds(self.wait_ceiling, "wait_ceiling", zero_allowed=False)
 
     def plan_for(self, operation: Operation[Any]) -> RateLimit:
-        return self.overrides.get(operation.name) or self.default or operation.rate_limit
+        return self._override(operation) or self.default or operation.rate_limit
+
+    def _override(self, operation: Operation[Any]) -> Optional[RateLimit]:
+        overrides = self.overrides
+        if not overrides:
+            return None
+        return overrides.get(f"{operation.api}.{operation.name}") or overrides.get(operation.name)
 
     def acquire(self, operation: Operation[Any], identity: str) -> float:
         """Block until ``operation`` may be sent for ``identity``; return the seconds waited."""
@@ -226,7 +235,7 @@ class RateLimiting:
         if last is not None and last[0] == header and now - last[1] < _RESTATE_AFTER:
             return
         rate = parse_rate_header(header)
-        if rate is None or operation.name in self.overrides:
+        if rate is None or self._override(operation) is not None:
             return
         self._stated[key] = (header, now)
         if not plan_rate / RATE_BAND <= rate <= plan_rate * RATE_BAND:
