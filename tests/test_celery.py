@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -216,6 +217,19 @@ def test_a_task_without_a_result_by_the_timeout_reads_pending_until_gathered_aga
     assert early.exit_code == 1
     assert "may still run" in (early.results[0].error or "")
     assert [result.outcome for result in later.results] == [SENT, SENT]
+
+
+def test_a_report_with_no_time_to_wait_looks_once_and_returns(fleet: FleetApp) -> None:
+    jobs = [Job(OPERATION, order, MARKETPLACE, TEXT, seller="S") for order in orders("908", 2)]
+    batch = enqueue(fleet.send, jobs, queue="tests-nobody-consumes")  # they never finish
+    reports: List[Any] = []
+    gathering = threading.Thread(target=lambda: reports.append(batch.report(timeout=0)))
+    gathering.daemon = True  # a hang must fail this test, not block the session
+    gathering.start()
+    gathering.join(5.0)
+
+    assert reports, "report(timeout=0) was still waiting after 5 s"
+    assert [result.outcome for result in reports[0].results] == [PENDING, PENDING]
 
 
 # -- checks before anything is queued or sent ------------------------------------------------

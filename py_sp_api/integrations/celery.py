@@ -441,17 +441,23 @@ def _collected(results: Sequence[Any], timeout: float) -> Dict[str, Tuple[str, A
     if not results:
         return found
     backend = results[0].backend
+    deadline = time.monotonic() + timeout
     if hasattr(backend, "get_many"):
         # Polls the stored results in bulk (MGET on Redis), whatever the backend's push
-        # channel delivered or missed meanwhile.
+        # channel delivered or missed meanwhile. The deadline is ours, on the clock: celery
+        # before 5.7 never times out a get_many(timeout=0), and counts the others in polls.
+        def _stop_at_deadline() -> None:
+            if time.monotonic() >= deadline:
+                raise _DeadlinePassed
+
         try:
             ids = {result.id for result in results}
-            for task_id, meta in backend.get_many(ids, timeout=timeout, interval=_POLL):
+            polled = backend.get_many(ids, interval=_POLL, on_interval=_stop_at_deadline)
+            for task_id, meta in polled:
                 found[str(task_id)] = (meta["status"], meta["result"])
-        except Exception as exc:  # celery.exceptions.TimeoutError, or the backend failing
+        except Exception as exc:  # the deadline, or the backend failing
             _log.debug("gathering results stopped: %s", type(exc).__name__)
         return found
-    deadline = time.monotonic() + timeout
     for result in results:
         try:
             value = result.get(timeout=max(deadline - time.monotonic(), 0.001), propagate=False)
@@ -460,6 +466,10 @@ def _collected(results: Sequence[Any], timeout: float) -> Dict[str, Tuple[str, A
         else:
             found[result.id] = (result.state, value)
     return found
+
+
+class _DeadlinePassed(Exception):
+    """Gathering results ran out of time."""
 
 
 def _gathered(job: Job, finished: Optional[Tuple[str, Any]]) -> JobResult:
