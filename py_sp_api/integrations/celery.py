@@ -20,7 +20,8 @@ the key is ``unknown`` / ``in_flight``  returns ``already_unknown`` / ``in_fligh
 Amazon answered 429                    the journal records it ``rejected`` (nothing processed),
                                        and the task is retried with a countdown
 the token is further off than          nothing is claimed nor sent; retried with a countdown of
-``max_rate_wait``                      that wait, so no prefork slot sleeps on a bucket
+``max_rate_wait``                      that wait, so no prefork slot sleeps on a bucket (as
+                                       often as it takes: a token wait spends no retry)
 no answer / 5xx                        returns ``unknown`` (journaled so); never resent
 =====================================  ==========================================================
 
@@ -85,7 +86,8 @@ DEFAULT_TASK_NAME = "py_sp_api.send_message"
 DEFAULT_MAX_RATE_WAIT = 2.0
 """Seconds a task may wait in its worker for a rate-limit token before it is retried instead."""
 DEFAULT_MAX_RETRIES = 50
-"""Celery retries of one task (after 429s, long token waits, Redis or connection refusals)."""
+"""Celery retries of one task after refusals (429s, Redis or connection refusals); waits for a
+rate-limit token are not counted: a bucket's backlog may take many turns to clear."""
 _RETRY_BACKOFF = 1.0  # seconds before a retry when nothing says how long (doubles, capped)
 _RETRY_BACKOFF_CAP = 60.0
 _POLL = 0.2  # seconds between looks at the result backend while gathering
@@ -107,7 +109,7 @@ def message_task(
     seller=None)``, or through :func:`enqueue`. ``body`` is the request as a JSON object (for a
     model, ``json.loads(model.to_json())``). The result is a dict: ``outcome`` (one of the
     ``send_many`` outcomes), ``status``, ``request_id``, ``key`` (the journal key), ``retries``
-    and ``error``.
+    (after refusals) and ``error``.
 
     Args:
         app: the Celery application.
@@ -217,6 +219,7 @@ class _Retry:
     outcome: str  # what the job ends as if no retry is left
     error: str
     status: Optional[int] = None
+    refused: bool = True  # False for a token wait: the plan at work, it spends no retry
 
 
 class _Attempt:
@@ -232,7 +235,8 @@ class _Attempt:
         done = self._send()
         if not isinstance(done, _Retry):
             return self._result(*done)
-        if int(self.task.request.retries or 0) >= self.task.max_retries:
+        retries = int(self.task.request.retries or 0)
+        if done.refused and retries >= self.task.max_retries:
             return self._result(done.outcome, done.status, None, done.error)
         _log.info(
             "%s for order %s: nothing was sent (%s); retrying in %.2fs",
@@ -241,6 +245,10 @@ class _Attempt:
             done.error,
             done.countdown,
         )
+        if not done.refused:
+            # A bucket's backlog may take many turns to clear: waiting for one's turn must not
+            # use up the retries meant for refusals. Celery counts from the request's number.
+            self.task.request.retries = retries - 1
         # Celery's Retry: the broker gets the task back with a countdown; this process is free.
         raise self.task.retry(countdown=done.countdown, max_retries=self.task.max_retries)
 
@@ -280,7 +288,7 @@ class _Attempt:
             note = None if outcome == ALREADY_SENT else error
             return outcome, entry.status, entry.request_id, note
         if isinstance(exc, RateLimitWaitExceeded):  # before the claim: nothing was sent
-            return _Retry(exc.wait, FAILED, error, None)
+            return _Retry(_jittered(exc.wait), FAILED, error, None, refused=False)
         if isinstance(exc, SendJournalError):  # the claim was refused or given back
             return _Retry(self._backoff(), FAILED, error, None)
         if isinstance(exc, ApiResponseError):  # a 2xx whose body could not be read: sent

@@ -24,6 +24,7 @@ class FleetApp(NamedTuple):
     send: Any  # the message task
     send_autoretry: Any  # the same, declared with autoretry_for=(Exception,)
     send_impatient: Any  # the same, waiting at most 0.5 s in the worker for a token
+    send_impatient_once: Any  # waiting at most 0.5 s, and retried at most once after a refusal
 
 
 def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float = 60.0) -> FleetApp:
@@ -59,7 +60,10 @@ def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float =
         app, client_for, name="tests.send_autoretry", autoretry_for=(Exception,), retry_backoff=1
     )
     send_impatient = message_task(app, client_for, name="tests.send_impatient", max_rate_wait=0.5)
-    return FleetApp(app, send, send_autoretry, send_impatient)
+    send_impatient_once = message_task(
+        app, client_for, name="tests.send_impatient_once", max_rate_wait=0.5, max_retries=1
+    )
+    return FleetApp(app, send, send_autoretry, send_impatient, send_impatient_once)
 
 
 def _from_environment() -> Optional[FleetApp]:
