@@ -137,6 +137,21 @@ def test_a_task_run_twice_for_one_key_sends_once(
     assert entry.state == "sent"
 
 
+def test_a_solicitation_goes_through_the_task_like_a_message(
+    fleet: FleetApp, sandbox: HoldingSandbox
+) -> None:
+    (order,) = orders("910", 1)
+    solicit = "create_product_review_and_seller_feedback_solicitation"
+    jobs = [Job(solicit, order, MARKETPLACE, seller="S-SOLICIT")] * 2  # the second: a re-run
+    report = enqueue(fleet.send, jobs).report(timeout=RESULT_TIMEOUT)
+
+    outcomes = sorted(result.outcome for result in report.results)
+    assert outcomes in ([ALREADY_SENT, SENT], [IN_FLIGHT_ELSEWHERE, SENT]), report.results
+    assert sandbox.received()[order] == 1
+    with pytest.raises(ApiValueError, match="takes no body"):
+        enqueue(fleet.send, [Job(solicit, order, MARKETPLACE, TEXT, seller="S-SOLICIT")])
+
+
 def test_an_unknown_outcome_is_never_retried_even_with_autoretry_for(
     fleet: FleetApp, sandbox: HoldingSandbox
 ) -> None:

@@ -33,6 +33,7 @@ through the broker or the result backend. docs/messaging-at-scale.md shows a dep
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -60,6 +61,7 @@ from py_sp_api.runtime.bulk import (
     _by_status,
     _checked_jobs,
     _describe,
+    _sending_operations,
 )
 from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
@@ -106,10 +108,11 @@ def message_task(
     """Declare on ``app`` the task that sends one message; return it (a Celery task).
 
     Call it as ``task.delay(operation, order_id, marketplace_id, body=None, send_key=None,
-    seller=None)``, or through :func:`enqueue`. ``body`` is the request as a JSON object (for a
-    model, ``json.loads(model.to_json())``). The result is a dict: ``outcome`` (one of the
-    ``send_many`` outcomes), ``status``, ``request_id``, ``key`` (the journal key), ``retries``
-    (after refusals) and ``error``.
+    seller=None)``, or through :func:`enqueue`. ``operation`` is a method of ``MessagingApi``
+    or of ``SolicitationsApi`` that sends (the solicitation takes no body). ``body`` is the
+    request as a JSON object (for a model, ``json.loads(model.to_json())``). The result is a
+    dict: ``outcome`` (one of the ``send_many`` outcomes), ``status``, ``request_id``, ``key``
+    (the journal key), ``retries`` (after refusals) and ``error``.
 
     Args:
         app: the Celery application.
@@ -163,19 +166,22 @@ class _WorkerClients:
         self._factory = factory
         self._max_rate_wait = max_rate_wait
         self._lock = threading.Lock()
-        self._apis: Dict[Optional[str], Any] = {}
+        self._apis: Dict[Tuple[Optional[str], type], Any] = {}
+        self._clients: Dict[Optional[str], ApiClient] = {}
         reinit_after_fork(self)
 
-    def api(self, seller: Optional[str]) -> Any:
-        """The seller's ``MessagingApi``; :class:`ApiValueError` for a client unfit for a fleet."""
-        api = self._apis.get(seller)
+    def api(self, seller: Optional[str], api_class: type) -> Any:
+        """The seller's ``api_class`` (``MessagingApi``, ``SolicitationsApi``) over its client;
+        :class:`ApiValueError` for a client unfit for a fleet."""
+        api = self._apis.get((seller, api_class))
         if api is None:
             with self._lock:
-                api = self._apis.get(seller)
+                api = self._apis.get((seller, api_class))
                 if api is None:
-                    from py_sp_api.generated.messaging import MessagingApi
-
-                    api = self._apis[seller] = MessagingApi(self._prepared(seller))
+                    client = self._clients.get(seller)
+                    if client is None:
+                        client = self._clients[seller] = self._prepared(seller)
+                    api = self._apis[(seller, api_class)] = api_class(client)
         return api
 
     def _prepared(self, seller: Optional[str]) -> ApiClient:
@@ -206,6 +212,7 @@ class _WorkerClients:
         # The parent's clients stay the parent's: each child builds its own, on first use.
         self._lock = threading.Lock()
         self._apis = {}
+        self._clients = {}
 
 
 _Outcome = Tuple[str, Optional[int], Optional[str], Optional[str]]  # outcome, status, id, error
@@ -255,8 +262,8 @@ class _Attempt:
     def _send(self) -> Union[_Outcome, _Retry]:
         job = self.job
         try:
-            api = self.clients.api(job.seller)
-            operation = _sending_operation(api, job.operation)
+            api_class, operation = _sending_operation(job.operation)
+            api = self.clients.api(job.seller, api_class)
             config = api.api_client.configuration
             key = SendKey.for_message(
                 config, operation, job.marketplace_id, job.order_id, job.send_key
@@ -325,7 +332,8 @@ class _Attempt:
 
     def _journaled_state(self) -> str:
         try:
-            journal = self.clients.api(self.job.seller).api_client.configuration.journal
+            api_class = _sending_operation(self.job.operation)[0]
+            journal = self.clients.api(self.job.seller, api_class).api_client.configuration.journal
             held = journal.get(self.key) if self.key is not None else None
         except Exception:
             return UNKNOWN
@@ -346,12 +354,24 @@ class _Attempt:
         }
 
 
-def _sending_operation(api: Any, name: Any) -> Operation[Any]:
-    operation = api.operations.get(name) if isinstance(name, str) else None
-    if operation is None or operation.is_idempotent:
-        known = ", ".join(sorted(n for n, op in api.operations.items() if not op.is_idempotent))
-        raise ApiValueError(f"{name!r} is not an operation that sends a message ({known})")
-    return operation  # type: ignore[no-any-return]
+def _sending_operation(name: Any) -> Tuple[type, Operation[Any]]:
+    """The API class and operation of a method that sends: a message or a solicitation."""
+    sending = _sending_operations_of_both()
+    found = sending.get(name) if isinstance(name, str) else None
+    if found is None:
+        known = ", ".join(sorted(sending))
+        raise ApiValueError(
+            f"{name!r} is not an operation that sends a message or a solicitation ({known})"
+        )
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _sending_operations_of_both() -> Dict[str, Tuple[type, Operation[Any]]]:
+    from py_sp_api.generated.messaging import MessagingApi
+    from py_sp_api.generated.solicitations import SolicitationsApi
+
+    return dict(_sending_operations([MessagingApi, SolicitationsApi]))
 
 
 def _jittered(seconds: float) -> float:
@@ -406,15 +426,15 @@ def enqueue(task: Any, jobs: Iterable[Job], **apply_options: Any) -> Batch:
 
 
 def _message(index: int, job: Job) -> Tuple[List[Any], Dict[str, Any]]:
-    from py_sp_api.generated.messaging import MessagingApi
-
     for name in ("operation", "order_id", "marketplace_id"):
         if not isinstance(getattr(job, name), str):
             raise ApiTypeError(f"jobs[{index}].{name} must be a str")
     try:
-        _sending_operation(MessagingApi, job.operation)
+        operation = _sending_operation(job.operation)[1]
     except ApiValueError as exc:
         raise ApiValueError(f"jobs[{index}]: {exc}; nothing was queued") from None
+    if operation.body is None and job.body is not None:
+        raise ApiValueError(f"jobs[{index}]: {job.operation} takes no body; nothing was queued")
     for name in ("send_key", "seller"):
         if getattr(job, name) is not None and not isinstance(getattr(job, name), str):
             raise ApiTypeError(f"jobs[{index}].{name} must be a str or None")
