@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -189,6 +190,27 @@ def test_an_amazon_429_is_retried_by_celery_with_a_countdown(
     journal.close()
     assert entry is not None
     assert entry.state == "sent"
+
+
+def test_a_429_with_a_far_retry_after_comes_back_within_the_countdown_cap(
+    fleet: FleetApp, sandbox: HoldingSandbox, fleet_worker: CeleryWorker
+) -> None:
+    (order,) = orders("912", 1)
+    args, kwargs = [OPERATION, order, MARKETPLACE], {"body": TEXT, "seller": "S-RETRY-AFTER"}
+    sandbox.retry_after = "7200"  # two hours: past the Redis broker's visibility_timeout (1 h)
+    sandbox.fail(OPERATION, status=429, times=1)
+    try:
+        result = fleet.send.apply_async(args, kwargs)
+        _wait_until(lambda: result.state == "RETRY", 20)
+    finally:
+        sandbox.retry_after = None
+    # Sent now, so that the retry, whenever it runs, finds the key sent and sends nothing.
+    assert outcome_of(fleet.send.apply_async(args, kwargs))["outcome"] == SENT
+
+    log = fleet_worker.text()
+    found = re.search(f"for order {order}: .*?; retrying in ([0-9.]+)s", log, re.DOTALL)
+    assert found is not None
+    assert 60.0 <= float(found.group(1)) <= 75.0, found.group(0)
 
 
 @pytest.mark.slow

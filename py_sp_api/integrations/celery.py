@@ -91,7 +91,7 @@ DEFAULT_MAX_RETRIES = 50
 """Celery retries of one task after refusals (429s, Redis or connection refusals); waits for a
 rate-limit token are not counted: a bucket's backlog may take many turns to clear."""
 _RETRY_BACKOFF = 1.0  # seconds before a retry when nothing says how long (doubles, capped)
-_RETRY_BACKOFF_CAP = 60.0
+_RETRY_BACKOFF_CAP = 60.0  # and the longest countdown of any retry (jitter aside)
 _POLL = 0.2  # seconds between looks at the result backend while gathering
 _DUPLICATES = {"sent": ALREADY_SENT, "unknown": ALREADY_UNKNOWN}
 
@@ -295,7 +295,7 @@ class _Attempt:
             note = None if outcome == ALREADY_SENT else error
             return outcome, entry.status, entry.request_id, note
         if isinstance(exc, RateLimitWaitExceeded):  # before the claim: nothing was sent
-            return _Retry(_jittered(exc.wait), FAILED, error, None, refused=False)
+            return _Retry(_countdown(exc.wait), FAILED, error, None, refused=False)
         if isinstance(exc, SendJournalError):  # the claim was refused or given back
             return _Retry(self._backoff(), FAILED, error, None)
         if isinstance(exc, ApiResponseError):  # a 2xx whose body could not be read: sent
@@ -322,13 +322,13 @@ class _Attempt:
     def _throttled_wait(self, exc: ApiException, operation: Operation[Any], config: Any) -> float:
         retry_after = parse_retry_after(exc.headers)
         if retry_after is not None:
-            return retry_after
+            return _countdown(retry_after)
         plan = config.rate_limiting.plan_for(operation)
-        return _jittered(1.0 / plan.rate)
+        return _countdown(1.0 / plan.rate)
 
     def _backoff(self) -> float:
         retries = int(self.task.request.retries or 0)
-        return _jittered(min(_RETRY_BACKOFF * 2.0**retries, _RETRY_BACKOFF_CAP))
+        return _countdown(_RETRY_BACKOFF * 2.0**retries)
 
     def _journaled_state(self) -> str:
         try:
@@ -374,8 +374,15 @@ def _sending_operations_of_both() -> Dict[str, Tuple[type, Operation[Any]]]:
     return dict(_sending_operations([MessagingApi, SolicitationsApi]))
 
 
-def _jittered(seconds: float) -> float:
-    # Tasks refused together must not all come back at the same instant.
+def _countdown(seconds: float) -> float:
+    """A retry's countdown: at most about a minute, and jittered.
+
+    Far off, a task would sit in a worker's memory as an ETA task past the Redis broker's
+    visibility timeout, and be delivered again meanwhile. Tasks refused together must not all
+    come back at the same instant.
+    """
+    if not 0 <= seconds <= _RETRY_BACKOFF_CAP:  # NaN too
+        seconds = _RETRY_BACKOFF_CAP
     return seconds * (1.0 + random.random() / 4)  # noqa: S311 - jitter, not cryptography
 
 
