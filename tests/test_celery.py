@@ -170,6 +170,32 @@ def test_an_unknown_outcome_is_never_retried_even_with_autoretry_for(
     assert sandbox.received()[order] == 1
 
 
+@pytest.mark.slow
+def test_a_soft_time_limit_while_amazon_answers_ends_unknown_and_is_never_retried(
+    fleet: FleetApp, sandbox: HoldingSandbox, redis: RedisServer
+) -> None:
+    (order,) = orders("911", 1)
+    sandbox.held, sandbox.hold = {order}, 1.6  # the limit (1 s) fires while reading the answer
+    try:
+        result = fleet.send_soft_limited.apply_async(
+            [OPERATION, order, MARKETPLACE], {"body": TEXT, "seller": "S-SOFT"}
+        )
+        value = outcome_of(result)
+        time.sleep(1.5)  # a retry (autoretry_for=(Exception,), backoff 1 s) would have run
+    finally:
+        sandbox.held = set()
+
+    assert (value["outcome"], value["retries"]) == (UNKNOWN, 0), value
+    assert "SoftTimeLimitExceeded" in (value["error"] or ""), value
+    assert result.state == "SUCCESS"
+    assert sandbox.received()[order] == 1
+    journal = fleet_journal(redis)
+    entry = journal.get(value["key"])
+    journal.close()
+    assert entry is not None
+    assert entry.state == "unknown"
+
+
 def test_an_amazon_429_is_retried_by_celery_with_a_countdown(
     fleet: FleetApp, sandbox: HoldingSandbox, redis: RedisServer
 ) -> None:
