@@ -24,7 +24,7 @@ import pytest
 
 pytest.importorskip("celery", reason='celery is missing: pip install -e ".[test]"')
 
-from py_sp_api import RateLimiting, SendJournal
+from py_sp_api import RateLimiting, RetryPolicy, SendJournal
 from py_sp_api.generated.messaging import ApiClient, Configuration
 from py_sp_api.integrations.celery import enqueue, message_task
 from py_sp_api.runtime.bulk import (
@@ -370,6 +370,30 @@ def test_a_client_unfit_for_a_fleet_is_refused_before_sending(
     assert value["outcome"] == INVALID
     assert complaint in value["error"]
     assert len(sandbox.requests) == before
+
+
+def test_the_task_leaves_the_client_its_factory_gave_as_it_was(
+    redis: RedisServer, sandbox: HoldingSandbox, tmp_path: Path
+) -> None:
+    # The application's own client, also used outside the task (for reads, say).
+    shared = ApiClient(
+        Configuration(
+            host=sandbox.url,
+            access_token="Atza|t",
+            seller_id="S-SHARED",
+            journal=SendJournal.sqlite(tmp_path / "journal.sqlite3"),
+            retry=RetryPolicy(max_attempts=4),
+            rate_limiting=RateLimiting(
+                store=RedisBucketStore.from_url(f"redis://127.0.0.1:{redis.port}/0", namespace="s")
+            ),
+        )
+    )
+    task = _eager_app(lambda seller: shared)
+    value = task.apply([OPERATION, "913-0000000-0000001", MARKETPLACE], {"body": TEXT}).get()
+
+    assert value["outcome"] == SENT
+    assert shared.configuration.retry.max_attempts == 4
+    assert shared.configuration.rate_limiting.max_wait is None
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")

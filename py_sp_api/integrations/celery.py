@@ -33,6 +33,7 @@ through the broker or the result backend. docs/messaging-at-scale.md shows a dep
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
@@ -121,9 +122,10 @@ def message_task(
             fork, never in the parent), and its client is kept for the process's life. The
             client must have a send journal shared by the workers (``SendJournal.redis`` for
             several hosts, ``SendJournal.sqlite`` for one) and, with rate limiting on, a
-            shared bucket store (``RedisBucketStore``). The task sets its rate limiter's
-            ``max_wait`` to at most ``max_rate_wait`` and its retry policy to one attempt:
-            waits and 429s are handed to Celery (a countdown) instead of sleeping in a worker.
+            shared bucket store (``RedisBucketStore``). The task sends through a copy of it
+            whose rate limiter's ``max_wait`` is at most ``max_rate_wait`` and whose retry
+            policy is one attempt: waits and 429s are handed to Celery (a countdown) instead
+            of sleeping in a worker. The client returned is left as it was.
         name: the task's name.
         max_rate_wait: seconds a worker may wait for a token; beyond, the task is retried
             after the wait, without holding a worker process meanwhile.
@@ -203,10 +205,18 @@ class _WorkerClients:
                 "(RateLimiting(store=RedisBucketStore.from_url(url))): with a local one each "
                 "worker process would send at the full plan; nothing was sent"
             )
+        # The task's own settings go on copies: the factory may hand out a client the
+        # application also uses elsewhere, which must keep waiting and retrying as it did.
         wait = limiting.max_wait
-        limiting.max_wait = self._max_rate_wait if wait is None else min(wait, self._max_rate_wait)
-        config.retry = replace(config.retry, max_attempts=1)  # Celery retries, with a countdown
-        return client
+        own = copy.copy(config)
+        own.rate_limiting = replace(
+            limiting,
+            max_wait=self._max_rate_wait if wait is None else min(wait, self._max_rate_wait),
+        )
+        own.retry = replace(config.retry, max_attempts=1)  # Celery retries, with a countdown
+        prepared = copy.copy(client)  # the same connections, headers and token provider
+        prepared.configuration = own
+        return prepared
 
     def _reinit_after_fork(self) -> None:
         # The parent's clients stay the parent's: each child builds its own, on first use.
