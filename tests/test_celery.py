@@ -338,6 +338,27 @@ def test_enqueue_refuses_bad_jobs_before_queueing_any() -> None:
     test_app.app.close()
 
 
+def test_one_order_in_two_marketplaces_is_refused_before_anything_is_queued(
+    fleet: FleetApp, sandbox: HoldingSandbox
+) -> None:
+    # Each marketplace id is another journal key: both would be sent (send_many refuses it).
+    (order,) = orders("914", 1)
+    jobs = [
+        Job(OPERATION, order, MARKETPLACE, TEXT, seller="S-TWO-MARKETS"),
+        Job(OPERATION, order, "A1PA6795UKMFR9", TEXT, seller="S-TWO-MARKETS"),
+    ]
+    try:
+        batch = enqueue(fleet.send, jobs)
+    except ApiValueError as exc:
+        refused = str(exc)
+    else:
+        report = batch.report(timeout=RESULT_TIMEOUT)
+        outcomes = [result.outcome for result in report.results]
+        pytest.fail(f"queued: {outcomes}, {sandbox.received()[order]} messages received")
+    assert f"jobs[1]: order {order} is also in jobs[0]" in refused
+    assert "nothing was queued" in refused
+
+
 def _eager_app(factory: Callable[[Optional[str]], ApiClient]) -> Any:
     from celery import Celery
 

@@ -427,13 +427,15 @@ def enqueue(task: Any, jobs: Iterable[Job], **apply_options: Any) -> Batch:
     """Queue one task per job (the ``send_many`` job list); gather with :meth:`Batch.report`.
 
     Jobs are checked first (a :class:`ApiTypeError`/:class:`ApiValueError` and nothing is
-    queued for any of them: not a :class:`Job`, a body that is not JSON). They are queued
+    queued for any of them: not a :class:`Job`, a body that is not JSON, one order named with
+    two marketplaces). They are queued
     interleaved across usage-plan buckets (seller and operation), each bucket's in its order,
     so that a long run of one bucket does not hold the workers while the others wait.
     ``apply_options`` go to ``apply_async`` (``queue``, ``priority``, ...).
     """
     job_list = _checked_jobs(jobs)
     messages = [_message(index, job) for index, job in enumerate(job_list)]
+    _check_one_marketplace_per_order(job_list)
     started_at = time.time()
     results: List[Any] = [None] * len(job_list)
     for index in _interleaved(job_list):
@@ -464,6 +466,19 @@ def _message(index: int, job: Job) -> Tuple[List[Any], Dict[str, Any]]:
         raise ApiTypeError(f"jobs[{index}].body is not JSON (a model or a dict): {exc}") from None
     args = [job.operation, job.order_id, job.marketplace_id]
     return args, {"body": body, "send_key": job.send_key, "seller": job.seller}
+
+
+def _check_one_marketplace_per_order(jobs: Sequence[Job]) -> None:
+    # Each marketplace id is another journal key: one order in two would be messaged twice.
+    first: Dict[Tuple[Optional[str], str, str, Optional[str]], int] = {}
+    for index, job in enumerate(jobs):
+        earlier = first.setdefault((job.seller, job.operation, job.order_id, job.send_key), index)
+        if jobs[earlier].marketplace_id != job.marketplace_id:
+            raise ApiValueError(
+                f"jobs[{index}]: order {job.order_id} is also in jobs[{earlier}], with "
+                f"marketplace {jobs[earlier].marketplace_id}: an order has one marketplace; "
+                "nothing was queued"
+            )
 
 
 def _interleaved(jobs: Sequence[Job]) -> List[int]:
