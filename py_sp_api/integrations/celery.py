@@ -508,7 +508,7 @@ def _collected(results: Sequence[Any], timeout: float) -> Dict[str, Tuple[str, A
         # before 5.7 never times out a get_many(timeout=0), and counts the others in polls.
         def _stop_at_deadline() -> None:
             if time.monotonic() >= deadline:
-                raise _DeadlinePassed
+                raise TimeoutError("the report's timeout passed")
 
         try:
             ids = {result.id for result in results}
@@ -526,10 +526,6 @@ def _collected(results: Sequence[Any], timeout: float) -> Dict[str, Tuple[str, A
         else:
             found[result.id] = (result.state, value)
     return found
-
-
-class _DeadlinePassed(Exception):
-    """Gathering results ran out of time."""
 
 
 def _gathered(job: Job, finished: Optional[Tuple[str, Any]]) -> JobResult:
