@@ -196,6 +196,32 @@ def test_a_soft_time_limit_while_amazon_answers_ends_unknown_and_is_never_retrie
     assert entry.state == "unknown"
 
 
+@pytest.mark.slow
+def test_a_hard_time_limit_while_amazon_answers_fails_the_task_once_and_reports_unknown(
+    fleet: FleetApp, sandbox: HoldingSandbox, redis: RedisServer
+) -> None:
+    (order,) = orders("915", 1)
+    job = Job(OPERATION, order, MARKETPLACE, TEXT, seller="S-HARD")
+    sandbox.held, sandbox.hold = {order}, 3.0  # the limit (1 s) kills the process meanwhile
+    try:
+        batch = enqueue(fleet.send_hard_limited, [job])
+        report = batch.report(timeout=RESULT_TIMEOUT)
+        _wait_until(lambda: sandbox.received()[order] == 1, 10)  # recorded once answered
+        time.sleep(1.0)  # a redelivery would have been received by now
+    finally:
+        sandbox.held = set()
+
+    (result,) = report.results
+    assert result.outcome == UNKNOWN
+    assert "TimeLimitExceeded" in (result.error or ""), result.error
+    assert batch.results[0].state == "FAILURE"
+    assert sandbox.received()[order] == 1
+    journal = fleet_journal(redis)
+    claim = _entry_of(journal, order)
+    journal.close()
+    assert claim.state in ("in_flight", "unknown")  # the killed sender's: unknown, never free
+
+
 def test_an_amazon_429_is_retried_by_celery_with_a_countdown(
     fleet: FleetApp, sandbox: HoldingSandbox, redis: RedisServer
 ) -> None:

@@ -26,6 +26,7 @@ class FleetApp(NamedTuple):
     send_impatient: Any  # the same, waiting at most 0.5 s in the worker for a token
     send_impatient_once: Any  # waiting at most 0.5 s, and retried at most once after a refusal
     send_soft_limited: Any  # a 1 s soft time limit, and autoretry_for=(Exception,)
+    send_hard_limited: Any  # a 1 s hard time limit: the process is killed, the task failed
 
 
 def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float = 60.0) -> FleetApp:
@@ -72,8 +73,15 @@ def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float =
         autoretry_for=(Exception,),
         retry_backoff=1,
     )
+    send_hard_limited = message_task(app, client_for, name="tests.send_hard_limited", time_limit=1)
     return FleetApp(
-        app, send, send_autoretry, send_impatient, send_impatient_once, send_soft_limited
+        app,
+        send,
+        send_autoretry,
+        send_impatient,
+        send_impatient_once,
+        send_soft_limited,
+        send_hard_limited,
     )
 
 
