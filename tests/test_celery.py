@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +24,7 @@ import pytest
 
 pytest.importorskip("celery", reason='celery is missing: pip install -e ".[test]"')
 
-from py_sp_api import RateLimiting, SendJournal
+from py_sp_api import RateLimiting, RetryPolicy, SendJournal
 from py_sp_api.generated.messaging import ApiClient, Configuration
 from py_sp_api.integrations.celery import enqueue, message_task
 from py_sp_api.runtime.bulk import (
@@ -68,20 +70,24 @@ def sandbox() -> Iterator[HoldingSandbox]:
 
 
 @pytest.fixture(scope="module")
-def fleet(
+def fleet_worker(
     redis: RedisServer, sandbox: HoldingSandbox, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[FleetApp]:
+) -> Iterator[CeleryWorker]:
     """A prefork worker with 2 processes, running until the module's tests are done."""
     url = f"redis://127.0.0.1:{redis.port}/0"
     log = tmp_path_factory.mktemp("celery") / "worker.log"
-    worker = CeleryWorker(
-        log, redis_url=url, host=sandbox.url, namespace="fleet", lease=LEASE
-    ).start()
-    test_app = make_app(url)
+    worker = CeleryWorker(log, redis_url=url, host=sandbox.url, namespace="fleet", lease=LEASE)
+    yield worker.start()
+    worker.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(redis: RedisServer, fleet_worker: CeleryWorker) -> Iterator[FleetApp]:
+    """The app that queues to :func:`fleet_worker` and reads its results."""
+    test_app = make_app(f"redis://127.0.0.1:{redis.port}/0")
     yield test_app
     gc.collect()  # the tests' results unsubscribe (AsyncResult.__del__) while Redis is up
     test_app.app.close()
-    worker.stop()
 
 
 def orders(prefix: str, count: int) -> List[str]:
@@ -132,6 +138,21 @@ def test_a_task_run_twice_for_one_key_sends_once(
     assert entry.state == "sent"
 
 
+def test_a_solicitation_goes_through_the_task_like_a_message(
+    fleet: FleetApp, sandbox: HoldingSandbox
+) -> None:
+    (order,) = orders("910", 1)
+    solicit = "create_product_review_and_seller_feedback_solicitation"
+    jobs = [Job(solicit, order, MARKETPLACE, seller="S-SOLICIT")] * 2  # the second: a re-run
+    report = enqueue(fleet.send, jobs).report(timeout=RESULT_TIMEOUT)
+
+    outcomes = sorted(result.outcome for result in report.results)
+    assert outcomes in ([ALREADY_SENT, SENT], [IN_FLIGHT_ELSEWHERE, SENT]), report.results
+    assert sandbox.received()[order] == 1
+    with pytest.raises(ApiValueError, match="takes no body"):
+        enqueue(fleet.send, [Job(solicit, order, MARKETPLACE, TEXT, seller="S-SOLICIT")])
+
+
 def test_an_unknown_outcome_is_never_retried_even_with_autoretry_for(
     fleet: FleetApp, sandbox: HoldingSandbox
 ) -> None:
@@ -147,6 +168,58 @@ def test_an_unknown_outcome_is_never_retried_even_with_autoretry_for(
     assert result.state == "SUCCESS"  # returned, not raised: autoretry_for never sees it
     assert (second["outcome"], second["retries"]) == (ALREADY_UNKNOWN, 0)
     assert sandbox.received()[order] == 1
+
+
+@pytest.mark.slow
+def test_a_soft_time_limit_while_amazon_answers_ends_unknown_and_is_never_retried(
+    fleet: FleetApp, sandbox: HoldingSandbox, redis: RedisServer
+) -> None:
+    (order,) = orders("911", 1)
+    sandbox.held, sandbox.hold = {order}, 3.0  # the limit (1 s) fires while reading the answer
+    try:
+        result = fleet.send_soft_limited.apply_async(
+            [OPERATION, order, MARKETPLACE], {"body": TEXT, "seller": "S-SOFT"}
+        )
+        value = outcome_of(result)
+        time.sleep(1.5)  # a retry (autoretry_for=(Exception,), backoff 1 s) would have run
+    finally:
+        sandbox.held = set()
+
+    assert (value["outcome"], value["retries"]) == (UNKNOWN, 0), value
+    assert "SoftTimeLimitExceeded" in (value["error"] or ""), value
+    assert result.state == "SUCCESS"
+    _wait_until(lambda: sandbox.received()[order] == 1, 10)  # recorded once answered
+    journal = fleet_journal(redis)
+    entry = journal.get(value["key"])
+    journal.close()
+    assert entry is not None
+    assert entry.state == "unknown"
+
+
+@pytest.mark.slow
+def test_a_hard_time_limit_while_amazon_answers_fails_the_task_once_and_reports_unknown(
+    fleet: FleetApp, sandbox: HoldingSandbox, redis: RedisServer
+) -> None:
+    (order,) = orders("915", 1)
+    job = Job(OPERATION, order, MARKETPLACE, TEXT, seller="S-HARD")
+    sandbox.held, sandbox.hold = {order}, 3.0  # the limit (1 s) kills the process meanwhile
+    try:
+        batch = enqueue(fleet.send_hard_limited, [job])
+        report = batch.report(timeout=RESULT_TIMEOUT)
+        _wait_until(lambda: sandbox.received()[order] == 1, 10)  # recorded once answered
+        time.sleep(1.0)  # a redelivery would have been received by now
+    finally:
+        sandbox.held = set()
+
+    (result,) = report.results
+    assert result.outcome == UNKNOWN
+    assert "TimeLimitExceeded" in (result.error or ""), result.error
+    assert batch.results[0].state == "FAILURE"
+    assert sandbox.received()[order] == 1
+    journal = fleet_journal(redis)
+    claim = _entry_of(journal, order)
+    journal.close()
+    assert claim.state in ("in_flight", "unknown")  # the killed sender's: unknown, never free
 
 
 def test_an_amazon_429_is_retried_by_celery_with_a_countdown(
@@ -171,9 +244,30 @@ def test_an_amazon_429_is_retried_by_celery_with_a_countdown(
     assert entry.state == "sent"
 
 
+def test_a_429_with_a_far_retry_after_comes_back_within_the_countdown_cap(
+    fleet: FleetApp, sandbox: HoldingSandbox, fleet_worker: CeleryWorker
+) -> None:
+    (order,) = orders("912", 1)
+    args, kwargs = [OPERATION, order, MARKETPLACE], {"body": TEXT, "seller": "S-RETRY-AFTER"}
+    sandbox.retry_after = "7200"  # two hours: past the Redis broker's visibility_timeout (1 h)
+    sandbox.fail(OPERATION, status=429, times=1)
+    try:
+        result = fleet.send.apply_async(args, kwargs)
+        _wait_until(lambda: result.state == "RETRY", 20)
+    finally:
+        sandbox.retry_after = None
+    # Sent now, so that the retry, whenever it runs, finds the key sent and sends nothing.
+    assert outcome_of(fleet.send.apply_async(args, kwargs))["outcome"] == SENT
+
+    log = fleet_worker.text()
+    found = re.search(f"for order {order}: .*?; retrying in ([0-9.]+)s", log, re.DOTALL)
+    assert found is not None
+    assert 60.0 <= float(found.group(1)) <= 75.0, found.group(0)
+
+
 @pytest.mark.slow
 def test_a_long_token_wait_goes_back_to_the_broker_instead_of_holding_a_process(
-    fleet: FleetApp, sandbox: HoldingSandbox
+    fleet: FleetApp, sandbox: HoldingSandbox, fleet_worker: CeleryWorker
 ) -> None:
     jobs = [Job(OPERATION, order, MARKETPLACE, TEXT, seller="S-WAIT") for order in orders("906", 9)]
     before = len(sandbox.requests)
@@ -182,10 +276,16 @@ def test_a_long_token_wait_goes_back_to_the_broker_instead_of_holding_a_process(
 
     assert report.counts()[SENT] == 9, report.counts()
     assert [r.status for r in sandbox.requests[before:]].count(429) == 0
-    retries = [result.result["retries"] for result in batch.results]
     # Two processes, five jobs past the burst: the second process to queue on the bucket would
     # wait up to 2 s, beyond max_rate_wait (0.5 s): handed back to Celery with a countdown.
-    assert sum(retries) >= 1, retries
+    orders_waited = {
+        line.split(" for order ")[1].split(":")[0]
+        for line in fleet_worker.text().splitlines()
+        if "RateLimitWaitExceeded" in line and "; retrying in " in line
+    }
+    assert orders_waited & {job.order_id for job in jobs}
+    # A token wait is no refusal: it spends none of the task's retries.
+    assert [result.result["retries"] for result in batch.results] == [0] * 9
     received = sandbox.received()
     assert [received[job.order_id] for job in jobs] == [1] * 9
 
@@ -218,6 +318,34 @@ def test_a_task_without_a_result_by_the_timeout_reads_pending_until_gathered_aga
     assert [result.outcome for result in later.results] == [SENT, SENT]
 
 
+def test_a_report_with_no_time_to_wait_looks_once_and_returns(fleet: FleetApp) -> None:
+    jobs = [Job(OPERATION, order, MARKETPLACE, TEXT, seller="S") for order in orders("908", 2)]
+    batch = enqueue(fleet.send, jobs, queue="tests-nobody-consumes")  # they never finish
+    reports: List[Any] = []
+    gathering = threading.Thread(target=lambda: reports.append(batch.report(timeout=0)))
+    gathering.daemon = True  # a hang must fail this test, not block the session
+    gathering.start()
+    gathering.join(5.0)
+
+    assert reports, "report(timeout=0) was still waiting after 5 s"
+    assert [result.outcome for result in reports[0].results] == [PENDING, PENDING]
+
+
+@pytest.mark.slow
+def test_a_bucket_backlog_waits_its_turn_without_spending_the_retries_on_token_waits(
+    fleet: FleetApp, sandbox: HoldingSandbox
+) -> None:
+    # One bucket, 10 jobs: past the burst they wait up to ~6 s for tokens, far beyond
+    # max_rate_wait (0.5 s), so each goes back to the broker several times. Token waits are
+    # the plan working, not a refusal: they must not use up max_retries (1 here).
+    jobs = [Job(OPERATION, o, MARKETPLACE, TEXT, seller="S-BACKLOG") for o in orders("909", 10)]
+    before = len(sandbox.requests)
+    report = enqueue(fleet.send_impatient_once, jobs).report(timeout=120)
+
+    assert report.counts()[SENT] == 10, [(r.outcome, r.error) for r in report.results]
+    assert [r.status for r in sandbox.requests[before:]].count(429) == 0
+
+
 # -- checks before anything is queued or sent ------------------------------------------------
 
 
@@ -234,6 +362,27 @@ def test_enqueue_refuses_bad_jobs_before_queueing_any() -> None:
     with pytest.raises(ApiTypeError, match=r"jobs\[0\]\.seller must be a str"):
         enqueue(test_app.send, [Job(OPERATION, "1", MARKETPLACE, TEXT, seller=7)])  # type: ignore[arg-type]
     test_app.app.close()
+
+
+def test_one_order_in_two_marketplaces_is_refused_before_anything_is_queued(
+    fleet: FleetApp, sandbox: HoldingSandbox
+) -> None:
+    # Each marketplace id is another journal key: both would be sent (send_many refuses it).
+    (order,) = orders("914", 1)
+    jobs = [
+        Job(OPERATION, order, MARKETPLACE, TEXT, seller="S-TWO-MARKETS"),
+        Job(OPERATION, order, "A1PA6795UKMFR9", TEXT, seller="S-TWO-MARKETS"),
+    ]
+    try:
+        batch = enqueue(fleet.send, jobs)
+    except ApiValueError as exc:
+        refused = str(exc)
+    else:
+        report = batch.report(timeout=RESULT_TIMEOUT)
+        outcomes = [result.outcome for result in report.results]
+        pytest.fail(f"queued: {outcomes}, {sandbox.received()[order]} messages received")
+    assert f"jobs[1]: order {order} is also in jobs[0]" in refused
+    assert "nothing was queued" in refused
 
 
 def _eager_app(factory: Callable[[Optional[str]], ApiClient]) -> Any:
@@ -268,6 +417,30 @@ def test_a_client_unfit_for_a_fleet_is_refused_before_sending(
     assert value["outcome"] == INVALID
     assert complaint in value["error"]
     assert len(sandbox.requests) == before
+
+
+def test_the_task_leaves_the_client_its_factory_gave_as_it_was(
+    redis: RedisServer, sandbox: HoldingSandbox, tmp_path: Path
+) -> None:
+    # The application's own client, also used outside the task (for reads, say).
+    shared = ApiClient(
+        Configuration(
+            host=sandbox.url,
+            access_token="Atza|t",
+            seller_id="S-SHARED",
+            journal=SendJournal.sqlite(tmp_path / "journal.sqlite3"),
+            retry=RetryPolicy(max_attempts=4),
+            rate_limiting=RateLimiting(
+                store=RedisBucketStore.from_url(f"redis://127.0.0.1:{redis.port}/0", namespace="s")
+            ),
+        )
+    )
+    task = _eager_app(lambda seller: shared)
+    value = task.apply([OPERATION, "913-0000000-0000001", MARKETPLACE], {"body": TEXT}).get()
+
+    assert value["outcome"] == SENT
+    assert shared.configuration.retry.max_attempts == 4
+    assert shared.configuration.rate_limiting.max_wait is None
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")

@@ -20,7 +20,8 @@ the key is ``unknown`` / ``in_flight``  returns ``already_unknown`` / ``in_fligh
 Amazon answered 429                    the journal records it ``rejected`` (nothing processed),
                                        and the task is retried with a countdown
 the token is further off than          nothing is claimed nor sent; retried with a countdown of
-``max_rate_wait``                      that wait, so no prefork slot sleeps on a bucket
+``max_rate_wait``                      that wait, so no prefork slot sleeps on a bucket (as
+                                       often as it takes: a token wait spends no retry)
 no answer / 5xx                        returns ``unknown`` (journaled so); never resent
 =====================================  ==========================================================
 
@@ -32,6 +33,8 @@ through the broker or the result backend. docs/messaging-at-scale.md shows a dep
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import logging
 import random
@@ -59,6 +62,7 @@ from py_sp_api.runtime.bulk import (
     _by_status,
     _checked_jobs,
     _describe,
+    _sending_operations,
 )
 from py_sp_api.runtime.exceptions import (
     ApiConnectionError,
@@ -85,9 +89,10 @@ DEFAULT_TASK_NAME = "py_sp_api.send_message"
 DEFAULT_MAX_RATE_WAIT = 2.0
 """Seconds a task may wait in its worker for a rate-limit token before it is retried instead."""
 DEFAULT_MAX_RETRIES = 50
-"""Celery retries of one task (after 429s, long token waits, Redis or connection refusals)."""
+"""Celery retries of one task after refusals (429s, Redis or connection refusals); waits for a
+rate-limit token are not counted: a bucket's backlog may take many turns to clear."""
 _RETRY_BACKOFF = 1.0  # seconds before a retry when nothing says how long (doubles, capped)
-_RETRY_BACKOFF_CAP = 60.0
+_RETRY_BACKOFF_CAP = 60.0  # and the longest countdown of any retry (jitter aside)
 _POLL = 0.2  # seconds between looks at the result backend while gathering
 _DUPLICATES = {"sent": ALREADY_SENT, "unknown": ALREADY_UNKNOWN}
 
@@ -104,10 +109,11 @@ def message_task(
     """Declare on ``app`` the task that sends one message; return it (a Celery task).
 
     Call it as ``task.delay(operation, order_id, marketplace_id, body=None, send_key=None,
-    seller=None)``, or through :func:`enqueue`. ``body`` is the request as a JSON object (for a
-    model, ``json.loads(model.to_json())``). The result is a dict: ``outcome`` (one of the
-    ``send_many`` outcomes), ``status``, ``request_id``, ``key`` (the journal key), ``retries``
-    and ``error``.
+    seller=None)``, or through :func:`enqueue`. ``operation`` is a method of ``MessagingApi``
+    or of ``SolicitationsApi`` that sends (the solicitation takes no body). ``body`` is the
+    request as a JSON object (for a model, ``json.loads(model.to_json())``). The result is a
+    dict: ``outcome`` (one of the ``send_many`` outcomes), ``status``, ``request_id``, ``key``
+    (the journal key), ``retries`` (after refusals) and ``error``.
 
     Args:
         app: the Celery application.
@@ -116,9 +122,10 @@ def message_task(
             fork, never in the parent), and its client is kept for the process's life. The
             client must have a send journal shared by the workers (``SendJournal.redis`` for
             several hosts, ``SendJournal.sqlite`` for one) and, with rate limiting on, a
-            shared bucket store (``RedisBucketStore``). The task sets its rate limiter's
-            ``max_wait`` to at most ``max_rate_wait`` and its retry policy to one attempt:
-            waits and 429s are handed to Celery (a countdown) instead of sleeping in a worker.
+            shared bucket store (``RedisBucketStore``). The task sends through a copy of it
+            whose rate limiter's ``max_wait`` is at most ``max_rate_wait`` and whose retry
+            policy is one attempt: waits and 429s are handed to Celery (a countdown) instead
+            of sleeping in a worker. The client returned is left as it was.
         name: the task's name.
         max_rate_wait: seconds a worker may wait for a token; beyond, the task is retried
             after the wait, without holding a worker process meanwhile.
@@ -161,19 +168,22 @@ class _WorkerClients:
         self._factory = factory
         self._max_rate_wait = max_rate_wait
         self._lock = threading.Lock()
-        self._apis: Dict[Optional[str], Any] = {}
+        self._apis: Dict[Tuple[Optional[str], type], Any] = {}
+        self._clients: Dict[Optional[str], ApiClient] = {}
         reinit_after_fork(self)
 
-    def api(self, seller: Optional[str]) -> Any:
-        """The seller's ``MessagingApi``; :class:`ApiValueError` for a client unfit for a fleet."""
-        api = self._apis.get(seller)
+    def api(self, seller: Optional[str], api_class: type) -> Any:
+        """The seller's ``api_class`` (``MessagingApi``, ``SolicitationsApi``) over its client;
+        :class:`ApiValueError` for a client unfit for a fleet."""
+        api = self._apis.get((seller, api_class))
         if api is None:
             with self._lock:
-                api = self._apis.get(seller)
+                api = self._apis.get((seller, api_class))
                 if api is None:
-                    from py_sp_api.generated.messaging import MessagingApi
-
-                    api = self._apis[seller] = MessagingApi(self._prepared(seller))
+                    client = self._clients.get(seller)
+                    if client is None:
+                        client = self._clients[seller] = self._prepared(seller)
+                    api = self._apis[(seller, api_class)] = api_class(client)
         return api
 
     def _prepared(self, seller: Optional[str]) -> ApiClient:
@@ -195,15 +205,24 @@ class _WorkerClients:
                 "(RateLimiting(store=RedisBucketStore.from_url(url))): with a local one each "
                 "worker process would send at the full plan; nothing was sent"
             )
+        # The task's own settings go on copies: the factory may hand out a client the
+        # application also uses elsewhere, which must keep waiting and retrying as it did.
         wait = limiting.max_wait
-        limiting.max_wait = self._max_rate_wait if wait is None else min(wait, self._max_rate_wait)
-        config.retry = replace(config.retry, max_attempts=1)  # Celery retries, with a countdown
-        return client
+        own = copy.copy(config)
+        own.rate_limiting = replace(
+            limiting,
+            max_wait=self._max_rate_wait if wait is None else min(wait, self._max_rate_wait),
+        )
+        own.retry = replace(config.retry, max_attempts=1)  # Celery retries, with a countdown
+        prepared = copy.copy(client)  # the same connections, headers and token provider
+        prepared.configuration = own
+        return prepared
 
     def _reinit_after_fork(self) -> None:
         # The parent's clients stay the parent's: each child builds its own, on first use.
         self._lock = threading.Lock()
         self._apis = {}
+        self._clients = {}
 
 
 _Outcome = Tuple[str, Optional[int], Optional[str], Optional[str]]  # outcome, status, id, error
@@ -217,6 +236,7 @@ class _Retry:
     outcome: str  # what the job ends as if no retry is left
     error: str
     status: Optional[int] = None
+    refused: bool = True  # False for a token wait: the plan at work, it spends no retry
 
 
 class _Attempt:
@@ -232,7 +252,8 @@ class _Attempt:
         done = self._send()
         if not isinstance(done, _Retry):
             return self._result(*done)
-        if int(self.task.request.retries or 0) >= self.task.max_retries:
+        retries = int(self.task.request.retries or 0)
+        if done.refused and retries >= self.task.max_retries:
             return self._result(done.outcome, done.status, None, done.error)
         _log.info(
             "%s for order %s: nothing was sent (%s); retrying in %.2fs",
@@ -241,14 +262,18 @@ class _Attempt:
             done.error,
             done.countdown,
         )
+        if not done.refused:
+            # A bucket's backlog may take many turns to clear: waiting for one's turn must not
+            # use up the retries meant for refusals. Celery counts from the request's number.
+            self.task.request.retries = retries - 1
         # Celery's Retry: the broker gets the task back with a countdown; this process is free.
         raise self.task.retry(countdown=done.countdown, max_retries=self.task.max_retries)
 
     def _send(self) -> Union[_Outcome, _Retry]:
         job = self.job
         try:
-            api = self.clients.api(job.seller)
-            operation = _sending_operation(api, job.operation)
+            api_class, operation = _sending_operation(job.operation)
+            api = self.clients.api(job.seller, api_class)
             config = api.api_client.configuration
             key = SendKey.for_message(
                 config, operation, job.marketplace_id, job.order_id, job.send_key
@@ -280,7 +305,7 @@ class _Attempt:
             note = None if outcome == ALREADY_SENT else error
             return outcome, entry.status, entry.request_id, note
         if isinstance(exc, RateLimitWaitExceeded):  # before the claim: nothing was sent
-            return _Retry(exc.wait, FAILED, error, None)
+            return _Retry(_countdown(exc.wait), FAILED, error, None, refused=False)
         if isinstance(exc, SendJournalError):  # the claim was refused or given back
             return _Retry(self._backoff(), FAILED, error, None)
         if isinstance(exc, ApiResponseError):  # a 2xx whose body could not be read: sent
@@ -307,17 +332,18 @@ class _Attempt:
     def _throttled_wait(self, exc: ApiException, operation: Operation[Any], config: Any) -> float:
         retry_after = parse_retry_after(exc.headers)
         if retry_after is not None:
-            return retry_after
+            return _countdown(retry_after)
         plan = config.rate_limiting.plan_for(operation)
-        return _jittered(1.0 / plan.rate)
+        return _countdown(1.0 / plan.rate)
 
     def _backoff(self) -> float:
         retries = int(self.task.request.retries or 0)
-        return _jittered(min(_RETRY_BACKOFF * 2.0**retries, _RETRY_BACKOFF_CAP))
+        return _countdown(_RETRY_BACKOFF * 2.0**retries)
 
     def _journaled_state(self) -> str:
         try:
-            journal = self.clients.api(self.job.seller).api_client.configuration.journal
+            api_class = _sending_operation(self.job.operation)[0]
+            journal = self.clients.api(self.job.seller, api_class).api_client.configuration.journal
             held = journal.get(self.key) if self.key is not None else None
         except Exception:
             return UNKNOWN
@@ -338,16 +364,35 @@ class _Attempt:
         }
 
 
-def _sending_operation(api: Any, name: Any) -> Operation[Any]:
-    operation = api.operations.get(name) if isinstance(name, str) else None
-    if operation is None or operation.is_idempotent:
-        known = ", ".join(sorted(n for n, op in api.operations.items() if not op.is_idempotent))
-        raise ApiValueError(f"{name!r} is not an operation that sends a message ({known})")
-    return operation  # type: ignore[no-any-return]
+def _sending_operation(name: Any) -> Tuple[type, Operation[Any]]:
+    """The API class and operation of a method that sends: a message or a solicitation."""
+    sending = _sending_operations_of_both()
+    found = sending.get(name) if isinstance(name, str) else None
+    if found is None:
+        known = ", ".join(sorted(sending))
+        raise ApiValueError(
+            f"{name!r} is not an operation that sends a message or a solicitation ({known})"
+        )
+    return found
 
 
-def _jittered(seconds: float) -> float:
-    # Tasks refused together must not all come back at the same instant.
+@functools.lru_cache(maxsize=1)
+def _sending_operations_of_both() -> Dict[str, Tuple[type, Operation[Any]]]:
+    from py_sp_api.generated.messaging import MessagingApi
+    from py_sp_api.generated.solicitations import SolicitationsApi
+
+    return dict(_sending_operations([MessagingApi, SolicitationsApi]))
+
+
+def _countdown(seconds: float) -> float:
+    """A retry's countdown: at most about a minute, and jittered.
+
+    Far off, a task would sit in a worker's memory as an ETA task past the Redis broker's
+    visibility timeout, and be delivered again meanwhile. Tasks refused together must not all
+    come back at the same instant.
+    """
+    if not 0 <= seconds <= _RETRY_BACKOFF_CAP:  # NaN too
+        seconds = _RETRY_BACKOFF_CAP
     return seconds * (1.0 + random.random() / 4)  # noqa: S311 - jitter, not cryptography
 
 
@@ -382,13 +427,15 @@ def enqueue(task: Any, jobs: Iterable[Job], **apply_options: Any) -> Batch:
     """Queue one task per job (the ``send_many`` job list); gather with :meth:`Batch.report`.
 
     Jobs are checked first (a :class:`ApiTypeError`/:class:`ApiValueError` and nothing is
-    queued for any of them: not a :class:`Job`, a body that is not JSON). They are queued
+    queued for any of them: not a :class:`Job`, a body that is not JSON, one order named with
+    two marketplaces). They are queued
     interleaved across usage-plan buckets (seller and operation), each bucket's in its order,
     so that a long run of one bucket does not hold the workers while the others wait.
     ``apply_options`` go to ``apply_async`` (``queue``, ``priority``, ...).
     """
     job_list = _checked_jobs(jobs)
     messages = [_message(index, job) for index, job in enumerate(job_list)]
+    _check_one_marketplace_per_order(job_list)
     started_at = time.time()
     results: List[Any] = [None] * len(job_list)
     for index in _interleaved(job_list):
@@ -398,15 +445,15 @@ def enqueue(task: Any, jobs: Iterable[Job], **apply_options: Any) -> Batch:
 
 
 def _message(index: int, job: Job) -> Tuple[List[Any], Dict[str, Any]]:
-    from py_sp_api.generated.messaging import MessagingApi
-
     for name in ("operation", "order_id", "marketplace_id"):
         if not isinstance(getattr(job, name), str):
             raise ApiTypeError(f"jobs[{index}].{name} must be a str")
     try:
-        _sending_operation(MessagingApi, job.operation)
+        operation = _sending_operation(job.operation)[1]
     except ApiValueError as exc:
         raise ApiValueError(f"jobs[{index}]: {exc}; nothing was queued") from None
+    if operation.body is None and job.body is not None:
+        raise ApiValueError(f"jobs[{index}]: {job.operation} takes no body; nothing was queued")
     for name in ("send_key", "seller"):
         if getattr(job, name) is not None and not isinstance(getattr(job, name), str):
             raise ApiTypeError(f"jobs[{index}].{name} must be a str or None")
@@ -419,6 +466,19 @@ def _message(index: int, job: Job) -> Tuple[List[Any], Dict[str, Any]]:
         raise ApiTypeError(f"jobs[{index}].body is not JSON (a model or a dict): {exc}") from None
     args = [job.operation, job.order_id, job.marketplace_id]
     return args, {"body": body, "send_key": job.send_key, "seller": job.seller}
+
+
+def _check_one_marketplace_per_order(jobs: Sequence[Job]) -> None:
+    # Each marketplace id is another journal key: one order in two would be messaged twice.
+    first: Dict[Tuple[Optional[str], str, str, Optional[str]], int] = {}
+    for index, job in enumerate(jobs):
+        earlier = first.setdefault((job.seller, job.operation, job.order_id, job.send_key), index)
+        if jobs[earlier].marketplace_id != job.marketplace_id:
+            raise ApiValueError(
+                f"jobs[{index}]: order {job.order_id} is also in jobs[{earlier}], with "
+                f"marketplace {jobs[earlier].marketplace_id}: an order has one marketplace; "
+                "nothing was queued"
+            )
 
 
 def _interleaved(jobs: Sequence[Job]) -> List[int]:
@@ -441,17 +501,23 @@ def _collected(results: Sequence[Any], timeout: float) -> Dict[str, Tuple[str, A
     if not results:
         return found
     backend = results[0].backend
+    deadline = time.monotonic() + timeout
     if hasattr(backend, "get_many"):
         # Polls the stored results in bulk (MGET on Redis), whatever the backend's push
-        # channel delivered or missed meanwhile.
+        # channel delivered or missed meanwhile. The deadline is ours, on the clock: celery
+        # before 5.7 never times out a get_many(timeout=0), and counts the others in polls.
+        def _stop_at_deadline() -> None:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the report's timeout passed")
+
         try:
             ids = {result.id for result in results}
-            for task_id, meta in backend.get_many(ids, timeout=timeout, interval=_POLL):
+            polled = backend.get_many(ids, interval=_POLL, on_interval=_stop_at_deadline)
+            for task_id, meta in polled:
                 found[str(task_id)] = (meta["status"], meta["result"])
-        except Exception as exc:  # celery.exceptions.TimeoutError, or the backend failing
+        except Exception as exc:  # the deadline, or the backend failing
             _log.debug("gathering results stopped: %s", type(exc).__name__)
         return found
-    deadline = time.monotonic() + timeout
     for result in results:
         try:
             value = result.get(timeout=max(deadline - time.monotonic(), 0.001), propagate=False)

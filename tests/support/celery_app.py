@@ -24,6 +24,9 @@ class FleetApp(NamedTuple):
     send: Any  # the message task
     send_autoretry: Any  # the same, declared with autoretry_for=(Exception,)
     send_impatient: Any  # the same, waiting at most 0.5 s in the worker for a token
+    send_impatient_once: Any  # waiting at most 0.5 s, and retried at most once after a refusal
+    send_soft_limited: Any  # a 1 s soft time limit, and autoretry_for=(Exception,)
+    send_hard_limited: Any  # a 1 s hard time limit: the process is killed, the task failed
 
 
 def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float = 60.0) -> FleetApp:
@@ -59,7 +62,27 @@ def make_app(redis_url: str, host: str = "", namespace: str = "", lease: float =
         app, client_for, name="tests.send_autoretry", autoretry_for=(Exception,), retry_backoff=1
     )
     send_impatient = message_task(app, client_for, name="tests.send_impatient", max_rate_wait=0.5)
-    return FleetApp(app, send, send_autoretry, send_impatient)
+    send_impatient_once = message_task(
+        app, client_for, name="tests.send_impatient_once", max_rate_wait=0.5, max_retries=1
+    )
+    send_soft_limited = message_task(
+        app,
+        client_for,
+        name="tests.send_soft_limited",
+        soft_time_limit=1,
+        autoretry_for=(Exception,),
+        retry_backoff=1,
+    )
+    send_hard_limited = message_task(app, client_for, name="tests.send_hard_limited", time_limit=1)
+    return FleetApp(
+        app,
+        send,
+        send_autoretry,
+        send_impatient,
+        send_impatient_once,
+        send_soft_limited,
+        send_hard_limited,
+    )
 
 
 def _from_environment() -> Optional[FleetApp]:

@@ -10,6 +10,7 @@ waiting for that answer.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import signal
 import subprocess
@@ -114,6 +115,7 @@ class HoldingSandbox(MessagingSandbox):
         super().__init__(**options)
         self.held: Set[str] = set()
         self.hold = 0.0
+        self.retry_after: Optional[str] = None  # a Retry-After header on every 429, when set
         self._arrived = threading.Condition()
         self._arrivals: List[str] = []
 
@@ -133,6 +135,10 @@ class HoldingSandbox(MessagingSandbox):
 
     def _answer(self, method: str, target: str, headers: Dict[str, str], body: bytes) -> Any:
         answer = super()._answer(method, target, headers, body)
+        if answer.status == 429 and self.retry_after is not None:
+            answer = dataclasses.replace(
+                answer, headers={**answer.headers, "Retry-After": self.retry_after}
+            )
         if answer.order_id in self.held:
             with self._arrived:
                 self._arrivals.append(answer.order_id)
