@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 from typing import Dict, List
@@ -30,22 +29,21 @@ _RUNTIME_SHIMS: Dict[str, List[str]] = {
 
 
 def _q(text: str) -> str:
-    """A string literal quoted as ruff formats it: double quotes unless that needs more escapes."""
-    if text.count('"') > text.count("'"):
-        escaped = text.replace("\\", "\\\\").replace("'", "\\'")
-        return f"'{escaped}'"
-    return json.dumps(text, ensure_ascii=False)
+    """A string literal (ruff format then picks its quotes)."""
+    return repr(text)
 
 
 def _import(module: str, names: List[str], indent: str = "", reexport: bool = False) -> List[str]:
-    """``from module import names``, wrapped the way ruff formats it past 100 columns."""
+    """``from module import names`` on one line (ruff format wraps it), or nothing."""
     if not names:
         return []
     items = [f"{n} as {n}" if reexport else n for n in names]
-    line = f"{indent}from {module} import {', '.join(items)}"
-    if len(line) <= 100:
-        return [line]
-    return [f"{indent}from {module} import (", *[f"{indent}    {i}," for i in items], f"{indent})"]
+    return [f"{indent}from {module} import {', '.join(items)}"]
+
+
+def _tuple(items: List[str]) -> str:
+    """A tuple display; two items or more keep a trailing comma, so ruff puts one per line."""
+    return "(" + "".join(f"{item}, " for item in items).rstrip() + ")"
 
 
 def _doc(text: str, indent: str = "") -> str:
@@ -128,12 +126,7 @@ def _render_field(f: FieldDef) -> str:
     if f.description:
         args.append(f"description={_q(f.description)}")
     annotation = f.type_expr if f.required else f"Optional[{f.type_expr}]"
-    one_line = f"    {f.name}: {annotation} = Field({', '.join(args)})"
-    if len(one_line) <= 100:
-        return one_line
-    return "\n".join(
-        [f"    {f.name}: {annotation} = Field(", *[f"        {a}," for a in args], "    )"]
-    )
+    return f"    {f.name}: {annotation} = Field({', '.join(args)})"
 
 
 def render_models_init(api_package: str, api: ApiDef, header: str) -> str:
@@ -185,6 +178,9 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
     headers = any(p.location == "header" for op in api.operations for p in op.params)
     # Operation[Optional[X]] for an answer that has a body only sometimes (a 200 or a 204).
     optional = any(op.response_model and op.bodiless_statuses for op in api.operations)
+    operation_names = ["ModelRef", "Operation", "PathParam", "QueryParam", "RateLimit"]
+    if any(op.removed for op in api.operations):
+        operation_names.append("Removal")
     lines = [
         header,
         '"""The operations of the API: paths, parameters, models and usage plans.',
@@ -198,14 +194,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
         f"from typing import TYPE_CHECKING, Any, Mapping{', Optional' if optional else ''}",
         "",
         *(["from py_sp_api.runtime.header_params import HeaderParam"] if headers else []),
-        "from py_sp_api.runtime.operation import (",
-        "    ModelRef,",
-        "    Operation,",
-        "    PathParam,",
-        "    QueryParam,",
-        "    RateLimit,",
-        *(["    Removal,"] if any(op.removed for op in api.operations) else []),
-        ")",
+        *_import("py_sp_api.runtime.operation", operation_names),
         "",
         "if TYPE_CHECKING:",
         *(_import(f"{api_package}.models", models, indent="    ") or ["    pass"]),
@@ -234,15 +223,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
 
 
 def _ref_lines(field: str, model: str, modules: Dict[str, str]) -> List[str]:
-    """``field=ModelRef(...)``, wrapped the way ruff formats it past 100 columns."""
-    args = [f'f"{{_MODELS}}.{modules[model]}"', f'"{model}"']
-    line = f"    {field}=ModelRef({', '.join(args)}),"
-    if len(line) <= 100:
-        return [line]
-    inner = f"        {', '.join(args)}"
-    if len(inner) <= 100:
-        return [f"    {field}=ModelRef(", inner, "    ),"]
-    return [f"    {field}=ModelRef(", *[f"        {a}," for a in args], "    ),"]
+    return [f'    {field}=ModelRef(f"{{_MODELS}}.{modules[model]}", "{model}"),']
 
 
 def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) -> List[str]:
@@ -253,21 +234,16 @@ def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) 
     if op.response_model and op.bodiless_statuses:
         response = f"Optional[{response}]"
     lines = [f"{op.const_name}: Operation[{response}] = Operation("]
-    if len(lines[0]) > 100:
-        lines = [f"{op.const_name}: Operation[", f"    {response}", "] = Operation("]
     lines.append(f"    name={_q(op.python_name)},")
     lines.append(f"    operation_id={_q(op.operation_id)},")
     lines.append(f"    method={_q(op.method)},")
     lines.append(f"    path={_q(op.path)},")
-    lines.append(
-        "    path_params=("
-        + "".join(
-            f"PathParam({_q(p.name)}, {_q(p.python_name)}{', greedy=True' if p.greedy else ''}), "
-            for p in path_params
-        ).rstrip()
-        + "),"
-    )
-    lines.append("    query_params=(")
+    path_args = [
+        f"PathParam({_q(p.name)}, {_q(p.python_name)}{', greedy=True' if p.greedy else ''})"
+        for p in path_params
+    ]
+    lines.append(f"    path_params={_tuple(path_args)},")
+    query_args = []
     for p in query_params:
         extra = ""
         if p.is_array:
@@ -280,17 +256,16 @@ def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) 
             extra += f", kind={_q(p.kind)}"
         if p.collection != "csv":
             extra += f", collection={_q(p.collection)}"
-        lines.append(
-            f"        QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra}),"
+        query_args.append(
+            f"QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra})"
         )
-    lines.append("    ),")
+    lines.append(f"    query_params={_tuple(query_args)},")
     if header_params:
-        lines.append("    header_params=(")
-        for p in header_params:
-            lines.append(
-                f"        HeaderParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}),"
-            )
-        lines.append("    ),")
+        header_args = [
+            f"HeaderParam({_q(p.name)}, {_q(p.python_name)}, required={p.required})"
+            for p in header_params
+        ]
+        lines.append(f"    header_params={_tuple(header_args)},")
     if op.response_model:
         lines += _ref_lines("response", op.response_model, modules)
     else:
@@ -302,8 +277,8 @@ def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) 
         lines += _ref_lines("error", op.error_model, modules)
     lines.append(f"    success_status={op.success_status},")
     if op.bodiless_statuses:
-        statuses = "".join(f"{status}, " for status in op.bodiless_statuses).rstrip()
-        lines.append(f"    bodiless_statuses=({statuses}),")
+        statuses = [str(status) for status in op.bodiless_statuses]
+        lines.append(f"    bodiless_statuses={_tuple(statuses)},")
     lines.append(
         f"    rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, "
         f"documented={op.rate_documented}),"
@@ -492,9 +467,7 @@ def render_shim(module: str, header: str) -> str:
         lines.append("from py_sp_api.runtime.exceptions import ApiException")
         lines.append("from py_sp_api.runtime.rest import RESTClientObject, RESTResponse")
     else:
-        lines.append(f"from py_sp_api.runtime.{module} import (")
-        lines += [f"    {name}," for name in names]
-        lines.append(")")
+        lines += _import(f"py_sp_api.runtime.{module}", names)
     lines += ["", "__all__ = [", *[f'    "{n}",' for n in names], "]", ""]
     return "\n".join(lines)
 
