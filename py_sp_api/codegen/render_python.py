@@ -11,6 +11,7 @@ from py_sp_api.codegen.ir import (
     FieldDef,
     ModelDef,
     OperationDef,
+    ParamDef,
     module_name,
     snake_case,
 )
@@ -222,77 +223,89 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
     return "\n".join(lines)
 
 
-def _ref_lines(field: str, model: str, modules: Dict[str, str]) -> List[str]:
-    return [f'    {field}=ModelRef(f"{{_MODELS}}.{modules[model]}", "{model}"),']
-
-
 def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) -> List[str]:
-    path_params = [p for p in op.params if p.location == "path"]
-    query_params = [p for p in op.params if p.location == "query"]
-    header_params = [p for p in op.params if p.location == "header"]
-    response = op.response_model or "None"
-    if op.response_model and op.bodiless_statuses:
-        response = f"Optional[{response}]"
-    lines = [f"{op.const_name}: Operation[{response}] = Operation("]
-    lines.append(f"    name={_q(op.python_name)},")
-    lines.append(f"    operation_id={_q(op.operation_id)},")
-    lines.append(f"    method={_q(op.method)},")
-    lines.append(f"    path={_q(op.path)},")
-    path_args = [
-        f"PathParam({_q(p.name)}, {_q(p.python_name)}{', greedy=True' if p.greedy else ''})"
-        for p in path_params
+    """The ``Operation(...)`` constant that describes ``op`` to the runtime."""
+    arguments = [
+        f"name={_q(op.python_name)}",
+        f"operation_id={_q(op.operation_id)}",
+        f"method={_q(op.method)}",
+        f"path={_q(op.path)}",
+        *_parameter_arguments(op),
+        *_message_arguments(op, modules),
+        f"success_status={op.success_status}",
     ]
-    lines.append(f"    path_params={_tuple(path_args)},")
-    query_args = []
-    for p in query_params:
-        extra = ""
-        if p.is_array:
-            extra += ", is_array=True"
-        if p.min_items:
-            extra += f", min_items={p.min_items}"
-        if p.max_items is not None:
-            extra += f", max_items={p.max_items}"
-        if p.kind != "string":
-            extra += f", kind={_q(p.kind)}"
-        if p.collection != "csv":
-            extra += f", collection={_q(p.collection)}"
-        query_args.append(
-            f"QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra})"
-        )
-    lines.append(f"    query_params={_tuple(query_args)},")
-    if header_params:
-        header_args = [
-            f"HeaderParam({_q(p.name)}, {_q(p.python_name)}, required={p.required})"
-            for p in header_params
-        ]
-        lines.append(f"    header_params={_tuple(header_args)},")
-    if op.response_model:
-        lines += _ref_lines("response", op.response_model, modules)
-    else:
-        lines.append("    response=None,")
-    if op.body_model:
-        lines += _ref_lines("body", op.body_model, modules)
-        lines.append(f"    body_required={op.body is not None and op.body.required},")
-    if op.error_model:
-        lines += _ref_lines("error", op.error_model, modules)
-    lines.append(f"    success_status={op.success_status},")
     if op.bodiless_statuses:
-        statuses = [str(status) for status in op.bodiless_statuses]
-        lines.append(f"    bodiless_statuses={_tuple(statuses)},")
-    lines.append(
-        f"    rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, "
-        f"documented={op.rate_documented}),"
+        arguments.append(f"bodiless_statuses={_tuple([str(s) for s in op.bodiless_statuses])}")
+    arguments.append(
+        f"rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, documented={op.rate_documented})"
     )
     if op.removed:
-        lines.append(
-            f"    removed=Removal(removed_on={_q(op.removed.removed_on)}, "
-            f"model_commit={_q(op.removed.model_commit)}),"
+        arguments.append(
+            f"removed=Removal(removed_on={_q(op.removed.removed_on)}, "
+            f"model_commit={_q(op.removed.model_commit)})"
         )
-    lines.append(f"    api={_q(api_name)},")
+    arguments.append(f"api={_q(api_name)}")
     if not op.journaled:
-        lines.append("    journaled=False,")
-    lines.append(")")
-    return lines
+        arguments.append("journaled=False")
+    return [
+        f"{op.const_name}: Operation[{_response_type(op)}] = Operation(",
+        *[f"    {argument}," for argument in arguments],
+        ")",
+    ]
+
+
+def _response_type(op: OperationDef) -> str:
+    """What a call returns: the answer's model, Optional when some answers have no body."""
+    if op.response_model is None:
+        return "None"
+    return f"Optional[{op.response_model}]" if op.bodiless_statuses else op.response_model
+
+
+def _parameter_arguments(op: OperationDef) -> List[str]:
+    path = [
+        f"PathParam({_q(p.name)}, {_q(p.python_name)}{', greedy=True' if p.greedy else ''})"
+        for p in op.params
+        if p.location == "path"
+    ]
+    query = [_query_param(p) for p in op.params if p.location == "query"]
+    header = [
+        f"HeaderParam({_q(p.name)}, {_q(p.python_name)}, required={p.required})"
+        for p in op.params
+        if p.location == "header"
+    ]
+    arguments = [f"path_params={_tuple(path)}", f"query_params={_tuple(query)}"]
+    return arguments + ([f"header_params={_tuple(header)}"] if header else [])
+
+
+def _query_param(p: ParamDef) -> str:
+    """``QueryParam(...)``, naming only what differs from its defaults."""
+    extra = ""
+    if p.is_array:
+        extra += ", is_array=True"
+    if p.min_items:
+        extra += f", min_items={p.min_items}"
+    if p.max_items is not None:
+        extra += f", max_items={p.max_items}"
+    if p.kind != "string":
+        extra += f", kind={_q(p.kind)}"
+    if p.collection != "csv":
+        extra += f", collection={_q(p.collection)}"
+    return f"QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra})"
+
+
+def _message_arguments(op: OperationDef, modules: Dict[str, str]) -> List[str]:
+    """The models of the answer, the body and the errors, each named, not imported."""
+
+    def ref(model: str) -> str:
+        return f'ModelRef(f"{{_MODELS}}.{modules[model]}", "{model}")'
+
+    arguments = [f"response={ref(op.response_model) if op.response_model else None}"]
+    if op.body_model:
+        arguments.append(f"body={ref(op.body_model)}")
+        arguments.append(f"body_required={op.body is not None and op.body.required}")
+    if op.error_model:
+        arguments.append(f"error={ref(op.error_model)}")
+    return arguments
 
 
 def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> str:
@@ -336,38 +349,79 @@ def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> s
 
 
 def _render_methods(op: OperationDef) -> List[str]:
-    params = [f"        {p.python_name}: {p.type_expr}," for p in op.params if p.required]
+    """The operation's three methods: the model, ``*_with_http_info``, ``*_without_preload_content``."""
+    # Only a message can be journaled (GETs never are, nor --spec APIs' calls), so only a
+    # journaled operation takes a send key.
+    journaled = op.journaled and op.method not in ("GET", "HEAD")
+    signature = _signature(op, journaled)
+    call = _call_arguments(op, journaled)
+    name = op.python_name
+    response = _response_type(op)
+    return [
+        "",
+        f"    def {name}(",
+        *signature,
+        f"    ) -> {response}:",
+        *_docstring(op, journaled),
+        "        return self.api_client.call(",
+        *call,
+        "        ).data",
+        "",
+        f"    def {name}_with_http_info(",
+        *signature,
+        f"    ) -> ApiResponse[{response}]:",
+        f'        """Like :meth:`{name}`, also returning status, headers and raw body."""',
+        "        return self.api_client.call(",
+        *call,
+        "        )",
+        "",
+        f"    def {name}_without_preload_content(",
+        *signature,
+        "    ) -> urllib3.BaseHTTPResponse:",
+        f'        """Like :meth:`{name}`, returning the unread urllib3 response, any status."""',
+        "        return self.api_client.call_raw(",
+        *call,
+        "        )",
+    ]
+
+
+def _signature(op: OperationDef, journaled: bool) -> List[str]:
+    """The parameters, one a line: the required ones, then keywords only."""
+    required = [f"        {p.python_name}: {p.type_expr}," for p in op.params if p.required]
     if op.body:
-        params.append(f"        body: {op.body.type_expr},")
+        required.append(f"        body: {op.body.type_expr},")
     # Optional parameters are keywords, so a new one in a later model breaks no call.
     optional = [
         f"        {p.python_name}: Optional[{p.type_expr}] = None,"
         for p in op.params
         if not p.required
     ]
-    # Only a message can be journaled (GETs never are, nor --spec APIs' calls), so only a
-    # journaled operation takes a send key.
-    journaled = op.journaled and op.method not in ("GET", "HEAD")
-    signature = [
+    return [
         "        self,",
-        *params,
+        *required,
         "        *,",
         *optional,
         "        _request_timeout: TimeoutValue = None,",
         "        _headers: Optional[Mapping[str, str]] = None,",
         *(["        _send_key: Optional[str] = None,"] if journaled else []),
     ]
+
+
+def _call_arguments(op: OperationDef, journaled: bool) -> List[str]:
+    """What a method passes to the client: the operation, its arguments, the call's options."""
     path_and_query = [p.python_name for p in op.params]
-    call = [
+    return [
         f"            _ops.{op.const_name},",
         f"            ({', '.join(path_and_query)}{',' if len(path_and_query) == 1 else ''}),",
         f"            {'body' if op.body else 'None'},",
         "            timeout=_request_timeout,",
         "            headers=_headers,",
         *(["            send_key=_send_key,"] if journaled else []),
-        "        )",
     ]
 
+
+def _docstring(op: OperationDef, journaled: bool) -> List[str]:
+    """The main method's docstring: what it does, its route, usage plan, arguments, errors."""
     rate = f"{op.rate:g} request(s)/second, burst {op.burst}"
     if not op.rate_documented:
         rate += " (not documented by Amazon for this operation; the API's default)"
@@ -379,15 +433,7 @@ def _render_methods(op: OperationDef) -> List[str]:
     ]
     if op.body:
         arg_docs.append(f"            body: {' '.join(op.body.description.split())}")
-    name = op.python_name
-    response = op.response_model or "None"
-    if op.response_model and op.bodiless_statuses:
-        response = f"Optional[{response}]"  # None for an answer without a body
     return [
-        "",
-        f"    def {name}(",
-        *signature,
-        f"    ) -> {response}:",
         f'        """{_doc(summary, "        ")}',
         "",
         f"        ``{op.method} {op.path}``",
@@ -411,23 +457,6 @@ def _render_methods(op: OperationDef) -> List[str]:
             else []
         ),
         '        """',
-        "        return self.api_client.call(",
-        *call[:-1],
-        "        ).data",
-        "",
-        f"    def {name}_with_http_info(",
-        *signature,
-        f"    ) -> ApiResponse[{response}]:",
-        f'        """Like :meth:`{name}`, also returning status, headers and raw body."""',
-        "        return self.api_client.call(",
-        *call,
-        "",
-        f"    def {name}_without_preload_content(",
-        *signature,
-        "    ) -> urllib3.BaseHTTPResponse:",
-        f'        """Like :meth:`{name}`, returning the unread urllib3 response, any status."""',
-        "        return self.api_client.call_raw(",
-        *call,
     ]
 
 
