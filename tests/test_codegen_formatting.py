@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from py_sp_api.codegen.formatting import MISSING_RUFF, format_python
 from py_sp_api.codegen.generate import generate, generate_package, repo_root, write_files
 from tests.test_codegen_general import SPEC
@@ -16,11 +18,22 @@ PYPROJECT = repo_root() / "pyproject.toml"
 ORDERS = repo_root().parent / "shared" / "spec" / "sp-api-models" / "orders-api-model"
 
 
-def _ruff_format_check(directory: Path) -> subprocess.CompletedProcess[str]:
-    """``ruff format --check`` with the repository's configuration, as CI runs it."""
-    command = ["ruff", "format", "--check", "--no-cache", "--config", str(PYPROJECT)]
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The widgets package, and Amazon's Orders models when they are beside the repository."""
+    root = tmp_path_factory.mktemp("formatting")
+    spec = root / "widgets.json"
+    spec.write_text(json.dumps(SPEC))
+    write_files(generate_package(spec), root / "out")
+    for model in sorted(ORDERS.glob("*.json")):
+        write_files(generate_package(model), root / "out")
+    return root / "out"
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
+    """ruff with the repository's configuration, as CI runs it."""
     return subprocess.run(
-        [sys.executable, "-m", *command, str(directory)],
+        [sys.executable, "-m", "ruff", *args, "--no-cache", "--config", str(PYPROJECT)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -28,14 +41,16 @@ def _ruff_format_check(directory: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_package_generated_from_a_spec_is_ruff_format_clean(tmp_path: Path) -> None:
-    spec = tmp_path / "widgets.json"
-    spec.write_text(json.dumps(SPEC))
-    write_files(generate_package(spec), tmp_path / "out")
-    for model in sorted(ORDERS.glob("*.json")):
-        write_files(generate_package(model), tmp_path / "out")
+def test_a_package_generated_from_a_spec_is_ruff_format_clean(packages: Path) -> None:
+    result = _ruff("format", "--check", str(packages))
 
-    result = _ruff_format_check(tmp_path / "out")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_package_generated_from_a_spec_imports_only_what_it_uses_in_order(
+    packages: Path,
+) -> None:
+    result = _ruff("check", "--select", "F401,I001", "--output-format", "concise", str(packages))
 
     assert result.returncode == 0, result.stdout + result.stderr
 

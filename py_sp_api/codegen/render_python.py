@@ -42,6 +42,12 @@ def _import(module: str, names: List[str], indent: str = "", reexport: bool = Fa
     return [f"{indent}from {module} import {', '.join(items)}"]
 
 
+def _sorted_imports(names: Dict[str, List[str]], indent: str = "") -> List[str]:
+    """One ``from ... import`` per module, in module order, as isort sorts them: a --spec
+    package such as ``replenishment_2022_11_07`` comes after ``py_sp_api``."""
+    return [line for module in sorted(names) for line in _import(module, names[module], indent)]
+
+
 def _tuple(items: List[str]) -> str:
     """A tuple display; two items or more keep a trailing comma, so ruff puts one per line."""
     return "(" + "".join(f"{item}, " for item in items).rstrip() + ")"
@@ -64,15 +70,13 @@ def _doc(text: str, indent: str = "") -> str:
     return textwrap.indent(body, indent).lstrip()
 
 
-_TYPING = re.compile(r"\b(Any|Dict|List)\[?")
+_TYPING = re.compile(r"\b(Any|Dict|List)\b")  # not the "List" of a model named ListOffers
 
 
 def render_model(api_package: str, model: ModelDef, header: str) -> str:
     typing_names = {"Optional"} if any(not f.required for f in model.fields) else set()
     for type_expr in [f.type_expr for f in model.fields] + [model.root_type or ""]:
         typing_names.update(_TYPING.findall(type_expr))
-        if "Dict[" in type_expr:
-            typing_names.add("Any")  # kept with Dict, as earlier output had it
     lines = [header, f'"""{_doc(model.description or model.name)}"""', ""]
     if model.postponed:
         # The model refers to itself or to models that refer back: names resolve on first use.
@@ -108,7 +112,10 @@ def render_model(api_package: str, model: ModelDef, header: str) -> str:
         lines += ["", "", "# Last: these models import this one too (the imports form a cycle)."]
         for dep in sorted(model.deferred_imports):
             lines.extend(_import(f"{api_package}.models.{_module(dep)}", [dep]))
-    lines += ["", "", f'__all__ = ["{model.name}"]', ""]
+        lines.append("")  # one blank line after a module's last imports, as isort has it
+    else:
+        lines += ["", ""]
+    lines += [f'__all__ = ["{model.name}"]', ""]
     return "\n".join(lines)
 
 
@@ -179,9 +186,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
     headers = any(p.location == "header" for op in api.operations for p in op.params)
     # Operation[Optional[X]] for an answer that has a body only sometimes (a 200 or a 204).
     optional = any(op.response_model and op.bodiless_statuses for op in api.operations)
-    operation_names = ["ModelRef", "Operation", "PathParam", "QueryParam", "RateLimit"]
-    if any(op.removed for op in api.operations):
-        operation_names.append("Removal")
+    operation_names = _operation_imports(api)
     lines = [
         header,
         '"""The operations of the API: paths, parameters, models and usage plans.',
@@ -221,6 +226,18 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _operation_imports(api: ApiDef) -> List[str]:
+    """The names operations.py takes from the runtime: only those its operations use."""
+    locations = {p.location for op in api.operations for p in op.params}
+    wanted = {
+        "PathParam": "path" in locations,
+        "QueryParam": "query" in locations,
+        "RateLimit": True,
+        "Removal": any(op.removed for op in api.operations),
+    }
+    return ["ModelRef", "Operation", *[name for name, used in wanted.items() if used]]
 
 
 def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) -> List[str]:
@@ -315,26 +332,35 @@ def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> s
     )
     kinds = {p.kind for op in api.operations for p in op.params}
     dates = [name for name, kind in (("date", "date"), ("datetime", "date-time")) if kind in kinds]
+    typing_names = ["TYPE_CHECKING", "Any", "ClassVar", "Mapping", "Optional"]
+    if any(p.is_array for op in api.operations for p in op.params):
+        typing_names.append("Sequence")
+    typing_names += ["Union"] if dates else []
     lines = [
         header,
         f'"""{_doc(module_doc)}"""',
         "",
         "from __future__ import annotations",
         "",
-        "from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence"
-        + (", Union" if dates else ""),
+        f"from typing import {', '.join(typing_names)}",
         "",
-        f"from {api_package} import operations as _ops",
-        "from py_sp_api.runtime.base_api import BaseApi",
+        *_sorted_imports(
+            {api_package: ["operations as _ops"], "py_sp_api.runtime.base_api": ["BaseApi"]}
+        ),
         "",
         "if TYPE_CHECKING:",
         *([f"    from datetime import {', '.join(dates)}", ""] if dates else []),
         "    import urllib3",
         "",
-        *_import(f"{api_package}.models", models, indent="    "),
-        "    from py_sp_api.runtime.api_response import ApiResponse",
-        "    from py_sp_api.runtime.configuration import TimeoutValue",
-        "    from py_sp_api.runtime.operation import Operation",
+        *_sorted_imports(
+            {
+                f"{api_package}.models": models,
+                "py_sp_api.runtime.api_response": ["ApiResponse"],
+                "py_sp_api.runtime.configuration": ["TimeoutValue"],
+                "py_sp_api.runtime.operation": ["Operation"],
+            },
+            indent="    ",
+        ),
         "",
         "",
         f"class {api.class_name}(BaseApi):",
