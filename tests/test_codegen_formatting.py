@@ -84,3 +84,14 @@ def test_without_ruff_the_generator_says_what_to_install(tmp_path: Path) -> None
     assert MISSING_RUFF in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_without_ruff_generating_from_code_raises_with_the_same_advice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ruff", None)  # ``import ruff`` now fails
+
+    with pytest.raises(RuntimeError) as raised:
+        generate()
+
+    assert str(raised.value) == MISSING_RUFF

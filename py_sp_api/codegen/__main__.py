@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import List
 
-from py_sp_api.codegen.formatting import FormatterError
+from py_sp_api.codegen.formatting import MISSING_RUFF, ruff_binary
 from py_sp_api.codegen.generate import (
     GeneratedFile,
     generate,
@@ -34,12 +34,11 @@ def main() -> int:
     )
     parser.add_argument("--package", default=None, help="with --spec: the package's name")
     options = parser.parse_args()
-    try:
-        if options.spec is not None:
-            return _generate_one(parser, options.spec, options.out, options.package)
-        return _generate_bundled(parser, options.out, options.check)
-    except FormatterError as exc:
-        parser.error(str(exc))
+    if ruff_binary() is None:
+        parser.error(MISSING_RUFF)  # before anything is written
+    if options.spec is not None:
+        return _generate_one(parser, options.spec, options.out, options.package)
+    return _generate_bundled(parser, options.out, options.check)
 
 
 def _generate_bundled(parser: argparse.ArgumentParser, out: Path | None, check: bool) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 # The repository's [tool.ruff] settings, given on the command line (and every configuration
 # file ignored) so that the output is the same wherever the generator writes: the committed
@@ -22,10 +22,6 @@ RUFF_FORMAT = [
 MISSING_RUFF = "the generator needs ruff (pip install -e '.[dev]')"
 
 
-class FormatterError(RuntimeError):
-    """ruff is not installed, or refused the rendered code."""
-
-
 def format_python(files: Dict[str, str]) -> Dict[str, str]:
     """``files`` (relative path -> text) with every ``.py`` file formatted; others unchanged.
 
@@ -34,7 +30,9 @@ def format_python(files: Dict[str, str]) -> Dict[str, str]:
     python = sorted(path for path in files if path.endswith(".py"))
     if not python:
         return dict(files)
-    ruff = _ruff_binary()
+    ruff = ruff_binary()
+    if ruff is None:
+        raise RuntimeError(MISSING_RUFF)
     with tempfile.TemporaryDirectory(prefix="py_sp_api_codegen_") as scratch:
         root = Path(scratch)
         for path in python:
@@ -46,8 +44,8 @@ def format_python(files: Dict[str, str]) -> Dict[str, str]:
     return {**files, **formatted}
 
 
-def _ruff_binary() -> str:
-    """The ruff executable of the ruff package installed beside this interpreter.
+def ruff_binary() -> Optional[str]:
+    """The ruff executable of the ruff package installed beside this interpreter, if any.
 
     Run directly rather than as ``python -m ruff``, which starts an interpreter only to exec
     it: over 66 packages that start-up was most of the formatting time.
@@ -55,11 +53,11 @@ def _ruff_binary() -> str:
     try:
         from ruff import find_ruff_bin
     except ImportError:
-        raise FormatterError(MISSING_RUFF) from None
+        return None
     try:
         return str(find_ruff_bin())
     except FileNotFoundError:
-        raise FormatterError(MISSING_RUFF) from None
+        return None
 
 
 def _run_ruff(ruff: str, root: Path, paths: List[str]) -> None:
@@ -73,4 +71,5 @@ def _run_ruff(ruff: str, root: Path, paths: List[str]) -> None:
         check=False,
     )
     if result.returncode != 0:
-        raise FormatterError(f"ruff format refused the generated code: {result.stderr.strip()}")
+        # The renderers wrote code ruff cannot parse: a generator bug, not a user's error.
+        raise RuntimeError(f"ruff format refused the generated code: {result.stderr.strip()}")
