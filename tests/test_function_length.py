@@ -1,4 +1,4 @@
-"""No function in the hand-written runtime is longer than 50 lines.
+"""No function in the hand-written runtime or the generator is longer than 50 lines.
 
 A function's length is counted from its ``def`` line to the last line of its body, both
 included: the signature, the docstring, comments and blank lines inside all count; decorators
@@ -12,10 +12,14 @@ import ast
 from pathlib import Path
 from typing import List, Tuple, Union
 
+import pytest
+
+import py_sp_api.codegen
 import py_sp_api.runtime
 
 MAX_LINES = 50
 RUNTIME = Path(py_sp_api.runtime.__file__).parent
+CODEGEN = Path(py_sp_api.codegen.__file__).parent
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
@@ -54,10 +58,11 @@ def test_nested_functions_and_methods_are_counted() -> None:
     assert function_lengths(source) == [("C.m", 2, 4), ("C.m.inner", 3, 2)]
 
 
-def test_no_runtime_function_is_longer_than_50_lines() -> None:
+@pytest.mark.parametrize("directory", [RUNTIME, CODEGEN], ids=lambda d: d.name)
+def test_no_function_is_longer_than_50_lines(directory: Path) -> None:
     too_long = [
         f"{path.name}:{line} {name} ({length} lines)"
-        for path in sorted(RUNTIME.glob("*.py"))
+        for path in sorted(directory.glob("*.py"))
         for name, line, length in function_lengths(path.read_text(encoding="utf-8"))
         if length > MAX_LINES
     ]

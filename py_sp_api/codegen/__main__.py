@@ -10,8 +10,11 @@ import argparse
 import keyword
 import sys
 from pathlib import Path
+from typing import List
 
+from py_sp_api.codegen.formatting import MISSING_RUFF, ruff_binary
 from py_sp_api.codegen.generate import (
+    GeneratedFile,
     generate,
     generate_package,
     generated_dirs,
@@ -31,10 +34,16 @@ def main() -> int:
     )
     parser.add_argument("--package", default=None, help="with --spec: the package's name")
     options = parser.parse_args()
+    if ruff_binary() is None:
+        parser.error(MISSING_RUFF)  # before anything is written
     if options.spec is not None:
         return _generate_one(parser, options.spec, options.out, options.package)
-    root = options.out or repo_root()
-    if options.out is None and not (root / "pyproject.toml").is_file():
+    return _generate_bundled(parser, options.out, options.check)
+
+
+def _generate_bundled(parser: argparse.ArgumentParser, out: Path | None, check: bool) -> int:
+    root = out or repo_root()
+    if out is None and not (root / "pyproject.toml").is_file():
         # Installed from a wheel: the "repository" is site-packages. Writing there would put a
         # docs/ folder among the installed packages and rewrite the installed client.
         parser.error(
@@ -42,17 +51,8 @@ def main() -> int:
             "the repository, or pass --out DIR to write the generated files elsewhere"
         )
     files = generate()
-    if options.check:
-        stale = [f.path for f in files if _read(root / f.path) != f.text]
-        expected = {f.path for f in files}
-        for directory in generated_dirs():
-            for path in sorted((root / directory).rglob("*")):
-                rel = path.relative_to(root).as_posix()
-                if path.is_file() and "__pycache__" not in rel and rel not in expected:
-                    stale.append(rel + " (not produced by the generator)")
-        for path in stale:
-            print(f"out of date: {path}", file=sys.stderr)
-        return 1 if stale else 0
+    if check:
+        return _check(files, root)
     for directory in generated_dirs():
         # Remove what the spec no longer defines, so a dropped model cannot linger.
         for path in sorted((root / directory).rglob("*.py")) + sorted(
@@ -62,6 +62,20 @@ def main() -> int:
     write_files(files, root)
     print(f"wrote {len(files)} files under {root}")
     return 0
+
+
+def _check(files: List[GeneratedFile], root: Path) -> int:
+    """1 (and each path on stderr) if the files under ``root`` are not exactly ``files``."""
+    stale = [f.path for f in files if _read(root / f.path) != f.text]
+    expected = {f.path for f in files}
+    for directory in generated_dirs():
+        for path in sorted((root / directory).rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and "__pycache__" not in rel and rel not in expected:
+                stale.append(rel + " (not produced by the generator)")
+    for rel in stale:
+        print(f"out of date: {rel}", file=sys.stderr)
+    return 1 if stale else 0
 
 
 def _generate_one(

@@ -410,84 +410,10 @@ class SpecReader:
     ) -> OperationDef:
         operation_id = op["operationId"]
         python_name = python_field_name(operation_id)
-        params: List[ParamDef] = []
-        body: Optional[ParamDef] = None
-        body_model: Optional[str] = None
-        used_names = {"body", "self"}
-        for raw in self._parameters(shared, op.get("parameters", [])):
-            if raw["in"] not in ("path", "query", "header", "body"):
-                # The runtime sends path, query, header and body parameters only: fail loudly
-                # rather than generate a method whose arguments would not reach the wire.
-                raise NotImplementedError(f"{operation_id}: {raw['in']} parameters")
-            if raw["in"] == "body":
-                body_model = self._message_model(
-                    raw["schema"], pascal_case(operation_id) + "Request"
-                )
-                body = ParamDef(
-                    name=raw["name"],
-                    python_name=raw["name"],
-                    location="body",
-                    required=bool(raw.get("required")),
-                    description=raw.get("description", ""),
-                    type_expr=body_model,
-                    doc_type=body_model,
-                )
-                continue
-            is_array = raw.get("type") == "array"
-            kind = _param_kind(raw.get("items", {}) if is_array else raw)
-            # Sequence: a tuple of marketplace ids is as good as a list.
-            type_expr = f"Sequence[{_PARAM_TYPES[kind]}]" if is_array else _PARAM_TYPES[kind]
-            param_name = python_field_name(raw["name"])
-            while param_name in used_names:
-                param_name += "_"
-            used_names.add(param_name)
-            params.append(
-                ParamDef(
-                    name=raw["name"],
-                    python_name=param_name,
-                    location=raw["in"],
-                    required=bool(raw.get("required")) or raw["in"] == "path",
-                    description=raw.get("description", ""),
-                    type_expr=type_expr,
-                    doc_type=type_expr,
-                    is_array=is_array,
-                    min_items=int(raw.get("minItems", 0)),
-                    max_items=raw.get("maxItems"),
-                    kind=kind,
-                    collection=raw.get("collectionFormat", "csv") if is_array else "csv",
-                    greedy=bool(raw.get("x-amazon-spds-greedy-path-parameter")),
-                )
-            )
-        # Path parameters first, then query, then headers, as Operation takes them.
-        params.sort(key=lambda p: _PARAM_ORDER[p.location])
-        codes = sorted(code for code in op["responses"] if code.startswith("2"))
-        with_body = [code for code in codes if "schema" in op["responses"][code]]
-        success = (with_body or codes)[0]
-        schema = op["responses"][success].get("schema")
-        bodiless = tuple(
-            int(code) for code in codes if code == "204" or "schema" not in op["responses"][code]
-        )
-        response_model = (
-            None
-            if schema is None
-            else self._message_model(schema, pascal_case(operation_id) + "Response")
-        )
-        match = _USAGE_PLAN.search(op.get("description", ""))
-        if match:
-            rate, burst, documented = float(match.group(1)), int(match.group(2)), True
-        else:
-            rate, burst, documented = self.default_rate[0], self.default_rate[1], False
-        responses = [
-            ResponseDef(
-                status=code,
-                description=" ".join(resp.get("description", "").split()),
-                headers=[
-                    (h, " ".join(d.get("description", "").split()))
-                    for h, d in resp.get("headers", {}).items()
-                ],
-            )
-            for code, resp in sorted(op["responses"].items())
-        ]
+        # The body's model is named before the answer's, so the two never swap names.
+        params, body = self._read_parameters(operation_id, shared, op.get("parameters", []))
+        success, response_model, bodiless = self._success_answer(operation_id, op["responses"])
+        rate, burst, documented = self._usage_plan(op.get("description", ""))
         return OperationDef(
             operation_id=operation_id,
             python_name=python_name,
@@ -497,19 +423,78 @@ class SpecReader:
             description=op.get("description", "").strip(),
             params=params,
             body=body,
-            body_model=body_model,
+            body_model=body.type_expr if body is not None else None,
             response_model=response_model,
             success_status=int(success),
-            responses=responses,
+            responses=_responses(op["responses"]),
             rate=rate,
             burst=burst,
             rate_documented=documented,
             error_model=self._error_model(op),
             example_body=_sandbox_body(op["responses"][success]),
-            bodiless_statuses=bodiless if schema is not None else (),
+            bodiless_statuses=bodiless,
             consumes=(op.get("consumes") or self.spec.get("consumes") or ["application/json"])[0],
             produces=(op.get("produces") or self.spec.get("produces") or ["application/json"])[0],
         )
+
+    def _read_parameters(
+        self, operation_id: str, shared: List[Dict[str, Any]], own: List[Dict[str, Any]]
+    ) -> Tuple[List[ParamDef], Optional[ParamDef]]:
+        """The path, query and header parameters (in that order), and the body if any."""
+        params: List[ParamDef] = []
+        body: Optional[ParamDef] = None
+        used_names = {"body", "self"}
+        for raw in self._parameters(shared, own):
+            if raw["in"] not in ("path", "query", "header", "body"):
+                # The runtime sends path, query, header and body parameters only: fail loudly
+                # rather than generate a method whose arguments would not reach the wire.
+                raise NotImplementedError(f"{operation_id}: {raw['in']} parameters")
+            if raw["in"] == "body":
+                body = self._body_parameter(operation_id, raw)
+            else:
+                params.append(_parameter(raw, used_names))
+        # Path parameters first, then query, then headers, as Operation takes them.
+        params.sort(key=lambda p: _PARAM_ORDER[p.location])
+        return params, body
+
+    def _body_parameter(self, operation_id: str, raw: Dict[str, Any]) -> ParamDef:
+        model = self._message_model(raw["schema"], pascal_case(operation_id) + "Request")
+        return ParamDef(
+            name=raw["name"],
+            python_name=raw["name"],
+            location="body",
+            required=bool(raw.get("required")),
+            description=raw.get("description", ""),
+            type_expr=model,
+            doc_type=model,
+        )
+
+    def _success_answer(
+        self, operation_id: str, responses: Dict[str, Any]
+    ) -> Tuple[str, Optional[str], Tuple[int, ...]]:
+        """(the success status, its model or None, the 2xx statuses answered without a body).
+
+        The success status is the first 2xx with a body, else the first 2xx. Statuses without
+        a body matter only when another has one (the call then returns Optional[model]).
+        """
+        codes = sorted(code for code in responses if code.startswith("2"))
+        with_body = [code for code in codes if "schema" in responses[code]]
+        success = (with_body or codes)[0]
+        schema = responses[success].get("schema")
+        if schema is None:
+            return success, None, ()
+        bodiless = tuple(
+            int(code) for code in codes if code == "204" or "schema" not in responses[code]
+        )
+        model = self._message_model(schema, pascal_case(operation_id) + "Response")
+        return success, model, bodiless
+
+    def _usage_plan(self, description: str) -> Tuple[float, int, bool]:
+        """(rate, burst, documented) from the description's table, else the API's default."""
+        match = _USAGE_PLAN.search(description)
+        if match:
+            return float(match.group(1)), int(match.group(2)), True
+        return self.default_rate[0], self.default_rate[1], False
 
     def _error_model(self, op: Dict[str, Any]) -> Optional[str]:
         """The model of the items of ``errors`` in the operation's error responses."""
@@ -533,6 +518,48 @@ _PARAM_TYPES = {
     "string": "str", "integer": "int", "number": "float", "boolean": "bool",
     "date-time": "Union[datetime, str]", "date": "Union[date, str]",
 }  # fmt: skip
+
+
+def _parameter(raw: Dict[str, Any], used_names: Set[str]) -> ParamDef:
+    """A path, query or header parameter, its Python name unique among ``used_names``."""
+    is_array = raw.get("type") == "array"
+    kind = _param_kind(raw.get("items", {}) if is_array else raw)
+    # Sequence: a tuple of marketplace ids is as good as a list.
+    type_expr = f"Sequence[{_PARAM_TYPES[kind]}]" if is_array else _PARAM_TYPES[kind]
+    param_name = python_field_name(raw["name"])
+    while param_name in used_names:
+        param_name += "_"
+    used_names.add(param_name)
+    return ParamDef(
+        name=raw["name"],
+        python_name=param_name,
+        location=raw["in"],
+        required=bool(raw.get("required")) or raw["in"] == "path",
+        description=raw.get("description", ""),
+        type_expr=type_expr,
+        doc_type=type_expr,
+        is_array=is_array,
+        min_items=int(raw.get("minItems", 0)),
+        max_items=raw.get("maxItems"),
+        kind=kind,
+        collection=raw.get("collectionFormat", "csv") if is_array else "csv",
+        greedy=bool(raw.get("x-amazon-spds-greedy-path-parameter")),
+    )
+
+
+def _responses(responses: Dict[str, Any]) -> List[ResponseDef]:
+    """Every answer the spec declares, by status, with its headers (for the docs)."""
+    return [
+        ResponseDef(
+            status=code,
+            description=" ".join(resp.get("description", "").split()),
+            headers=[
+                (h, " ".join(d.get("description", "").split()))
+                for h, d in resp.get("headers", {}).items()
+            ],
+        )
+        for code, resp in sorted(responses.items())
+    ]
 
 
 def _param_kind(schema: Dict[str, Any]) -> str:

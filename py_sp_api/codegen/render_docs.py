@@ -66,12 +66,26 @@ def _render_operation(
     models: Dict[str, ModelDef],
     models_dir: str,
 ) -> List[str]:
+    """The operation's section: what it does, an example, parameters, answers."""
     args = [p.python_name for p in op.params if p.required] + (["body"] if op.body else [])
     # Optional parameters are keyword-only in the generated methods.
     args += [f"{p.python_name}={p.python_name}" for p in op.params if not p.required]
+    return [
+        *_operation_summary(api, op, args),
+        *_operation_example(api_package, api, op, models, args),
+        *_parameters_table(op, models_dir),
+        *_return_type_and_headers(op, models_dir),
+        *_responses_table(op),
+        "",
+        "[[Back to top]](#)",
+        "",
+    ]
+
+
+def _operation_summary(api: ApiDef, op: OperationDef, args: List[str]) -> List[str]:
     description = op.description.split("**Usage Plan:**")[0].strip()
     rate_note = "" if op.rate_documented else " (not documented by Amazon; the API's default)"
-    out = [
+    return [
         f"## {op.python_name}",
         "",
         f"> {op.response_model} {op.python_name}({', '.join(args)})",
@@ -84,30 +98,40 @@ def _render_operation(
         "`x-amzn-RateLimit-Limit` response header states the rate Amazon applies to your "
         "account when it differs.",
         "",
+    ]
+
+
+def _operation_example(
+    api_package: str,
+    api: ApiDef,
+    op: OperationDef,
+    models: Dict[str, ModelDef],
+    args: List[str],
+) -> List[str]:
+    """A runnable call: the imports, a client, example arguments (and body), the error path."""
+    imports = sorted({m for m in [op.body_model, op.response_model] if m})
+    if op.body_model:
+        imports += sorted(_nested_models(models[op.body_model], models) - set(imports))
+    arguments = [
+        f"    {p.python_name} = {_example_argument(p)!r}  # {p.description.split('. ')[0]}"
+        for p in op.params
+    ]
+    if op.body_model:
+        body = _construct(models[op.body_model], op.example_body or {}, models)
+        arguments.append(f"    body = {body}")
+    return [
         "### Example",
         "",
         "```python",
         f"import {api_package}",
-    ]
-    imports = sorted({m for m in [op.body_model, op.response_model] if m})
-    if op.body_model:
-        imports += sorted(_nested_models(models[op.body_model], models) - set(imports))
-    for name in imports:
-        out.append(f"from {api_package}.models.{models[name].module} import {name}")
-    out += [
+        *[f"from {api_package}.models.{models[name].module} import {name}" for name in imports],
         f"from {api_package}.rest import ApiException",
         "",
         f'configuration = {api_package}.Configuration(host="{api.host}")',
         "",
         f"with {api_package}.ApiClient(configuration) as api_client:",
         f"    api = {api_package}.{api.class_name}(api_client)",
-    ]
-    for p in op.params:
-        value = _example_argument(p)
-        out.append(f"    {p.python_name} = {value!r}  # {p.description.split('. ')[0]}")
-    if op.body_model:
-        out.append(f"    body = {_construct(models[op.body_model], op.example_body or {}, models)}")
-    out += [
+        *arguments,
         "    try:",
         f"        result = api.{op.python_name}({', '.join(args)})",
         "        print(result)",
@@ -115,6 +139,11 @@ def _render_operation(
         '        print(f"{e.status} {e.reason}, request id {e.request_id}: {e.errors}")',
         "```",
         "",
+    ]
+
+
+def _parameters_table(op: OperationDef, models_dir: str) -> List[str]:
+    out = [
         "### Parameters",
         "",
         "Name | Type | Description | Notes",
@@ -132,10 +161,16 @@ def _render_operation(
             f"**body** | [**{op.body.doc_type}**]({models_dir}/{op.body.doc_type}.md) | "
             f"{_cell(op.body.description)} | {'required' if op.body.required else 'optional'}"
         )
-    out += [
+    return [
+        *out,
         "**_request_timeout** | float or (connect, read) | Overrides the configured timeout for this call. | optional, keyword",
         "**_headers** | Mapping[str, str] | Extra headers for this call. | optional, keyword",
         "",
+    ]
+
+
+def _return_type_and_headers(op: OperationDef, models_dir: str) -> List[str]:
+    return [
         "### Return type",
         "",
         f"[**{op.response_model}**]({models_dir}/{op.response_model}.md); "
@@ -147,6 +182,11 @@ def _render_operation(
         f"- **Content-Type**: {op.consumes if op.body else 'none (no body)'}",
         f"- **Accept**: {op.produces}",
         "",
+    ]
+
+
+def _responses_table(op: OperationDef) -> List[str]:
+    out = [
         "### HTTP responses",
         "",
         "Status | Meaning | Response headers | Raised as",
@@ -157,7 +197,6 @@ def _render_operation(
         out.append(
             f"**{resp.status}** | {_cell(resp.description)} | {headers} | {_raised_as(resp.status)}"
         )
-    out += ["", "[[Back to top]](#)", ""]
     return out
 
 
@@ -225,30 +264,14 @@ def render_model_doc(
     models_dir: str = "models",
 ) -> str:
     to_docs = "../" * (models_dir.count("/") + 1)
+    example = json.dumps(_example(model, models), separators=(",", ":"))
     out = [
         header,
         f"# {model.name}",
         "",
         " ".join(model.description.split()) or model.name,
         "",
-        "## Properties",
-        "",
-        "Name | Wire name | Type | Description | Notes",
-        "---- | --------- | ---- | ----------- | -----",
-    ]
-    for f in model.fields:
-        type_cell = f"[**{f.doc_type}**]({f.doc_link}.md)" if f.doc_link else f"**{f.doc_type}**"
-        notes = ["required" if f.required else "optional"]
-        if "min_length" in f.constraints:
-            notes.append(f"min {f.constraints['min_length']}")
-        if "max_length" in f.constraints:
-            notes.append(f"max {f.constraints['max_length']}")
-        out.append(
-            f"**{f.name}** | `{f.wire_name}` | {type_cell} | {_cell(f.description)} | "
-            f"{', '.join(notes)}"
-        )
-    example = json.dumps(_example(model, models), separators=(",", ":"))
-    out += [
+        *_properties_table(model),
         "",
         "Fields not listed here (added by Amazon later) are kept on parse and sent back by "
         "`to_dict()` / `to_json()`.",
@@ -267,6 +290,27 @@ def render_model_doc(
         "",
     ]
     return "\n".join(out)
+
+
+def _properties_table(model: ModelDef) -> List[str]:
+    out = [
+        "## Properties",
+        "",
+        "Name | Wire name | Type | Description | Notes",
+        "---- | --------- | ---- | ----------- | -----",
+    ]
+    for f in model.fields:
+        type_cell = f"[**{f.doc_type}**]({f.doc_link}.md)" if f.doc_link else f"**{f.doc_type}**"
+        notes = ["required" if f.required else "optional"]
+        if "min_length" in f.constraints:
+            notes.append(f"min {f.constraints['min_length']}")
+        if "max_length" in f.constraints:
+            notes.append(f"max {f.constraints['max_length']}")
+        out.append(
+            f"**{f.name}** | `{f.wire_name}` | {type_cell} | {_cell(f.description)} | "
+            f"{', '.join(notes)}"
+        )
+    return out
 
 
 def _example(model: ModelDef, models: Dict[str, ModelDef], depth: int = 0) -> Dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 from typing import Dict, List
@@ -12,6 +11,7 @@ from py_sp_api.codegen.ir import (
     FieldDef,
     ModelDef,
     OperationDef,
+    ParamDef,
     module_name,
     snake_case,
 )
@@ -30,22 +30,27 @@ _RUNTIME_SHIMS: Dict[str, List[str]] = {
 
 
 def _q(text: str) -> str:
-    """A string literal quoted as ruff formats it: double quotes unless that needs more escapes."""
-    if text.count('"') > text.count("'"):
-        escaped = text.replace("\\", "\\\\").replace("'", "\\'")
-        return f"'{escaped}'"
-    return json.dumps(text, ensure_ascii=False)
+    """A string literal (ruff format then picks its quotes)."""
+    return repr(text)
 
 
 def _import(module: str, names: List[str], indent: str = "", reexport: bool = False) -> List[str]:
-    """``from module import names``, wrapped the way ruff formats it past 100 columns."""
+    """``from module import names`` on one line (ruff format wraps it), or nothing."""
     if not names:
         return []
     items = [f"{n} as {n}" if reexport else n for n in names]
-    line = f"{indent}from {module} import {', '.join(items)}"
-    if len(line) <= 100:
-        return [line]
-    return [f"{indent}from {module} import (", *[f"{indent}    {i}," for i in items], f"{indent})"]
+    return [f"{indent}from {module} import {', '.join(items)}"]
+
+
+def _sorted_imports(names: Dict[str, List[str]], indent: str = "") -> List[str]:
+    """One ``from ... import`` per module, in module order, as isort sorts them: a --spec
+    package such as ``replenishment_2022_11_07`` comes after ``py_sp_api``."""
+    return [line for module in sorted(names) for line in _import(module, names[module], indent)]
+
+
+def _tuple(items: List[str]) -> str:
+    """A tuple display; two items or more keep a trailing comma, so ruff puts one per line."""
+    return "(" + "".join(f"{item}, " for item in items).rstrip() + ")"
 
 
 def _doc(text: str, indent: str = "") -> str:
@@ -65,15 +70,13 @@ def _doc(text: str, indent: str = "") -> str:
     return textwrap.indent(body, indent).lstrip()
 
 
-_TYPING = re.compile(r"\b(Any|Dict|List)\[?")
+_TYPING = re.compile(r"\b(Any|Dict|List)\b")  # not the "List" of a model named ListOffers
 
 
 def render_model(api_package: str, model: ModelDef, header: str) -> str:
     typing_names = {"Optional"} if any(not f.required for f in model.fields) else set()
     for type_expr in [f.type_expr for f in model.fields] + [model.root_type or ""]:
         typing_names.update(_TYPING.findall(type_expr))
-        if "Dict[" in type_expr:
-            typing_names.add("Any")  # kept with Dict, as earlier output had it
     lines = [header, f'"""{_doc(model.description or model.name)}"""', ""]
     if model.postponed:
         # The model refers to itself or to models that refer back: names resolve on first use.
@@ -109,7 +112,10 @@ def render_model(api_package: str, model: ModelDef, header: str) -> str:
         lines += ["", "", "# Last: these models import this one too (the imports form a cycle)."]
         for dep in sorted(model.deferred_imports):
             lines.extend(_import(f"{api_package}.models.{_module(dep)}", [dep]))
-    lines += ["", "", f'__all__ = ["{model.name}"]', ""]
+        lines.append("")  # one blank line after a module's last imports, as isort has it
+    else:
+        lines += ["", ""]
+    lines += [f'__all__ = ["{model.name}"]', ""]
     return "\n".join(lines)
 
 
@@ -128,12 +134,7 @@ def _render_field(f: FieldDef) -> str:
     if f.description:
         args.append(f"description={_q(f.description)}")
     annotation = f.type_expr if f.required else f"Optional[{f.type_expr}]"
-    one_line = f"    {f.name}: {annotation} = Field({', '.join(args)})"
-    if len(one_line) <= 100:
-        return one_line
-    return "\n".join(
-        [f"    {f.name}: {annotation} = Field(", *[f"        {a}," for a in args], "    )"]
-    )
+    return f"    {f.name}: {annotation} = Field({', '.join(args)})"
 
 
 def render_models_init(api_package: str, api: ApiDef, header: str) -> str:
@@ -185,6 +186,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
     headers = any(p.location == "header" for op in api.operations for p in op.params)
     # Operation[Optional[X]] for an answer that has a body only sometimes (a 200 or a 204).
     optional = any(op.response_model and op.bodiless_statuses for op in api.operations)
+    operation_names = _operation_imports(api)
     lines = [
         header,
         '"""The operations of the API: paths, parameters, models and usage plans.',
@@ -198,14 +200,7 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
         f"from typing import TYPE_CHECKING, Any, Mapping{', Optional' if optional else ''}",
         "",
         *(["from py_sp_api.runtime.header_params import HeaderParam"] if headers else []),
-        "from py_sp_api.runtime.operation import (",
-        "    ModelRef,",
-        "    Operation,",
-        "    PathParam,",
-        "    QueryParam,",
-        "    RateLimit,",
-        *(["    Removal,"] if any(op.removed for op in api.operations) else []),
-        ")",
+        *_import("py_sp_api.runtime.operation", operation_names),
         "",
         "if TYPE_CHECKING:",
         *(_import(f"{api_package}.models", models, indent="    ") or ["    pass"]),
@@ -233,91 +228,101 @@ def render_operations(api_package: str, api: ApiDef, header: str) -> str:
     return "\n".join(lines)
 
 
-def _ref_lines(field: str, model: str, modules: Dict[str, str]) -> List[str]:
-    """``field=ModelRef(...)``, wrapped the way ruff formats it past 100 columns."""
-    args = [f'f"{{_MODELS}}.{modules[model]}"', f'"{model}"']
-    line = f"    {field}=ModelRef({', '.join(args)}),"
-    if len(line) <= 100:
-        return [line]
-    inner = f"        {', '.join(args)}"
-    if len(inner) <= 100:
-        return [f"    {field}=ModelRef(", inner, "    ),"]
-    return [f"    {field}=ModelRef(", *[f"        {a}," for a in args], "    ),"]
+def _operation_imports(api: ApiDef) -> List[str]:
+    """The names operations.py takes from the runtime: only those its operations use."""
+    locations = {p.location for op in api.operations for p in op.params}
+    wanted = {
+        "PathParam": "path" in locations,
+        "QueryParam": "query" in locations,
+        "RateLimit": True,
+        "Removal": any(op.removed for op in api.operations),
+    }
+    return ["ModelRef", "Operation", *[name for name, used in wanted.items() if used]]
 
 
 def _render_operation(op: OperationDef, modules: Dict[str, str], api_name: str) -> List[str]:
-    path_params = [p for p in op.params if p.location == "path"]
-    query_params = [p for p in op.params if p.location == "query"]
-    header_params = [p for p in op.params if p.location == "header"]
-    response = op.response_model or "None"
-    if op.response_model and op.bodiless_statuses:
-        response = f"Optional[{response}]"
-    lines = [f"{op.const_name}: Operation[{response}] = Operation("]
-    if len(lines[0]) > 100:
-        lines = [f"{op.const_name}: Operation[", f"    {response}", "] = Operation("]
-    lines.append(f"    name={_q(op.python_name)},")
-    lines.append(f"    operation_id={_q(op.operation_id)},")
-    lines.append(f"    method={_q(op.method)},")
-    lines.append(f"    path={_q(op.path)},")
-    lines.append(
-        "    path_params=("
-        + "".join(
-            f"PathParam({_q(p.name)}, {_q(p.python_name)}{', greedy=True' if p.greedy else ''}), "
-            for p in path_params
-        ).rstrip()
-        + "),"
-    )
-    lines.append("    query_params=(")
-    for p in query_params:
-        extra = ""
-        if p.is_array:
-            extra += ", is_array=True"
-        if p.min_items:
-            extra += f", min_items={p.min_items}"
-        if p.max_items is not None:
-            extra += f", max_items={p.max_items}"
-        if p.kind != "string":
-            extra += f", kind={_q(p.kind)}"
-        if p.collection != "csv":
-            extra += f", collection={_q(p.collection)}"
-        lines.append(
-            f"        QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra}),"
-        )
-    lines.append("    ),")
-    if header_params:
-        lines.append("    header_params=(")
-        for p in header_params:
-            lines.append(
-                f"        HeaderParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}),"
-            )
-        lines.append("    ),")
-    if op.response_model:
-        lines += _ref_lines("response", op.response_model, modules)
-    else:
-        lines.append("    response=None,")
-    if op.body_model:
-        lines += _ref_lines("body", op.body_model, modules)
-        lines.append(f"    body_required={op.body is not None and op.body.required},")
-    if op.error_model:
-        lines += _ref_lines("error", op.error_model, modules)
-    lines.append(f"    success_status={op.success_status},")
+    """The ``Operation(...)`` constant that describes ``op`` to the runtime."""
+    arguments = [
+        f"name={_q(op.python_name)}",
+        f"operation_id={_q(op.operation_id)}",
+        f"method={_q(op.method)}",
+        f"path={_q(op.path)}",
+        *_parameter_arguments(op),
+        *_message_arguments(op, modules),
+        f"success_status={op.success_status}",
+    ]
     if op.bodiless_statuses:
-        statuses = "".join(f"{status}, " for status in op.bodiless_statuses).rstrip()
-        lines.append(f"    bodiless_statuses=({statuses}),")
-    lines.append(
-        f"    rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, "
-        f"documented={op.rate_documented}),"
+        arguments.append(f"bodiless_statuses={_tuple([str(s) for s in op.bodiless_statuses])}")
+    arguments.append(
+        f"rate_limit=RateLimit(rate={op.rate!r}, burst={op.burst}, documented={op.rate_documented})"
     )
     if op.removed:
-        lines.append(
-            f"    removed=Removal(removed_on={_q(op.removed.removed_on)}, "
-            f"model_commit={_q(op.removed.model_commit)}),"
+        arguments.append(
+            f"removed=Removal(removed_on={_q(op.removed.removed_on)}, "
+            f"model_commit={_q(op.removed.model_commit)})"
         )
-    lines.append(f"    api={_q(api_name)},")
+    arguments.append(f"api={_q(api_name)}")
     if not op.journaled:
-        lines.append("    journaled=False,")
-    lines.append(")")
-    return lines
+        arguments.append("journaled=False")
+    return [
+        f"{op.const_name}: Operation[{_response_type(op)}] = Operation(",
+        *[f"    {argument}," for argument in arguments],
+        ")",
+    ]
+
+
+def _response_type(op: OperationDef) -> str:
+    """What a call returns: the answer's model, Optional when some answers have no body."""
+    if op.response_model is None:
+        return "None"
+    return f"Optional[{op.response_model}]" if op.bodiless_statuses else op.response_model
+
+
+def _parameter_arguments(op: OperationDef) -> List[str]:
+    path = [
+        f"PathParam({_q(p.name)}, {_q(p.python_name)}{', greedy=True' if p.greedy else ''})"
+        for p in op.params
+        if p.location == "path"
+    ]
+    query = [_query_param(p) for p in op.params if p.location == "query"]
+    header = [
+        f"HeaderParam({_q(p.name)}, {_q(p.python_name)}, required={p.required})"
+        for p in op.params
+        if p.location == "header"
+    ]
+    arguments = [f"path_params={_tuple(path)}", f"query_params={_tuple(query)}"]
+    return arguments + ([f"header_params={_tuple(header)}"] if header else [])
+
+
+def _query_param(p: ParamDef) -> str:
+    """``QueryParam(...)``, naming only what differs from its defaults."""
+    extra = ""
+    if p.is_array:
+        extra += ", is_array=True"
+    if p.min_items:
+        extra += f", min_items={p.min_items}"
+    if p.max_items is not None:
+        extra += f", max_items={p.max_items}"
+    if p.kind != "string":
+        extra += f", kind={_q(p.kind)}"
+    if p.collection != "csv":
+        extra += f", collection={_q(p.collection)}"
+    return f"QueryParam({_q(p.name)}, {_q(p.python_name)}, required={p.required}{extra})"
+
+
+def _message_arguments(op: OperationDef, modules: Dict[str, str]) -> List[str]:
+    """The models of the answer, the body and the errors, each named, not imported."""
+
+    def ref(model: str) -> str:
+        return f'ModelRef(f"{{_MODELS}}.{modules[model]}", "{model}")'
+
+    arguments = [f"response={ref(op.response_model) if op.response_model else None}"]
+    if op.body_model:
+        arguments.append(f"body={ref(op.body_model)}")
+        arguments.append(f"body_required={op.body is not None and op.body.required}")
+    if op.error_model:
+        arguments.append(f"error={ref(op.error_model)}")
+    return arguments
 
 
 def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> str:
@@ -327,26 +332,35 @@ def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> s
     )
     kinds = {p.kind for op in api.operations for p in op.params}
     dates = [name for name, kind in (("date", "date"), ("datetime", "date-time")) if kind in kinds]
+    typing_names = ["TYPE_CHECKING", "Any", "ClassVar", "Mapping", "Optional"]
+    if any(p.is_array for op in api.operations for p in op.params):
+        typing_names.append("Sequence")
+    typing_names += ["Union"] if dates else []
     lines = [
         header,
         f'"""{_doc(module_doc)}"""',
         "",
         "from __future__ import annotations",
         "",
-        "from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence"
-        + (", Union" if dates else ""),
+        f"from typing import {', '.join(typing_names)}",
         "",
-        f"from {api_package} import operations as _ops",
-        "from py_sp_api.runtime.base_api import BaseApi",
+        *_sorted_imports(
+            {api_package: ["operations as _ops"], "py_sp_api.runtime.base_api": ["BaseApi"]}
+        ),
         "",
         "if TYPE_CHECKING:",
         *([f"    from datetime import {', '.join(dates)}", ""] if dates else []),
         "    import urllib3",
         "",
-        *_import(f"{api_package}.models", models, indent="    "),
-        "    from py_sp_api.runtime.api_response import ApiResponse",
-        "    from py_sp_api.runtime.configuration import TimeoutValue",
-        "    from py_sp_api.runtime.operation import Operation",
+        *_sorted_imports(
+            {
+                f"{api_package}.models": models,
+                "py_sp_api.runtime.api_response": ["ApiResponse"],
+                "py_sp_api.runtime.configuration": ["TimeoutValue"],
+                "py_sp_api.runtime.operation": ["Operation"],
+            },
+            indent="    ",
+        ),
         "",
         "",
         f"class {api.class_name}(BaseApi):",
@@ -361,38 +375,79 @@ def render_api(api_package: str, api: ApiDef, module_doc: str, header: str) -> s
 
 
 def _render_methods(op: OperationDef) -> List[str]:
-    params = [f"        {p.python_name}: {p.type_expr}," for p in op.params if p.required]
+    """The operation's three methods: the model, ``*_with_http_info``, ``*_without_preload_content``."""
+    # Only a message can be journaled (GETs never are, nor --spec APIs' calls), so only a
+    # journaled operation takes a send key.
+    journaled = op.journaled and op.method not in ("GET", "HEAD")
+    signature = _signature(op, journaled)
+    call = _call_arguments(op, journaled)
+    name = op.python_name
+    response = _response_type(op)
+    return [
+        "",
+        f"    def {name}(",
+        *signature,
+        f"    ) -> {response}:",
+        *_docstring(op, journaled),
+        "        return self.api_client.call(",
+        *call,
+        "        ).data",
+        "",
+        f"    def {name}_with_http_info(",
+        *signature,
+        f"    ) -> ApiResponse[{response}]:",
+        f'        """Like :meth:`{name}`, also returning status, headers and raw body."""',
+        "        return self.api_client.call(",
+        *call,
+        "        )",
+        "",
+        f"    def {name}_without_preload_content(",
+        *signature,
+        "    ) -> urllib3.BaseHTTPResponse:",
+        f'        """Like :meth:`{name}`, returning the unread urllib3 response, any status."""',
+        "        return self.api_client.call_raw(",
+        *call,
+        "        )",
+    ]
+
+
+def _signature(op: OperationDef, journaled: bool) -> List[str]:
+    """The parameters, one a line: the required ones, then keywords only."""
+    required = [f"        {p.python_name}: {p.type_expr}," for p in op.params if p.required]
     if op.body:
-        params.append(f"        body: {op.body.type_expr},")
+        required.append(f"        body: {op.body.type_expr},")
     # Optional parameters are keywords, so a new one in a later model breaks no call.
     optional = [
         f"        {p.python_name}: Optional[{p.type_expr}] = None,"
         for p in op.params
         if not p.required
     ]
-    # Only a message can be journaled (GETs never are, nor --spec APIs' calls), so only a
-    # journaled operation takes a send key.
-    journaled = op.journaled and op.method not in ("GET", "HEAD")
-    signature = [
+    return [
         "        self,",
-        *params,
+        *required,
         "        *,",
         *optional,
         "        _request_timeout: TimeoutValue = None,",
         "        _headers: Optional[Mapping[str, str]] = None,",
         *(["        _send_key: Optional[str] = None,"] if journaled else []),
     ]
+
+
+def _call_arguments(op: OperationDef, journaled: bool) -> List[str]:
+    """What a method passes to the client: the operation, its arguments, the call's options."""
     path_and_query = [p.python_name for p in op.params]
-    call = [
+    return [
         f"            _ops.{op.const_name},",
         f"            ({', '.join(path_and_query)}{',' if len(path_and_query) == 1 else ''}),",
         f"            {'body' if op.body else 'None'},",
         "            timeout=_request_timeout,",
         "            headers=_headers,",
         *(["            send_key=_send_key,"] if journaled else []),
-        "        )",
     ]
 
+
+def _docstring(op: OperationDef, journaled: bool) -> List[str]:
+    """The main method's docstring: what it does, its route, usage plan, arguments, errors."""
     rate = f"{op.rate:g} request(s)/second, burst {op.burst}"
     if not op.rate_documented:
         rate += " (not documented by Amazon for this operation; the API's default)"
@@ -404,15 +459,7 @@ def _render_methods(op: OperationDef) -> List[str]:
     ]
     if op.body:
         arg_docs.append(f"            body: {' '.join(op.body.description.split())}")
-    name = op.python_name
-    response = op.response_model or "None"
-    if op.response_model and op.bodiless_statuses:
-        response = f"Optional[{response}]"  # None for an answer without a body
     return [
-        "",
-        f"    def {name}(",
-        *signature,
-        f"    ) -> {response}:",
         f'        """{_doc(summary, "        ")}',
         "",
         f"        ``{op.method} {op.path}``",
@@ -436,23 +483,6 @@ def _render_methods(op: OperationDef) -> List[str]:
             else []
         ),
         '        """',
-        "        return self.api_client.call(",
-        *call[:-1],
-        "        ).data",
-        "",
-        f"    def {name}_with_http_info(",
-        *signature,
-        f"    ) -> ApiResponse[{response}]:",
-        f'        """Like :meth:`{name}`, also returning status, headers and raw body."""',
-        "        return self.api_client.call(",
-        *call,
-        "",
-        f"    def {name}_without_preload_content(",
-        *signature,
-        "    ) -> urllib3.BaseHTTPResponse:",
-        f'        """Like :meth:`{name}`, returning the unread urllib3 response, any status."""',
-        "        return self.api_client.call_raw(",
-        *call,
     ]
 
 
@@ -492,9 +522,7 @@ def render_shim(module: str, header: str) -> str:
         lines.append("from py_sp_api.runtime.exceptions import ApiException")
         lines.append("from py_sp_api.runtime.rest import RESTClientObject, RESTResponse")
     else:
-        lines.append(f"from py_sp_api.runtime.{module} import (")
-        lines += [f"    {name}," for name in names]
-        lines.append(")")
+        lines += _import(f"py_sp_api.runtime.{module}", names)
     lines += ["", "__all__ = [", *[f'    "{n}",' for n in names], "]", ""]
     return "\n".join(lines)
 

@@ -9,13 +9,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
-from py_sp_api.runtime.operation import (
-    ModelRef,
-    Operation,
-    PathParam,
-    QueryParam,
-    RateLimit,
-)
+from py_sp_api.runtime.operation import ModelRef, Operation, PathParam, QueryParam, RateLimit
 
 if TYPE_CHECKING:
     from py_sp_api.generated.solicitations.models import (

@@ -16,8 +16,7 @@ class GetAttributesResponse(SpApiModel):
     """The response schema for the GetAttributes operation."""
 
     buyer: Optional[GetAttributesResponseBuyer] = Field(
-        default=None,
-        description="The list of attributes related to the buyer.",
+        default=None, description="The list of attributes related to the buyer."
     )
     errors: Optional[List[Error]] = Field(
         default=None,

@@ -33,8 +33,7 @@ class GetMessagingActionResponse(SpApiModel):
         description="The embedded response associated with the messaging action.",
     )
     payload: Optional[MessagingAction] = Field(
-        default=None,
-        description="A simple object containing the name of the template.",
+        default=None, description="A simple object containing the name of the template."
     )
     errors: Optional[List[Error]] = Field(
         default=None,

@@ -13,9 +13,7 @@ class GetMessagingActionResponseEmbedded(SpApiModel):
     """The embedded response associated with the messaging action."""
 
     var_schema: Optional[GetSchemaResponse] = Field(
-        default=None,
-        alias="schema",
-        description="The `GET` request schema response.",
+        default=None, alias="schema", description="The `GET` request schema response."
     )
 
 

@@ -24,12 +24,10 @@ class GetSolicitationActionResponse(SpApiModel):
 
     links: Optional[GetSolicitationActionResponseLinks] = Field(default=None, alias="_links")
     embedded: Optional[GetSolicitationActionResponseEmbedded] = Field(
-        default=None,
-        alias="_embedded",
+        default=None, alias="_embedded"
     )
     payload: Optional[SolicitationsAction] = Field(
-        default=None,
-        description="A simple object containing the name of the template.",
+        default=None, description="A simple object containing the name of the template."
     )
     errors: Optional[List[Error]] = Field(
         default=None,

@@ -19,12 +19,10 @@ class GetSolicitationActionsForOrderResponse(SpApiModel):
     """The response schema for the getSolicitationActionsForOrder operation."""
 
     links: Optional[GetSolicitationActionsForOrderResponseLinks] = Field(
-        default=None,
-        alias="_links",
+        default=None, alias="_links"
     )
     embedded: Optional[GetSolicitationActionsForOrderResponseEmbedded] = Field(
-        default=None,
-        alias="_embedded",
+        default=None, alias="_embedded"
     )
     errors: Optional[List[Error]] = Field(
         default=None,

@@ -14,7 +14,7 @@ class GetSolicitationActionsForOrderResponseLinks(SpApiModel):
 
     var_self: LinkObject = Field(alias="self", description="A Link object.")
     actions: List[LinkObject] = Field(
-        description="Eligible actions for the specified amazonOrderId.",
+        description="Eligible actions for the specified amazonOrderId."
     )
 
 
