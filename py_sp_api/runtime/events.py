@@ -66,7 +66,6 @@ __all__ = [
     "RetryScheduled",
     "Telemetry",
     "TokenRefreshed",
-    "api_name",
     "safe_url",
 ]
 
@@ -345,7 +344,7 @@ class _HookCall(CallObserver):
 
     def __init__(self, hooks: Hooks, operation: Operation[Any], method: str, url: str) -> None:
         self.hooks = hooks
-        self.api = api_name(operation)
+        self.api = operation.api
         self.operation = operation.operation_id
         self.method = method
         self.url = safe_url(url)
@@ -589,11 +588,6 @@ def _status_of(error: BaseException) -> Optional[int]:
 def _request_id_of(error: BaseException) -> Optional[str]:
     request_id = getattr(error, "request_id", None)
     return request_id if isinstance(request_id, str) else None
-
-
-def api_name(operation: Operation[Any]) -> str:
-    """The API an operation belongs to (``"messaging"``), as the generator declared it."""
-    return operation.api
 
 
 # A query parameter whose name says it carries a credential (SP-API's queries carry none; a
