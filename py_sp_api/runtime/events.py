@@ -560,17 +560,10 @@ def send_observed(
     """The client's send (journaled for a POST when a journal is configured), observed."""
     config = client.configuration
     observer = telemetry.start_call(operation, request[0], config.host + request[1])
-    journal = config.journal
     try:
-        if journal is None or operation.is_idempotent or not operation.journaled:
-            response, attempts = client._send(
-                operation, request, timeout, headers, preload_content, None, observer
-            )
-        else:
-            response, attempts = client._send_journaled(
-                journal, operation, args, request, timeout, headers, send_key,
-                preload_content, observer,
-            )  # fmt: skip
+        response, attempts = client._send_call(
+            operation, args, request, timeout, headers, send_key, preload_content, observer
+        )
     except BaseException as exc:
         observer.finished(None, exc)
         raise
