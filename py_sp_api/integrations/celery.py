@@ -59,6 +59,7 @@ from py_sp_api.runtime.bulk import (
     SendReport,
     _checked_jobs,
     _describe,
+    _outcome_of_entry,
     _outcome_of_error,
     _sending_operations,
 )
@@ -339,9 +340,7 @@ class _Attempt:
             held = journal.get(self.key) if self.key is not None else None
         except Exception:
             return UNKNOWN
-        if held is None:
-            return FAILED
-        return {"sent": SENT, "rejected": REJECTED}.get(held.state, UNKNOWN)
+        return _outcome_of_entry(held)
 
     def _result(
         self, outcome: str, status: Optional[int], request_id: Optional[str], error: Optional[str]

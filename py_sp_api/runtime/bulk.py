@@ -562,9 +562,14 @@ class _Run:
             held = _journal_entry(job, bucket)
         except Exception:
             return UNKNOWN
-        if held is None:
-            return FAILED
-        return {"sent": SENT, "rejected": REJECTED}.get(held.state, UNKNOWN)
+        return _outcome_of_entry(held)
+
+
+def _outcome_of_entry(held: Any) -> str:
+    """A job's outcome from its journal entry after the call raised (none: released)."""
+    if held is None:
+        return FAILED
+    return {"sent": SENT, "rejected": REJECTED}.get(held.state, UNKNOWN)
 
 
 def _outcome_of_error(exc: BaseException) -> Tuple[str, Optional[int], Optional[str]]:
