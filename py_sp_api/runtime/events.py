@@ -262,7 +262,11 @@ class CallObserver:
 
     def journal_failure(self, key: str, state: str, error: BaseException) -> None:
         """The journal recorded ``state`` for a call that raised ``error``."""
-        self.journal(key, state, _status_of(error), _request_id_of(error))
+        from py_sp_api.runtime.journal import _answered_status  # loaded: a journal is in use
+
+        request_id = getattr(error, "request_id", None)
+        request_id = request_id if isinstance(request_id, str) else None
+        self.journal(key, state, _answered_status(error), request_id)
 
     def token_sender(self, sender: HttpSender) -> HttpSender:
         """The transport for the token provider, reporting each token request here."""
@@ -569,18 +573,6 @@ def send_observed(
         raise
     observer.finished(response.status, None)
     return response, attempts
-
-
-def _status_of(error: BaseException) -> Optional[int]:
-    status = getattr(error, "status", None)
-    if not isinstance(status, int) or isinstance(status, bool):
-        status = getattr(error, "answered_status", None)  # an answer whose body was cut off
-    return status if isinstance(status, int) and not isinstance(status, bool) else None
-
-
-def _request_id_of(error: BaseException) -> Optional[str]:
-    request_id = getattr(error, "request_id", None)
-    return request_id if isinstance(request_id, str) else None
 
 
 # A query parameter whose name says it carries a credential (SP-API's queries carry none; a
