@@ -38,26 +38,19 @@ from py_sp_api.runtime.base_api import BaseApi
 from py_sp_api.runtime.bulk import (
     ALREADY_SENT,
     ALREADY_UNKNOWN,
-    FAILED,
-    IN_FLIGHT_ELSEWHERE,
-    INVALID,
     NOT_STARTED,
-    REJECTED,
     SENT,
     UNKNOWN,
     Job,
     JobResult,
     SendReport,
+    _outcome_of_error,
     send_many,
 )
 from py_sp_api.runtime.configuration import Configuration
 from py_sp_api.runtime.exceptions import (
-    ApiConnectionError,
-    ApiException,
-    ApiResponseError,
     ApiTypeError,
     ApiValueError,
-    DuplicateSendError,
     OpenApiException,
 )
 from py_sp_api.runtime.headers import REQUEST_ID_HEADER
@@ -434,31 +427,10 @@ def _send_one(client: ApiClient, operation: Operation[Any], job: Job) -> JobResu
     except KeyboardInterrupt:
         raise
     except OpenApiException as exc:
-        outcome, status, request_id = _failure_outcome(exc)
+        outcome, status, request_id = _outcome_of_error(exc)
         return JobResult(job, outcome, request_id, status, _one_line(exc), time.time())
     request_id = response.headers.get(REQUEST_ID_HEADER)
     return JobResult(job, SENT, request_id, response.status_code, None, time.time())
-
-
-def _failure_outcome(exc: OpenApiException) -> Tuple[str, Optional[int], Optional[str]]:
-    """What a raised call means for the buyer: the report's outcome, status and request id."""
-    if isinstance(exc, DuplicateSendError):
-        held = {"sent": ALREADY_SENT, "unknown": ALREADY_UNKNOWN}
-        entry = exc.entry
-        return held.get(exc.state, IN_FLIGHT_ELSEWHERE), entry.status, entry.request_id
-    if isinstance(exc, ApiException):
-        status = exc.status or 0
-        return (REJECTED if 400 <= status <= 499 else UNKNOWN), exc.status, exc.request_id
-    if isinstance(exc, ApiResponseError):
-        return (SENT if 200 <= exc.status <= 299 else UNKNOWN), exc.status, exc.request_id
-    if isinstance(exc, ApiConnectionError):
-        if exc.answered_status is not None and 200 <= exc.answered_status <= 299:
-            return SENT, exc.answered_status, exc.request_id
-        reached = exc.request_sent is not False
-        return (UNKNOWN if reached else FAILED), exc.answered_status, exc.request_id
-    if isinstance(exc, (ApiValueError, ApiTypeError)):
-        return INVALID, None, None
-    return FAILED, None, None
 
 
 # -- messaging send-many --------------------------------------------------------------------

@@ -438,3 +438,21 @@ def test_a_report_that_cannot_be_written_is_refused_before_sending(tmp_path: Pat
         assert server.requests == []
     assert result.returncode == 2, result.stderr
     assert "cannot write" in result.stderr
+
+
+def test_send_reports_a_4xx_whose_body_was_cut_off_as_rejected_like_its_journal(
+    tmp_path: Path,
+) -> None:
+    # The status line came (Amazon refused the message), then the connection dropped mid-body:
+    # the journal records it rejected, and `send` must say the same (not unknown, exit 3).
+    with RecordingServer() as server:
+        server.enqueue(400, b'{"errors": [{"code": "Inva', content_length=200)
+        result = cli(
+            tmp_path, "messaging", "send", CONFIRM, ORDERS[0], "--marketplace", MARKETPLACE,
+            "--text", "Hello", "--journal", "sends.sqlite3", "--endpoint", server.url, "--json",
+        )  # fmt: skip
+        listed = cli(tmp_path, "journal", "list", "--journal", "sends.sqlite3", "--json")
+    assert server.request_count == 1
+    assert json.loads(result.stdout)["outcome"] == "rejected", result.stdout
+    assert result.returncode == 1, result.stderr
+    assert [entry["state"] for entry in json.loads(listed.stdout)] == ["rejected"], listed.stdout

@@ -47,9 +47,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from py_sp_api.runtime.api_client import ApiClient
 from py_sp_api.runtime.bulk import (
     ALREADY_SENT,
-    ALREADY_UNKNOWN,
     FAILED,
-    IN_FLIGHT_ELSEWHERE,
     INVALID,
     OUTCOMES,
     PENDING,
@@ -59,9 +57,10 @@ from py_sp_api.runtime.bulk import (
     Job,
     JobResult,
     SendReport,
-    _by_status,
     _checked_jobs,
     _describe,
+    _outcome_of_entry,
+    _outcome_of_error,
     _sending_operations,
 )
 from py_sp_api.runtime.exceptions import (
@@ -94,7 +93,15 @@ rate-limit token are not counted: a bucket's backlog may take many turns to clea
 _RETRY_BACKOFF = 1.0  # seconds before a retry when nothing says how long (doubles, capped)
 _RETRY_BACKOFF_CAP = 60.0  # and the longest countdown of any retry (jitter aside)
 _POLL = 0.2  # seconds between looks at the result backend while gathering
-_DUPLICATES = {"sent": ALREADY_SENT, "unknown": ALREADY_UNKNOWN}
+# The errors whose outcome send_many's reading gives (any other: the journal says).
+_READ_BY_OUTCOME = (
+    ApiException,
+    ApiResponseError,
+    ApiConnectionError,
+    DuplicateSendError,
+    ApiValueError,
+    ApiTypeError,
+)
 
 
 def message_task(
@@ -299,32 +306,18 @@ class _Attempt:
         self, exc: Exception, operation: Operation[Any], config: Any
     ) -> Union[_Outcome, _Retry]:
         error = _describe(exc)
-        if isinstance(exc, DuplicateSendError):
-            entry = exc.entry
-            outcome = _DUPLICATES.get(exc.state, IN_FLIGHT_ELSEWHERE)
-            note = None if outcome == ALREADY_SENT else error
-            return outcome, entry.status, entry.request_id, note
         if isinstance(exc, RateLimitWaitExceeded):  # before the claim: nothing was sent
             return _Retry(_countdown(exc.wait), FAILED, error, None, refused=False)
         if isinstance(exc, SendJournalError):  # the claim was refused or given back
             return _Retry(self._backoff(), FAILED, error, None)
-        if isinstance(exc, ApiResponseError):  # a 2xx whose body could not be read: sent
-            return SENT, exc.status, exc.request_id, error
-        if isinstance(exc, ApiException):
-            status = exc.status
-            if status == 429:  # nothing processed; the journal recorded it rejected
-                return _Retry(self._throttled_wait(exc, operation, config), REJECTED, error, 429)
-            outcome = UNKNOWN if status is None else _by_status(status)
-            return outcome, status, exc.request_id, error
-        if isinstance(exc, ApiConnectionError):
-            if exc.answered_status is not None:
-                status = exc.answered_status
-                return _by_status(status), status, exc.request_id, error
-            if exc.request_sent is False:  # refused before any byte left: released
-                return _Retry(self._backoff(), FAILED, error, None)
-            return UNKNOWN, None, None, error
-        if isinstance(exc, (ApiValueError, ApiTypeError)):
-            return INVALID, None, None, error
+        if isinstance(exc, ApiException) and exc.status == 429:
+            # Nothing processed; the journal recorded it rejected.
+            return _Retry(self._throttled_wait(exc, operation, config), REJECTED, error, 429)
+        if isinstance(exc, ApiConnectionError) and exc.request_sent is False:
+            return _Retry(self._backoff(), FAILED, error, None)  # refused before any byte left
+        if isinstance(exc, _READ_BY_OUTCOME):
+            outcome, status, request_id = _outcome_of_error(exc)
+            return outcome, status, request_id, None if outcome == ALREADY_SENT else error
         # Anything else raised during the call (a soft time limit, say): the client journaled
         # it unknown if a request was out, or released the claim if not.
         return self._journaled_state(), None, None, error
@@ -347,9 +340,7 @@ class _Attempt:
             held = journal.get(self.key) if self.key is not None else None
         except Exception:
             return UNKNOWN
-        if held is None:
-            return FAILED
-        return {"sent": SENT, "rejected": REJECTED}.get(held.state, UNKNOWN)
+        return _outcome_of_entry(held)
 
     def _result(
         self, outcome: str, status: Optional[int], request_id: Optional[str], error: Optional[str]

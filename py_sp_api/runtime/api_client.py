@@ -159,20 +159,9 @@ class ApiClient:
         request = operation.prepare(args, body)
         if operation.header_params:
             headers = _with_header_params(operation, args, headers)
-        journal = self.configuration.journal
-        telemetry = self.configuration._instrumentation
-        if telemetry is not None:
-            from py_sp_api.runtime.events import send_observed
-
-            response, attempts = send_observed(
-                self, telemetry, operation, args, request, timeout, headers, send_key, True
-            )
-        elif journal is None or operation.is_idempotent or not operation.journaled:
-            response, attempts = self._send(operation, request, timeout, headers, True)
-        else:
-            response, attempts = self._send_journaled(
-                journal, operation, args, request, timeout, headers, send_key, True
-            )
+        response, attempts = self._dispatch(
+            operation, args, request, timeout, headers, send_key, True
+        )
         status = response.status
         raw = response.data
         if not 200 <= status <= 299:
@@ -248,19 +237,49 @@ class ApiClient:
         request = operation.prepare(args, body)
         if operation.header_params:
             headers = _with_header_params(operation, args, headers)
-        journal = self.configuration.journal
-        telemetry = self.configuration._instrumentation
-        if telemetry is not None:
-            from py_sp_api.runtime.events import send_observed
+        return self._dispatch(operation, args, request, timeout, headers, send_key, False)[0]
 
-            return send_observed(
-                self, telemetry, operation, args, request, timeout, headers, send_key, False
-            )[0]
+    def _dispatch(
+        self,
+        operation: Operation[Any],
+        args: Sequence[Any],
+        request: PreparedRequest,
+        timeout: TimeoutValue,
+        headers: Optional[Mapping[str, str]],
+        send_key: Optional[str],
+        preload_content: bool,
+    ) -> Tuple[urllib3.BaseHTTPResponse, int]:
+        """Send a prepared call, observed when hooks or telemetry are configured."""
+        telemetry = self.configuration._instrumentation
+        if telemetry is None:
+            return self._send_call(
+                operation, args, request, timeout, headers, send_key, preload_content
+            )
+        from py_sp_api.runtime.events import send_observed
+
+        return send_observed(
+            self, telemetry, operation, args, request, timeout, headers, send_key, preload_content
+        )
+
+    def _send_call(
+        self,
+        operation: Operation[Any],
+        args: Sequence[Any],
+        request: PreparedRequest,
+        timeout: TimeoutValue,
+        headers: Optional[Mapping[str, str]],
+        send_key: Optional[str],
+        preload_content: bool,
+        observer: Optional[CallObserver] = None,
+    ) -> Tuple[urllib3.BaseHTTPResponse, int]:
+        """:meth:`_send`, journaled when a journal is configured and the call sends a message."""
+        journal = self.configuration.journal
         if journal is None or operation.is_idempotent or not operation.journaled:
-            return self._send(operation, request, timeout, headers, False)[0]
+            return self._send(operation, request, timeout, headers, preload_content, None, observer)
         return self._send_journaled(
-            journal, operation, args, request, timeout, headers, send_key, False
-        )[0]
+            journal, operation, args, request, timeout, headers, send_key, preload_content,
+            observer,
+        )  # fmt: skip
 
     def _send_journaled(
         self,

@@ -549,27 +549,12 @@ class _Run:
     def _failure(self, job: Job, bucket: Bucket, exc: Exception) -> JobResult:
         if isinstance(exc, DuplicateSendError):
             return _duplicate(job, exc.state, exc.entry)
-        status = getattr(exc, "status", None)
-        request_id = getattr(exc, "request_id", None)
-        error = _at_line(job, _describe(exc))
-        if isinstance(exc, ApiResponseError):
-            # A 2xx whose body could not be read: Amazon took the message (journaled sent).
-            return _result(job, SENT, request_id=request_id, status=exc.status, error=error)
-        if isinstance(exc, ApiException):
-            outcome = REJECTED if isinstance(status, int) and 400 <= status <= 499 else UNKNOWN
-            return _result(job, outcome, request_id=request_id, status=status, error=error)
-        if isinstance(exc, ApiConnectionError):
-            answered = exc.answered_status  # the status came, the body was cut off
-            if isinstance(answered, int):
-                outcome = _by_status(answered)
-                return _result(
-                    job, outcome, request_id=exc.request_id, status=answered, error=error
-                )
-            outcome = FAILED if exc.request_sent is False else self._settled(job, bucket)
-            return _result(job, outcome, error=error)
-        if isinstance(exc, (ApiValueError, ApiTypeError)):
-            return _result(job, INVALID, error=error)
-        return _result(job, FAILED, error=error)
+        outcome, status, request_id = _outcome_of_error(exc)
+        if outcome == UNKNOWN and status is None and isinstance(exc, ApiConnectionError):
+            outcome = self._settled(job, bucket)  # dropped: the journal may know better
+        return _result(
+            job, outcome, request_id=request_id, status=status, error=_at_line(job, _describe(exc))
+        )
 
     def _settled(self, job: Job, bucket: Bucket) -> str:
         """After a dropped connection: what the journal recorded (released: ``failed``)."""
@@ -577,9 +562,42 @@ class _Run:
             held = _journal_entry(job, bucket)
         except Exception:
             return UNKNOWN
-        if held is None:
-            return FAILED
-        return {"sent": SENT, "rejected": REJECTED}.get(held.state, UNKNOWN)
+        return _outcome_of_entry(held)
+
+
+def _outcome_of_entry(held: Any) -> str:
+    """A job's outcome from its journal entry after the call raised (none: released)."""
+    if held is None:
+        return FAILED
+    return {"sent": SENT, "rejected": REJECTED}.get(held.state, UNKNOWN)
+
+
+def _outcome_of_error(exc: BaseException) -> Tuple[str, Optional[int], Optional[str]]:
+    """What a send that raised ``exc`` means for its job: ``(outcome, status, request id)``.
+
+    The one reading of an error shared by ``send_many``, the command line and the Celery
+    task, so that each reports what the send journal recorded. A dropped connection whose
+    request may have left is ``unknown`` (the journal may hold more: a caller may look).
+    """
+    if isinstance(exc, DuplicateSendError):
+        entry = exc.entry
+        outcome = _DUPLICATE_OUTCOMES.get(exc.state, IN_FLIGHT_ELSEWHERE)
+        return outcome, getattr(entry, "status", None), getattr(entry, "request_id", None)
+    if isinstance(exc, ApiResponseError):
+        # A 2xx whose body could not be read: Amazon took the message (journaled sent).
+        return SENT, exc.status, exc.request_id
+    if isinstance(exc, ApiException):
+        status = exc.status
+        outcome = REJECTED if isinstance(status, int) and 400 <= status <= 499 else UNKNOWN
+        return outcome, status, exc.request_id
+    if isinstance(exc, ApiConnectionError):
+        answered = exc.answered_status  # the status came, the body was cut off
+        if isinstance(answered, int):
+            return _by_status(answered), answered, exc.request_id
+        return (FAILED if exc.request_sent is False else UNKNOWN), None, None
+    if isinstance(exc, (ApiValueError, ApiTypeError)):
+        return INVALID, None, None
+    return FAILED, None, None
 
 
 def _by_status(status: int) -> str:

@@ -66,7 +66,6 @@ __all__ = [
     "RetryScheduled",
     "Telemetry",
     "TokenRefreshed",
-    "api_name",
     "safe_url",
 ]
 
@@ -263,7 +262,11 @@ class CallObserver:
 
     def journal_failure(self, key: str, state: str, error: BaseException) -> None:
         """The journal recorded ``state`` for a call that raised ``error``."""
-        self.journal(key, state, _status_of(error), _request_id_of(error))
+        from py_sp_api.runtime.journal import _answered_status  # loaded: a journal is in use
+
+        request_id = getattr(error, "request_id", None)
+        request_id = request_id if isinstance(request_id, str) else None
+        self.journal(key, state, _answered_status(error), request_id)
 
     def token_sender(self, sender: HttpSender) -> HttpSender:
         """The transport for the token provider, reporting each token request here."""
@@ -345,7 +348,7 @@ class _HookCall(CallObserver):
 
     def __init__(self, hooks: Hooks, operation: Operation[Any], method: str, url: str) -> None:
         self.hooks = hooks
-        self.api = api_name(operation)
+        self.api = operation.api
         self.operation = operation.operation_id
         self.method = method
         self.url = safe_url(url)
@@ -561,39 +564,15 @@ def send_observed(
     """The client's send (journaled for a POST when a journal is configured), observed."""
     config = client.configuration
     observer = telemetry.start_call(operation, request[0], config.host + request[1])
-    journal = config.journal
     try:
-        if journal is None or operation.is_idempotent or not operation.journaled:
-            response, attempts = client._send(
-                operation, request, timeout, headers, preload_content, None, observer
-            )
-        else:
-            response, attempts = client._send_journaled(
-                journal, operation, args, request, timeout, headers, send_key,
-                preload_content, observer,
-            )  # fmt: skip
+        response, attempts = client._send_call(
+            operation, args, request, timeout, headers, send_key, preload_content, observer
+        )
     except BaseException as exc:
         observer.finished(None, exc)
         raise
     observer.finished(response.status, None)
     return response, attempts
-
-
-def _status_of(error: BaseException) -> Optional[int]:
-    status = getattr(error, "status", None)
-    if not isinstance(status, int) or isinstance(status, bool):
-        status = getattr(error, "answered_status", None)  # an answer whose body was cut off
-    return status if isinstance(status, int) and not isinstance(status, bool) else None
-
-
-def _request_id_of(error: BaseException) -> Optional[str]:
-    request_id = getattr(error, "request_id", None)
-    return request_id if isinstance(request_id, str) else None
-
-
-def api_name(operation: Operation[Any]) -> str:
-    """The API an operation belongs to (``"messaging"``), as the generator declared it."""
-    return operation.api
 
 
 # A query parameter whose name says it carries a credential (SP-API's queries carry none; a

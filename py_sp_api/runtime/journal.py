@@ -473,10 +473,8 @@ def settle_failure(
         # First: a status here is not Amazon's (an LwaAuthError carries LWA's).
         _release_quietly(journal, claim)
         return RELEASED
-    status = getattr(exc, "status", None)
-    if not isinstance(status, int) or isinstance(status, bool):
-        status = getattr(exc, "answered_status", None)  # an answer whose body was cut off
-    if isinstance(status, int) and not isinstance(status, bool):
+    status = _answered_status(exc)
+    if status is not None:
         return settle_answer(journal, claim, status, getattr(exc, "request_id", None))
     if isinstance(exc, ApiConnectionError):
         _settle_quietly(journal, claim, UNKNOWN, detail=f"no answer: {exc}"[:500])
@@ -484,6 +482,15 @@ def settle_failure(
         # Interrupted (Ctrl-C, a signal) while a request was out: it may have gone.
         _settle_quietly(journal, claim, UNKNOWN, detail=f"interrupted: {type(exc).__name__}")
     return UNKNOWN
+
+
+def _answered_status(exc: BaseException) -> Optional[int]:
+    """The status Amazon answered a call that raised ``exc`` with, or ``None`` if none came
+    (an answer whose body was cut off has one too)."""
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) or isinstance(status, bool):
+        status = getattr(exc, "answered_status", None)
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
 
 
 def _settle_quietly(journal: SendJournal, claim: Claim, state: str, **outcome: Any) -> None:

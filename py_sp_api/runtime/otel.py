@@ -30,7 +30,7 @@ from typing import (
 from urllib3.util import parse_url
 
 from py_sp_api._version import __version__
-from py_sp_api.runtime.events import CallObserver, api_name, safe_url
+from py_sp_api.runtime.events import CallObserver, safe_url
 from py_sp_api.runtime.exceptions import DuplicateSendError
 from py_sp_api.runtime.headers import RATE_LIMIT_HEADER, REQUEST_ID_HEADER
 
@@ -142,7 +142,7 @@ class OpenTelemetry:
                 "server.address": (parts.host or "").strip("[]"),
                 "server.port": parts.port or _DEFAULT_PORTS.get(scheme, 443),
                 "url.template": operation.path,
-                "sp_api.api": api_name(operation),
+                "sp_api.api": operation.api,
                 "sp_api.operation": operation.operation_id,
             }
             name = f"{operation.method} {operation.path}"
