@@ -35,6 +35,7 @@ from py_sp_api.generated.messaging.exceptions import (
     ServiceException,
     TooManyRequestsException,
 )
+from py_sp_api.runtime import otel as otel_module
 from py_sp_api.runtime.events import (
     AttemptStarted,
     JournalTransition,
@@ -607,8 +608,14 @@ def test_a_raising_hook_is_logged_once_and_changes_nothing(
 
 
 def test_a_failing_tracer_never_breaks_a_call(
-    sp: ThrottlingServer, clients: List[ApiClient], caplog: pytest.LogCaptureFixture
+    sp: ThrottlingServer,
+    clients: List[ApiClient],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # "Logged once" is per process: start from a process that has logged nothing yet.
+    monkeypatch.setattr(otel_module, "_failed", set())
+
     class BrokenTracerProvider(trace.TracerProvider):
         def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
             return BrokenTracer()
