@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import pickle
+import re
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import parse_qs
 
 import pytest
@@ -30,6 +34,15 @@ from py_sp_api.generated.messaging import (
     MessagingApi,
     UnauthorizedException,
 )
+from py_sp_api.runtime.auth import (
+    CallableTokenProvider,
+    HttpSender,
+    SecretBytes,
+    SecretStr,
+    StaticTokenProvider,
+    TokenProvider,
+)
+from py_sp_api.runtime.docs_links import DOCS_URL
 from tests.support import RecordingServer, unused_port
 from tests.support.fake_lwa import (
     CLIENT_ID,
@@ -868,3 +881,469 @@ def test_a_nonsense_token_lifetime_does_not_mean_a_token_request_per_call(
 
     assert token_requests == 1
     assert server.request_count == 3
+
+
+# -- what the second mutation run found untested (issue 16, item 4) ---------------------------
+#
+# Messages are pinned by what they must say (which source or field, that nothing was sent, that
+# no secret is in them), not by their wording.
+
+LWA_IDENTITY = re.compile(r"lwa:[0-9a-f]{16}")
+DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.fixture
+def http() -> Iterator[HttpSender]:
+    """The transport a token provider is handed (the API client's own pool)."""
+    with ApiClient(Configuration()) as client:
+        yield client.rest_client
+
+
+def provider_at(server: RecordingServer, **kwargs: Any) -> LwaTokenProvider:
+    """An LwaTokenProvider whose token endpoint is ``server``."""
+    endpoint = f"{server.url}{TOKEN_PATH}"
+    credentials = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint=endpoint)
+    return LwaTokenProvider(credentials, **kwargs)
+
+
+def lwa_refusal(provider: LwaTokenProvider, http: HttpSender) -> LwaAuthError:
+    with pytest.raises(LwaAuthError) as caught:
+        provider.get_token(http)
+    return caught.value
+
+
+def test_secrets_show_as_stars_in_any_repr() -> None:
+    # Error reporters record local variables and header dicts by their repr.
+    token = SecretStr("Atza|IwEB-secret")
+    body = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN).token_request_body()
+
+    assert token == "Atza|IwEB-secret"
+    assert repr(token) == "'***'"
+    assert repr({"x-amz-access-token": token}) == "{'x-amz-access-token': '***'}"
+    assert isinstance(body, SecretBytes)
+    assert repr(body) == "b'***'"
+    assert repr([body]) == "[b'***']"
+
+
+def test_the_lwa_identity_is_the_documented_lasting_name() -> None:
+    # Redis bucket keys and send-journal keys carry it (docs/rate-limits-redis.md: "lwa:" and 16
+    # hex digits): a release that named the same seller otherwise would pace against fresh
+    # buckets and not recognise what an earlier process recorded.
+    identity = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN).identity
+
+    assert LWA_IDENTITY.fullmatch(identity), identity
+    assert identity == "lwa:9785ba21b1d69d7a"  # the name every earlier release gave this seller
+    assert LwaCredentials(CLIENT_ID, "a-rotated-secret", REFRESH_TOKEN).identity == identity
+    assert LwaCredentials(CLIENT_ID, CLIENT_SECRET, "Atzr|another-seller").identity != identity
+
+
+@pytest.mark.parametrize("token", ["", "   ", "Atza|line\nbreak", "Atza|bell\x07"])
+def test_a_refused_fixed_token_names_the_argument_and_hides_the_value(token: str) -> None:
+    with pytest.raises(ApiValueError) as caught:
+        StaticTokenProvider(token)
+
+    message = str(caught.value)
+    assert "access_token" in message
+    assert "Atza|" not in message
+    if token.strip():
+        assert "control character" in message
+        assert "nothing was sent" in message
+
+
+@pytest.mark.parametrize("returned", ["", None, "Atza|split\r\nX-Injected: 1"])
+def test_a_callable_token_refusal_names_the_callable_and_hides_the_value(
+    http: HttpSender, returned: Any
+) -> None:
+    provider = CallableTokenProvider(lambda: returned)
+
+    with pytest.raises(LwaAuthError) as caught:
+        provider.get_token(http)
+
+    message = str(caught.value)
+    assert "callable" in message
+    assert "Atza|" not in message
+    if returned:
+        assert "nothing was sent" in message
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        ({"token_type": "bearer", "expires_in": 3600}, "access_token"),
+        ({"access_token": "   ", "expires_in": 3600}, "no access token"),
+        ({"access_token": "Atza|bad\nline", "expires_in": 3600}, "nothing was sent"),
+    ],
+    ids=["missing", "blank", "control-character"],
+)
+def test_an_unusable_token_answer_after_a_retry_is_an_lwa_200_error_counting_both_attempts(
+    server: RecordingServer, http: HttpSender, answer: Dict[str, Any], says: str
+) -> None:
+    server.enqueue(503, {"error": "server_error"})
+    server.enqueue(200, answer)
+    provider = provider_at(server, sleep=lambda seconds: None)
+
+    exc = lwa_refusal(provider, http)
+
+    message = str(exc)
+    assert "LWA" in message
+    assert says in message
+    assert "Atza|" not in message
+    assert exc.status == 200
+    assert exc.attempts == 2
+    assert server.request_count == 2
+
+
+def test_an_lwa_refusal_after_a_retry_says_what_lwa_answered_and_counts_both_attempts(
+    server: RecordingServer, http: HttpSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.enqueue(503, {"error": "server_error"})
+    server.enqueue(400, {"error": "invalid_grant", "error_description": INVALID_GRANT_DESCRIPTION})
+    provider = provider_at(server, sleep=lambda seconds: None)
+
+    with caplog.at_level(logging.DEBUG, logger="py_sp_api.auth"):
+        exc = lwa_refusal(provider, http)
+
+    message = str(exc)
+    assert "LWA answered 400" in message
+    assert "invalid_grant" in message
+    assert INVALID_GRANT_DESCRIPTION in message
+    assert "after 2 attempts" in message
+    assert (exc.status, exc.error, exc.attempts) == (400, "invalid_grant", 2)
+    # The debug log shows what each token request was answered with.
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("503" in line for line in logged), logged
+    assert any("400" in line for line in logged), logged
+
+
+def test_lwa_giving_up_after_retries_says_what_lwa_answered(
+    server: RecordingServer, http: HttpSender
+) -> None:
+    for _ in range(2):
+        server.enqueue(503, {"error": "server_error", "error_description": "try later"})
+    provider = provider_at(server, max_attempts=2, sleep=lambda seconds: None)
+
+    exc = lwa_refusal(provider, http)
+
+    message = str(exc)
+    assert "LWA answered 503" in message
+    assert "server_error" in message
+    assert "after 2 attempts" in message
+    assert (exc.status, exc.attempts) == (503, 2)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>Service Unavailable</html>", {"error": 123, "error_description": ""}, ["x"]],
+    ids=["not-json", "not-strings", "not-an-object"],
+)
+def test_an_lwa_refusal_that_is_not_lwa_json_has_no_error_code(
+    server: RecordingServer, http: HttpSender, body: Any
+) -> None:
+    # exc.error is LWA's error code or None: never a number, an empty string or a made-up code.
+    server.enqueue(400, body)
+    provider = provider_at(server)
+
+    exc = lwa_refusal(provider, http)
+
+    assert exc.error is None
+    assert exc.error_description is None
+    assert "LWA answered 400" in str(exc)
+
+
+def test_an_oversized_token_answer_after_a_retry_counts_both_attempts(
+    server: RecordingServer,
+) -> None:
+    server.enqueue(503, {"error": "server_error"})
+    server.enqueue(200, {"access_token": "Atza|" + "x" * 500, "expires_in": 3600})
+    provider = provider_at(server, sleep=lambda seconds: None)
+
+    with ApiClient(Configuration(max_response_bytes=100)) as client:
+        exc = lwa_refusal(provider, client.rest_client)
+
+    assert "max_response_bytes" in str(exc)
+    assert (exc.status, exc.attempts) == (200, 2)
+
+
+def test_an_unreachable_lwa_endpoint_is_named_in_the_error(http: HttpSender) -> None:
+    endpoint = f"http://127.0.0.1:{unused_port()}{TOKEN_PATH}"
+    credentials = LwaCredentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint=endpoint)
+
+    exc = lwa_refusal(LwaTokenProvider(credentials, max_attempts=1), http)
+
+    assert "could not reach the LWA endpoint" in str(exc)
+    assert CLIENT_SECRET not in str(exc)
+    assert REFRESH_TOKEN not in str(exc)
+
+
+def test_lwa_retries_wait_the_backoff_doubling_each_time(
+    server: RecordingServer, http: HttpSender
+) -> None:
+    server.enqueue(503, {"error": "server_error"})
+    server.enqueue(500, {"error": "server_error"})
+    server.enqueue(200, {"access_token": "Atza|third-time", "expires_in": 3600})
+    waits: List[float] = []
+    provider = provider_at(server, backoff=1.0, sleep=waits.append)
+
+    assert provider.get_token(http) == "Atza|third-time"
+
+    assert provider.backoff == 1.0
+    # Jitter spreads each delay over [delay/2, delay]: 1 s before the 2nd try, 2 s before the 3rd.
+    assert len(waits) == 2, waits
+    assert 0.5 <= waits[0] <= 1.0
+    assert 1.0 <= waits[1] <= 2.0
+
+
+def test_lwa_retries_wait_half_a_second_by_default(
+    server: RecordingServer, http: HttpSender
+) -> None:
+    server.enqueue(503, {"error": "server_error"})
+    server.enqueue(200, {"access_token": "Atza|second-time", "expires_in": 3600})
+    waits: List[float] = []
+    provider = provider_at(server, sleep=waits.append)
+
+    assert provider.get_token(http) == "Atza|second-time"
+
+    assert len(waits) == 1, waits
+    assert 0.25 <= waits[0] <= 0.5
+
+
+def test_the_token_request_asks_for_json(lwa: FakeLwa, http: HttpSender) -> None:
+    lwa.provider().get_token(http)
+
+    (request,) = lwa.requests
+    accept = [value for name, value in request.headers if name.lower() == "accept"]
+    assert [value.lower() for value in accept] == ["application/json"]
+
+
+def test_a_one_second_lifetime_is_honoured_with_no_refresh_margin(
+    server: RecordingServer, http: HttpSender
+) -> None:
+    # Only a missing, zero, negative or non-number expires_in counts as the documented hour.
+    server.enqueue(200, {"access_token": "Atza|one-second", "expires_in": 1})
+    server.enqueue(200, {"access_token": "Atza|next", "expires_in": 3600})
+    clock = FakeClock()
+    provider = provider_at(server, clock=clock, refresh_margin=0)
+
+    assert provider.get_token(http) == "Atza|one-second"
+    clock.advance(0.5)
+    assert provider.get_token(http) == "Atza|one-second"
+    clock.advance(0.6)
+    assert provider.get_token(http) == "Atza|next"
+    assert server.request_count == 2
+
+
+@pytest.mark.parametrize("refresh_margin", [0, 0.5])
+def test_a_refresh_margin_under_a_second_is_accepted(lwa: FakeLwa, refresh_margin: float) -> None:
+    assert lwa.provider(refresh_margin=refresh_margin).refresh_margin == refresh_margin
+
+
+def test_invalidating_a_token_other_than_the_cached_one_keeps_the_cached_one(
+    lwa: FakeLwa, http: HttpSender
+) -> None:
+    provider = lwa.provider()
+    assert provider.invalidate("Atza|never-handed-out") is True  # nothing cached yet
+
+    assert provider.get_token(http) == "Atza|token-1"
+    # A late "expired" answer to a request sent with an older token.
+    provider.invalidate("Atza|token-0")
+    assert provider.get_token(http) == "Atza|token-1"
+    assert lwa.token_requests == 1
+
+    provider.invalidate("Atza|token-1")
+    assert provider.get_token(http) == "Atza|token-2"
+
+
+def test_threads_waiting_on_a_fetch_whose_token_is_already_spent_fetch_their_own(
+    lwa: FakeLwa, http: HttpSender
+) -> None:
+    # expires_in below refresh_margin: each token serves only the call that fetched it, so a
+    # thread that waited for another's successful fetch fetches again (and does not fail).
+    lwa.expires_in = 3
+    lwa.delay = 0.15
+    provider = lwa.provider(refresh_margin=10)
+    barrier = threading.Barrier(2)
+    lock = threading.Lock()
+    tokens: List[str] = []
+    errors: List[BaseException] = []
+
+    def call() -> None:
+        barrier.wait(timeout=10)
+        try:
+            token = provider.get_token(http)
+        except Exception as exc:  # any failure is the finding
+            with lock:
+                errors.append(exc)
+        else:
+            with lock:
+                tokens.append(token)
+
+    run_threads(2, call)
+
+    assert errors == []
+    assert sorted(tokens) == ["Atza|token-1", "Atza|token-2"]
+
+
+def test_a_fixed_token_says_no_fresh_one_can_come() -> None:
+    assert StaticTokenProvider("Atza|fixed").invalidate("Atza|fixed") is False
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        CallableTokenProvider(lambda: "Atza|from-a-cache", identity="seller-42"),
+        StaticTokenProvider("Atza|fixed", identity="seller-42"),
+    ],
+    ids=["callable", "fixed"],
+)
+def test_a_provider_given_an_identity_can_key_a_send_journal(provider: TokenProvider) -> None:
+    configuration = Configuration(
+        host="https://sellingpartnerapi-na.amazon.com", token_provider=provider
+    )
+
+    assert configuration.journal_identity.endswith("|seller-42")
+
+
+class _Seller:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def token(self) -> str:
+        return f"Atza|{self.name}"
+
+    def other_token(self) -> str:
+        return f"Atza|{self.name}-other"
+
+    def __call__(self) -> str:
+        return self.token()
+
+
+def _token_from(seller: str = "", *, region: str = "na") -> str:
+    return f"Atza|{seller}|{region}"
+
+
+def _other_token_from(seller: str = "", *, region: str = "na") -> str:
+    return f"Atza|other|{seller}|{region}"
+
+
+def _fetcher_for(seller: _Seller) -> Callable[[], str]:
+    return lambda: seller.token()
+
+
+def callable_identity(fetch: Callable[[], str]) -> str:
+    return CallableTokenProvider(fetch).identity
+
+
+def test_callables_that_pick_different_sellers_have_different_identities() -> None:
+    # Two sellers sharing one rate-limit bucket would pace each other; one seller under two
+    # names would send twice its plan.
+    a, b = _Seller("A"), _Seller("B")
+    different: List[Tuple[Callable[[], str], Callable[[], str]]] = [
+        (functools.partial(_token_from, region="na"), functools.partial(_token_from, region="eu")),
+        (functools.partial(_token_from, "A"), functools.partial(_other_token_from, "A")),
+        (a.token, a.other_token),
+        (_fetcher_for(a), _fetcher_for(b)),
+        (a, b),
+    ]
+    for first, second in different:
+        assert callable_identity(first) != callable_identity(second), (first, second)
+
+    same: List[Tuple[Callable[[], str], Callable[[], str]]] = [
+        (functools.partial(_token_from, region="na"), functools.partial(_token_from, region="na")),
+        (a.token, a.token),
+        (_fetcher_for(a), _fetcher_for(a)),
+        (a, a),
+    ]
+    for first, second in same:
+        assert callable_identity(first) == callable_identity(second), (first, second)
+
+
+# -- reading credentials from the environment --
+
+
+@pytest.fixture
+def no_lwa_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "LWA_REFRESH_TOKEN", "LWA_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+FULL_ENV = {
+    "LWA_CLIENT_ID": CLIENT_ID,
+    "LWA_CLIENT_SECRET": CLIENT_SECRET,
+    "LWA_REFRESH_TOKEN": REFRESH_TOKEN,
+}
+
+
+def test_credentials_come_from_the_process_environment_by_default(
+    no_lwa_env: pytest.MonkeyPatch,
+) -> None:
+    assert LwaCredentials.available_in_env() is False
+    for name, value in FULL_ENV.items():
+        no_lwa_env.setenv(name, value)
+
+    assert LwaCredentials.available_in_env() is True
+    assert LwaCredentials.from_env().client_id == CLIENT_ID
+
+    no_lwa_env.setenv("LWA_REFRESH_TOKEN", "  ")
+    assert LwaCredentials.available_in_env() is False
+
+
+@pytest.mark.parametrize(
+    ("environ", "available"),
+    [
+        (FULL_ENV, True),
+        ({}, False),
+        ({**FULL_ENV, "LWA_CLIENT_SECRET": " "}, False),
+        ({k: v for k, v in FULL_ENV.items() if k != "LWA_CLIENT_ID"}, False),
+    ],
+    ids=["all", "none", "blank-secret", "no-client-id"],
+)
+def test_available_in_env_reads_the_mapping_given_not_the_process(
+    no_lwa_env: pytest.MonkeyPatch, environ: Dict[str, str], available: bool
+) -> None:
+    assert LwaCredentials.available_in_env(environ) is available
+    for name, value in FULL_ENV.items():
+        no_lwa_env.setenv(name, value)
+    assert LwaCredentials.available_in_env(environ) is available
+
+
+def test_lwa_endpoint_from_the_environment_unless_one_is_given(lwa: FakeLwa) -> None:
+    other = f"http://127.0.0.1:{unused_port()}{TOKEN_PATH}"
+    environ = {**FULL_ENV, "LWA_ENDPOINT": lwa.url}
+
+    assert LwaCredentials.from_env(environ).endpoint == lwa.url
+    assert LwaCredentials.from_env(environ, endpoint=other).endpoint == other
+    assert LwaCredentials.from_env(FULL_ENV, endpoint=other).endpoint == other
+
+
+def test_missing_credentials_point_at_a_docs_page_that_exists() -> None:
+    with pytest.raises(ApiValueError) as caught:
+        LwaCredentials.from_env({})
+
+    message = str(caught.value)
+    assert DOCS_URL in message
+    page = message.split(DOCS_URL + "/", 1)[1].split()[0]
+    assert (DOCS_DIR / page).is_file(), page
+
+
+def test_an_insecure_lwa_endpoint_is_refused_by_name() -> None:
+    with pytest.raises(ApiValueError) as caught:
+        LwaCredentials(
+            CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, endpoint="http://lwa.example.com/token"
+        )
+
+    message = str(caught.value)
+    assert "LWA endpoint" in message
+    assert "https://" in message
+    assert CLIENT_SECRET not in message
+    assert REFRESH_TOKEN not in message
+
+
+def test_pickling_credentials_says_why_it_is_refused(lwa: FakeLwa) -> None:
+    with pytest.raises(TypeError) as caught:
+        pickle.dumps(lwa.credentials())
+
+    message = str(caught.value)
+    assert "pickled" in message
+    assert "secrets" in message
+    assert CLIENT_SECRET not in message
