@@ -6,32 +6,41 @@ from __future__ import annotations
 import functools
 import http
 import json
+import re
 import time
-from typing import Any, Callable, Dict, Iterator, List, Type
+from typing import Any, Callable, Dict, Iterator, List, Optional, Type
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from py_sp_api import NO_RETRIES, RetryPolicy
 from py_sp_api.generated.messaging import (
     ApiClient,
     Configuration,
     CreateConfirmOrderDetailsRequest,
+    CreateUnexpectedProblemRequest,
     Error,
     MessagingApi,
     rest,
 )
 from py_sp_api.generated.messaging.exceptions import (
+    ActionNotAvailableException,
     ApiConnectionError,
     ApiException,
     ApiResponseError,
+    ApiResponseTooLargeError,
     ApiTimeoutError,
     BadRequestException,
     ConflictException,
+    DuplicateSendError,
     ForbiddenException,
+    LwaAuthError,
+    ModelValidationError,
     NotFoundException,
     OpenApiException,
     PayloadTooLargeException,
+    RateLimitStoreError,
     ServiceException,
     TooManyRequestsException,
     UnauthorizedException,
@@ -39,6 +48,8 @@ from py_sp_api.generated.messaging.exceptions import (
     UnsupportedMediaTypeException,
 )
 from py_sp_api.generated.messaging.operations import OPERATIONS
+from py_sp_api.generated.messaging.rest import RESTClientObject, RESTResponse
+from py_sp_api.runtime.journal import JournalEntry
 from tests.support import RecordingServer, unused_port
 from tests.support.messaging import MARKETPLACE, NAMES, ORDER_ID, REQUEST_ID_HEADER, invoke
 
@@ -674,3 +685,370 @@ def test_a_success_whose_body_is_cut_off_says_the_request_succeeded(
     assert "no response" not in text
     assert caught.value.request_sent is True
     assert len(server.requests) == 1  # and it was not sent again
+
+
+# -- what the second mutation run found untested (issue 16, item 4) ---------------------------
+# Each test pins content a user relies on: the status, reason, request id, Amazon's errors, the
+# body the server sent, the notes, the attempts made. Exact wording is deliberately not pinned.
+
+
+def _rest_response(server: RecordingServer, status: int, body: bytes) -> RESTResponse:
+    """A real answer from the server, read the way the generated ``rest`` module reads one."""
+    server.enqueue(status, body, {REQUEST_ID_HEADER: "rid-compat"})
+    rest_client = RESTClientObject(Configuration(host=server.url))
+    try:
+        return RESTResponse(rest_client.request("GET", server.url + "/compat"))
+    finally:
+        rest_client.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected_body"), [(b"gateway trouble", "gateway trouble"), (b"", None)]
+)
+def test_an_exception_built_from_a_rest_response_takes_everything_from_it(
+    server: RecordingServer, body: bytes, expected_body: Optional[str]
+) -> None:
+    # ApiException(http_resp=...) is openapi-generator's constructor; code written for those
+    # clients still calls it.
+    exc = ApiException(http_resp=_rest_response(server, 404, body))
+
+    assert exc.status == 404
+    assert exc.reason == "Not Found"
+    assert exc.request_id == "rid-compat"
+    assert exc.headers[REQUEST_ID_HEADER] == "rid-compat"
+    assert exc.body == expected_body
+    assert "404" in str(exc)
+    assert "rid-compat" in str(exc)
+
+
+def test_values_given_with_a_rest_response_win_over_the_response(
+    server: RecordingServer,
+) -> None:
+    response = _rest_response(server, 404, b"what the server said")
+
+    exc = ApiException(
+        499,
+        "Given Reason",
+        response,
+        body="what the caller said",
+        headers={REQUEST_ID_HEADER: "rid-given"},
+    )
+
+    assert (exc.status, exc.reason, exc.body) == (499, "Given Reason", "what the caller said")
+    assert exc.request_id == "rid-given"
+
+
+def test_an_exception_built_by_hand_reports_one_attempt_and_no_headers() -> None:
+    # Code that builds these itself (its own tests, compat shims) must get a sane exception.
+    built = ApiException(404, "Not Found")
+    factored = ApiException.from_response(status=404, reason="Not Found", headers={}, body=b"")
+    too_large = ApiResponseTooLargeError("the body is too large")
+
+    for exc in (built, factored):
+        assert exc.attempts == 1
+        assert exc.request_id is None
+        assert "404" in str(exc)
+        assert "Not Found" in str(exc)
+    assert built.headers == {}
+    assert too_large.headers == {}
+    assert too_large.request_id is None
+    assert too_large.attempts == 1
+
+
+def test_the_rest_client_used_directly_reports_its_single_attempt(
+    server: RecordingServer,
+) -> None:
+    server.enqueue(200, b"x" * 64, {REQUEST_ID_HEADER: "rid-big"})
+    rest_client = RESTClientObject(Configuration(host=server.url, max_response_bytes=16))
+    try:
+        with pytest.raises(ApiResponseTooLargeError) as too_large:
+            rest_client.request("GET", server.url + "/big")
+        with pytest.raises(ApiConnectionError) as refused:
+            rest_client.request("GET", f"http://127.0.0.1:{unused_port()}/")
+    finally:
+        rest_client.close()
+
+    assert too_large.value.attempts == 1
+    assert too_large.value.request_id == "rid-big"
+    assert refused.value.attempts == 1
+    assert refused.value.request_sent is False
+
+
+def test_an_error_given_up_on_after_two_tries_says_its_status_and_both_tries(
+    server: RecordingServer, open_api: ApiFactory
+) -> None:
+    for _ in range(2):
+        server.enqueue(503, b"", {REQUEST_ID_HEADER: "rid-twice"})
+    retry_once = RetryPolicy(max_attempts=2, initial_backoff=0.01, jitter=False)
+
+    with pytest.raises(ServiceException) as info:
+        open_api(server.url, retry=retry_once).get_attributes(ORDER_ID, [MARKETPLACE])
+
+    text = str(info.value)
+    assert info.value.attempts == 2
+    assert "503" in text
+    assert "Service Unavailable" in text
+    assert "2 attempts" in text
+    assert "rid-twice" in text
+
+
+def _html_502(strict_api: MessagingApi, server: RecordingServer, body: str) -> ServiceException:
+    server.enqueue(502, body, {"Content-Type": "text/html", REQUEST_ID_HEADER: "rid-page"})
+    with pytest.raises(ServiceException) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+    return info.value
+
+
+def test_a_body_that_fits_the_preview_ends_the_message_whole_after_status_and_request_id(
+    strict_api: MessagingApi, server: RecordingServer
+) -> None:
+    page = "<p>" + "b" * 1993 + "</p>"  # exactly the 2,000 characters the preview shows
+    assert len(page) == 2000
+
+    exc = _html_502(strict_api, server, page)
+
+    text = str(exc)
+    assert text.endswith(page)  # nothing added after what the server sent
+    assert "502" in text
+    assert "Bad Gateway" in text
+    assert "rid-page" in text
+    # repr() and args (what loggers using %r and task queues such as Celery keep) carry it too.
+    assert "rid-page" in repr(exc)
+    assert exc.args == (text,)
+
+
+def test_a_body_longer_than_the_preview_is_cut_and_the_cut_is_marked(
+    strict_api: MessagingApi, server: RecordingServer
+) -> None:
+    page = "c" * 2000 + "\N{SECTION SIGN}tail"
+
+    text = str(_html_502(strict_api, server, page))
+
+    assert page[:2000] in text
+    assert "\N{SECTION SIGN}" not in text
+    assert not text.endswith(page[:2000])  # the reader is told the body goes on
+    assert "rid-page" in text
+
+
+@pytest.mark.parametrize(("status", "expected"), [(599, ServiceException), (600, ApiException)])
+def test_the_edges_of_the_5xx_range(
+    status: int, expected: Type[ApiException], strict_api: MessagingApi, server: RecordingServer
+) -> None:
+    server.enqueue(status, b"")
+
+    with pytest.raises(ApiException) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert type(info.value) is expected
+    assert info.value.status == status
+
+
+NOT_OFFERED = "Invalid amazonOrderId and template combination."
+
+
+def test_an_action_not_available_note_starts_with_the_explanation(
+    server: RecordingServer, open_api: ApiFactory
+) -> None:
+    server.enqueue(403, {"errors": [{"code": "Unauthorized", "message": NOT_OFFERED}]})
+    api = open_api(server.url, access_token="Atza|x", retry=NO_RETRIES)
+
+    with pytest.raises(ActionNotAvailableException) as info:
+        invoke(api, "create_confirm_order_details")
+
+    assert info.value.note is not None
+    assert "does not offer this message type" in info.value.note.splitlines()[0]
+
+
+def test_an_action_not_available_keeps_the_note_it_was_given() -> None:
+    exc = ApiException.from_response(
+        status=403,
+        reason="Forbidden",
+        headers={},
+        body=json.dumps({"errors": [{"code": "Unauthorized", "message": NOT_OFFERED}]}).encode(),
+        error_model=Error,
+        note="an earlier note from the caller",
+    )
+
+    assert type(exc) is ActionNotAvailableException
+    assert exc.note is not None
+    assert "an earlier note from the caller" in exc.note
+    assert "does not offer this message type" in exc.note
+
+
+def test_a_refusal_without_a_token_keeps_the_encoding_note_next_to_the_credentials_note(
+    server: RecordingServer, open_api: ApiFactory
+) -> None:
+    server.enqueue(403, b"\x1f\x8b\x08\x00 compressed", {"Content-Encoding": "gzip"})
+    api = open_api(server.url, retry=NO_RETRIES)
+
+    with pytest.raises(ForbiddenException) as info:
+        api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    text = str(info.value)
+    assert "gzip" in text
+    assert "no credentials configured" in text
+
+
+def test_a_malformed_error_entry_does_not_hide_the_well_formed_ones_after_it(
+    strict_api: MessagingApi, server: RecordingServer
+) -> None:
+    server.enqueue(400, {"errors": [{"code": 5}, {"code": "B", "message": "kept"}]})
+
+    with pytest.raises(BadRequestException) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert info.value.errors == [Error(code="B", message="kept")]
+    assert "B: kept" in str(info.value)
+
+
+def test_an_unreadable_2xx_answer_names_its_request_id(
+    strict_api: MessagingApi, server: RecordingServer
+) -> None:
+    server.enqueue(200, b"<html>OK</html>", {REQUEST_ID_HEADER: "rid-unreadable"})
+
+    with pytest.raises(ApiResponseError) as info:
+        strict_api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert "rid-unreadable" in str(info.value)
+
+
+def test_an_access_token_callable_that_gives_nothing_fails_after_one_attempt(
+    server: RecordingServer, open_api: ApiFactory
+) -> None:
+    api = open_api(server.url, access_token=lambda: "", retry=NO_RETRIES)
+
+    with pytest.raises(LwaAuthError) as info:
+        api.get_attributes(ORDER_ID, [MARKETPLACE])
+
+    assert info.value.attempts == 1
+    assert server.request_count == 0
+
+
+# -- a model refusing a value: errors() and the message ----------------------------------------
+
+
+def test_a_built_in_rule_keeps_its_context_in_errors() -> None:
+    with pytest.raises(ModelValidationError) as caught:
+        CreateUnexpectedProblemRequest(text=LONG_NOTE)
+
+    (problem,) = caught.value.errors()
+    assert problem["type"] == "string_too_long"
+    assert problem.get("ctx") == {"max_length": 2000}  # code can read the limit, not parse it
+
+
+class _PoliteRequest(CreateUnexpectedProblemRequest):
+    """A caller's own rule on a generated model, raising pydantic's custom error type."""
+
+    @field_validator("text")
+    @classmethod
+    def _no_shouting(cls, value: str) -> str:
+        if value.isupper():
+            raise PydanticCustomError("shouting", "text must not be all capitals")
+        return value
+
+
+def test_a_custom_rule_still_raises_the_model_error_with_its_type_field_and_message() -> None:
+    with pytest.raises(ModelValidationError) as caught:
+        _PoliteRequest(text="PLEASE CONFIRM")
+
+    error = caught.value
+    assert error.title == "_PoliteRequest"
+    assert [(p["type"], p["loc"], p["msg"], p["input"]) for p in error.errors()] == [
+        ("shouting", ("text",), "text must not be all capitals", "PLEASE CONFIRM")
+    ]
+    message = str(error)
+    assert "text: text must not be all capitals" in message
+    assert "PLEASE CONFIRM" not in message
+
+
+class _SixNumbers(BaseModel):
+    n1: int
+    n2: int
+    n3: int
+    n4: int
+    n5: int
+    n6: int
+
+
+def _refusal_of(count: int) -> ModelValidationError:
+    values = {f"n{i}": ("x" if i <= count else 0) for i in range(1, 7)}
+    with pytest.raises(ValidationError) as caught:
+        _SixNumbers(**values)
+    return ModelValidationError.of(caught.value)
+
+
+def test_a_message_with_more_problems_than_shown_says_how_many_more() -> None:
+    message = str(_refusal_of(6))
+
+    assert all(f"n{i}:" in message for i in range(1, 6))
+    assert "n6:" not in message
+    assert re.search(r"(?<!\d)1 more", message)  # one more, not eleven
+
+
+def test_a_message_showing_every_problem_claims_no_more() -> None:
+    message = str(_refusal_of(5))
+
+    assert all(f"n{i}:" in message for i in range(1, 6))
+    assert "more" not in message
+
+
+# -- the journal and rate-limit store errors -------------------------------------------------
+
+
+def _journal_entry(state: str, request_id: Optional[str]) -> JournalEntry:
+    return JournalEntry(
+        key='["lwa:0123","ATVPDKIKX0DER","113-7654321-7654321","createWarranty",null]',
+        identity="lwa:0123",
+        marketplace_id="ATVPDKIKX0DER",
+        order_id="113-7654321-7654321",
+        operation="createWarranty",
+        caller_key=None,
+        state=state,
+        claim_id="c0ffee",
+        owner="worker-1:1",
+        created_at=1_800_000_000.0,
+        updated_at=1_800_000_000.0,
+        lease_until=1_800_003_600.0,
+        request_id=request_id,
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "meaning"),
+    [
+        ("sent", "already sent"),
+        ("in_flight", "another caller"),
+        ("unknown", "journal.resolve"),  # the way to settle it
+        ("paused", "paused"),  # a state this version does not know is still named
+    ],
+)
+def test_a_duplicate_send_names_the_message_the_order_the_state_and_the_request_id(
+    state: str, meaning: str
+) -> None:
+    message = str(DuplicateSendError(state, _journal_entry(state, "rid-first-send")))
+
+    assert "createWarranty" in message
+    assert "113-7654321-7654321" in message
+    assert meaning in message.lower()
+    assert "rid-first-send" in message
+    assert "nothing was sent" in message.lower()
+    assert "None" not in message
+
+
+def test_a_duplicate_send_without_a_request_id_does_not_mention_one() -> None:
+    message = str(DuplicateSendError("in_flight", _journal_entry("in_flight", None)))
+
+    assert "request id" not in message
+    assert "None" not in message
+    assert "113-7654321-7654321" in message
+
+
+def test_a_rate_limit_store_error_keeps_the_stores_answer() -> None:
+    answer = "WRONGTYPE Operation against a key holding the wrong kind of value"
+
+    error = RateLimitStoreError("py-sp-api:bucket:getAttributes", answer)
+
+    assert error.reason == answer
+    assert error.key == "py-sp-api:bucket:getAttributes"
+    assert answer in str(error)
+    assert "py-sp-api:bucket:getAttributes" in str(error)
