@@ -390,8 +390,6 @@ def test_a_query_value_that_needs_encoding_stays_one_query_value(
 ) -> None:
     # Marketplace ids that need encoding are refused before sending (tests/test_input_hygiene);
     # a query parameter without a known form (other SP-APIs have them) is percent-encoded.
-    from py_sp_api.runtime.operation import ModelRef, Operation, QueryParam, RateLimit
-
     operation: Operation[Any] = Operation(
         name="search",
         operation_id="search",
@@ -609,10 +607,9 @@ def test_a_removed_operation_warns_once_per_operation_naming_what_was_removed() 
     second = _operation(f"/removed/{uuid.uuid4()}", removed=removal)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        first.prepare([])
-        first.prepare([])
-        second.prepare([])
-        second.prepare([])
+        for _ in range(3):
+            first.prepare([])
+            second.prepare([])
     assert [w.category for w in caught] == [DeprecationWarning, DeprecationWarning]
     message = str(caught[0].message)
     for expected in ("do_thing", "doThing", "2025-08-04", "7c93eb1"):
