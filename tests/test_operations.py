@@ -554,48 +554,39 @@ def test_one_marketplace_id_goes_out_as_given() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path_params", "query_params", "args", "subject"),
+    ("order_param", "query_params", "args", "subject"),
     [
         # No path parameter: no order, and the marketplace still found.
-        (
-            (),
-            (QueryParam("marketplaceIds", "m", is_array=True),),
-            [[MARKETPLACE]],
-            (MARKETPLACE, ""),
-        ),
+        (False, [("marketplaceIds", True)], [[MARKETPLACE]], (MARKETPLACE, "")),
         # No marketplace parameter.
-        ((PathParam("orderId", "o"),), (), [ORDER_ID], ("", ORDER_ID)),
-        # The singular form, one string.
+        (True, [], [ORDER_ID], ("", ORDER_ID)),
+        # The singular form, one string, after another parameter.
         (
-            (PathParam("orderId", "o"),),
-            (QueryParam("other", "x"), QueryParam("marketplaceId", "m")),
+            True,
+            [("other", False), ("marketplaceId", False)],
             [ORDER_ID, "x", MARKETPLACE],
             (MARKETPLACE, ORDER_ID),
         ),
         # An optional marketplace left out, or given as an empty list.
-        (
-            (PathParam("orderId", "o"),),
-            (QueryParam("marketplaceId", "m"),),
-            [ORDER_ID, None],
-            ("", ORDER_ID),
-        ),
-        (
-            (PathParam("orderId", "o"),),
-            (QueryParam("marketplaceIds", "m", is_array=True),),
-            [ORDER_ID, []],
-            ("", ORDER_ID),
-        ),
+        (True, [("marketplaceId", False)], [ORDER_ID, None], ("", ORDER_ID)),
+        (True, [("marketplaceIds", True)], [ORDER_ID, []], ("", ORDER_ID)),
     ],
     ids=["no-order", "no-marketplace", "singular", "marketplace-none", "marketplaces-empty"],
 )
 def test_the_subject_a_journal_keys_a_message_by(
-    path_params: Tuple[PathParam, ...],
-    query_params: Tuple[QueryParam, ...],
+    order_param: bool,
+    query_params: List[Tuple[str, bool]],
     args: List[Any],
     subject: Tuple[str, str],
 ) -> None:
+    # Built here, not at collection: building the Operation is part of what is tested.
     operation = _operation(
-        "/orders/{orderId}" if path_params else "/things", path_params, query_params
+        "/orders/{orderId}" if order_param else "/things",
+        (PathParam("orderId", "order_id"),) if order_param else (),
+        tuple(
+            QueryParam(name, name, required=False, is_array=is_array)
+            for name, is_array in query_params
+        ),
     )
     assert operation.subject(args) == subject
 
