@@ -623,3 +623,9 @@ def test_a_body_that_is_a_list_is_built_into_its_root_model_and_sent() -> None:
     assert (method, content_type) == ("POST", "application/json")
     assert payload is not None
     assert json.loads(payload) == [{"text": "a"}, {"text": "b"}]
+
+
+def test_an_optional_body_left_out_sends_no_body_and_no_content_type() -> None:
+    # A Content-Type without a body would claim a JSON document that is not there.
+    operation = _operation(method="POST", body=ModelRef(__name__, "NoteList"), body_required=False)
+    assert operation.prepare([], None) == ("POST", "/things", None, None)
