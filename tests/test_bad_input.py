@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, Type
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 import pytest
 from pydantic import ValidationError
@@ -22,6 +22,8 @@ from py_sp_api.generated.messaging import (
 )
 from py_sp_api.generated.messaging.exceptions import ApiTypeError, ApiValueError, OpenApiException
 from py_sp_api.generated.messaging.operations import OPERATIONS
+from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.operation import ModelRef, Operation, PathParam, QueryParam, RateLimit
 from tests.support import RecordingServer
 from tests.support.messaging import (
     BODY_NAMES,
@@ -456,3 +458,187 @@ def test_a_body_with_an_unknown_field_is_refused_naming_it(
     method = getattr(api, f"{operation}_with_http_info")
     assert method(ORDER_ID, [MARKETPLACE], fine[operation]).status_code == 201
     assert server.request_count == 1
+
+
+# -- refusals by the runtime's own checks, on an Operation built here (issue 16, item 4) ---------
+# The generated modules build their Operations at import, before any test runs; these tests
+# build their own, so that a mutation run sees the checks. Each refusal must name what was
+# wrong: the parameter or field, and (for a wrong type) the type that was given.
+
+
+class Note(SpApiModel):
+    """A model that keeps unknown fields (as models that also arrive in answers do)."""
+
+    text: Optional[str] = None
+
+
+class Letter(SpApiModel):
+    subject: Optional[str] = None
+    cover: Optional[Note] = None
+    notes: Optional[List[Note]] = None
+    by_topic: Optional[Dict[str, Note]] = None
+    footer: Optional[str] = None
+
+
+def _operation(
+    path: str = "/things",
+    path_params: Tuple[PathParam, ...] = (),
+    query_params: Tuple[QueryParam, ...] = (),
+    body: Optional[ModelRef] = None,
+) -> Operation[Any]:
+    return Operation(
+        name="do_thing",
+        operation_id="doThing",
+        method="POST",
+        path=path,
+        path_params=path_params,
+        query_params=query_params,
+        response=None,
+        rate_limit=RateLimit(1.0, 5),
+        body=body,
+    )
+
+
+def _refusal(
+    exc_type: Type[Exception], operation: Operation[Any], args: List[Any], body: Any = None
+) -> str:
+    """The message of the refusal of ``operation`` with ``args`` (and ``body``)."""
+    with pytest.raises(exc_type) as info:
+        operation.prepare(args, body)
+    assert type(info.value) is exc_type
+    return str(info.value)
+
+
+@pytest.mark.parametrize("rate", [0, -1.0, math.inf, math.nan, True, "1"], ids=_case_id)
+def test_a_bad_usage_plan_rate_is_refused_naming_it(rate: Any) -> None:
+    with pytest.raises(ApiValueError, match="rate") as info:
+        RateLimit(rate, 5)
+    assert repr(rate) in str(info.value)
+
+
+def test_a_query_parameter_of_unknown_collection_or_kind_is_refused_naming_it() -> None:
+    with pytest.raises(ApiValueError) as info:
+        QueryParam("tags", "tags", is_array=True, collection="pipes")
+    assert "tags" in str(info.value)
+    assert "pipes" in str(info.value)
+    with pytest.raises(ApiValueError) as info:
+        QueryParam("pageSize", "page_size", kind="int64")
+    assert "pageSize" in str(info.value)
+    assert "int64" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "resource",
+    ["a//b", "/a/./b", "a/../b", "a/b/", "/", "//a", "a/.", "../a"],
+)
+def test_a_greedy_path_with_an_empty_or_dot_segment_is_refused(resource: str) -> None:
+    # A "." or ".." segment would climb the path after URL normalisation.
+    operation = _operation(
+        "/uploads/{resource}", (PathParam("resource", "upload_resource", greedy=True),)
+    )
+    message = _refusal(ApiValueError, operation, [resource])
+    assert "upload_resource" in message
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        ([123, "x", ["A"]], ("order_id", "int")),
+        (["O-1", 5, ["A"]], ("keywords", "int")),
+        (["O-1", "x", "A"], ("item_ids", "str")),
+        (["O-1", "x", ["A", 7]], ("item_ids", "int")),
+    ],
+    ids=["path", "query-string", "array", "array-item"],
+)
+def test_a_value_of_the_wrong_type_is_refused_naming_the_parameter_and_type(
+    args: List[Any], named: Tuple[str, str]
+) -> None:
+    operation = _operation(
+        "/orders/{orderId}",
+        (PathParam("orderId", "order_id"),),
+        (QueryParam("keywords", "keywords"), QueryParam("itemIds", "item_ids", is_array=True)),
+    )
+    message = _refusal(ApiTypeError, operation, args)
+    for word in named:
+        assert word in message
+
+
+def test_an_empty_required_string_query_value_is_refused_naming_it() -> None:
+    operation = _operation(query_params=(QueryParam("keywords", "keywords"),))
+    assert "keywords" in _refusal(ApiValueError, operation, ["  "])
+
+
+def test_a_malformed_single_marketplace_id_is_refused_naming_it() -> None:
+    operation = _operation(query_params=(QueryParam("marketplaceId", "marketplace_id"),))
+    assert "marketplace_id" in _refusal(ApiValueError, operation, ["atvpdkikx0der"])
+
+
+def test_a_comma_in_an_item_of_a_comma_separated_list_is_refused_naming_it() -> None:
+    # On the wire "a,b" would be two items.
+    operation = _operation(query_params=(QueryParam("itemIds", "item_ids", is_array=True),))
+    message = _refusal(ApiValueError, operation, [["a,b"]])
+    assert "item_ids" in message
+    assert "','" in message
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "exc_type"),
+    [
+        # Not a list parameter: a one-item list is the wrong type, not a shortcut.
+        ({"name": "keywords"}, ["ABC"], ApiTypeError),
+        ({"name": "itemIds", "is_array": True, "min_items": 2}, ["A"], ApiValueError),
+        ({"name": "pageSizes", "is_array": True, "kind": "integer"}, ["5"], ApiTypeError),
+        ({"name": "marketplaceIds", "is_array": True}, ["atvpdkikx0der"], ApiValueError),
+    ],
+    ids=["not-a-list-parameter", "below-min-items", "integer-items", "malformed-marketplace"],
+)
+def test_a_one_item_list_gets_every_check(
+    param: Dict[str, Any], value: List[str], exc_type: Type[Exception]
+) -> None:
+    # The QueryParam is built here, not at collection: building it is part of what is tested.
+    query_param = QueryParam(python_name=f"the_{param['name']}", **param)
+    operation = _operation(query_params=(query_param,))
+    assert query_param.python_name in _refusal(exc_type, operation, [value])
+
+
+def test_a_typed_query_value_of_the_wrong_type_is_refused_naming_it() -> None:
+    operation = _operation(query_params=(QueryParam("pageSize", "page_size", kind="integer"),))
+    message = _refusal(ApiTypeError, operation, ["5"])
+    assert "page_size" in message
+
+
+def test_a_body_of_the_wrong_type_is_refused_naming_the_type() -> None:
+    operation = _operation(body=ModelRef(__name__, "Letter"))
+    message = _refusal(ApiTypeError, operation, [], body=42)
+    assert "Letter" in message
+    assert "int" in message
+
+
+def test_a_body_built_without_validation_is_refused_naming_the_field() -> None:
+    # model_construct (like an in-place edit) skips validation; the check before sending names
+    # the model and the field, so the caller knows what to fix.
+    operation = _operation(
+        body=ModelRef("py_sp_api.generated.messaging.models", "CreateConfirmOrderDetailsRequest")
+    )
+    body = CreateConfirmOrderDetailsRequest.model_construct(text="x" * 2001)
+    message = _refusal(ApiValueError, operation, [], body)
+    assert "CreateConfirmOrderDetailsRequest" in message
+    assert "text" in message
+
+
+def test_unknown_fields_at_any_depth_are_refused_each_named_where_it_is() -> None:
+    operation = _operation(body=ModelRef(__name__, "Letter"))
+    body = Letter.model_validate(
+        {
+            "subject": "s",
+            "sender": "typo at the top",
+            "cover": {"text": "c", "colour": "red"},
+            "notes": [{"text": "a", "txt": "a"}, {"text": "b"}],
+            "by_topic": {"k": {"text": "t", "tone": "warm"}},
+            "footer": "f",
+        }
+    )
+    message = _refusal(ApiValueError, operation, [], body)
+    for where in ("'sender'", "cover.'colour'", "notes[0].'txt'", "by_topic['k'].'tone'"):
+        assert where in message
+    assert "'text'" not in message

@@ -3,12 +3,15 @@ comes back from each of the three method variants."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from typing import Any, List
+import warnings
+from typing import Any, List, Optional, Tuple
 
 import pytest
 import urllib3
+from pydantic import RootModel
 
 import py_sp_api
 from py_sp_api.generated.messaging import (
@@ -20,6 +23,15 @@ from py_sp_api.generated.messaging import (
     MessagingApi,
 )
 from py_sp_api.generated.messaging.operations import OPERATIONS
+from py_sp_api.runtime.model import SpApiModel
+from py_sp_api.runtime.operation import (
+    ModelRef,
+    Operation,
+    PathParam,
+    QueryParam,
+    RateLimit,
+    Removal,
+)
 from tests.support import RecordedRequest, RecordingServer
 from tests.support.messaging import (
     BODY_NAMES,
@@ -378,8 +390,6 @@ def test_a_query_value_that_needs_encoding_stays_one_query_value(
 ) -> None:
     # Marketplace ids that need encoding are refused before sending (tests/test_input_hygiene);
     # a query parameter without a known form (other SP-APIs have them) is percent-encoded.
-    from py_sp_api.runtime.operation import ModelRef, Operation, QueryParam, RateLimit
-
     operation: Operation[Any] = Operation(
         name="search",
         operation_id="search",
@@ -423,3 +433,199 @@ def test_without_preload_content_sends_the_per_call_headers(
     request = server.only_request()
     assert request.headers["X-Trace-Id"] == "t-9"
     _assert_standard_headers(request, sends_body=False)
+
+
+# -- requests built from an Operation directly (issue 16, item 4) ------------------------------
+# The generated modules build their Operations when they are imported, before any test runs;
+# these tests build their own, so that what the runtime does with the metadata is exercised
+# inside a test (and a mutation run sees it).
+
+ANSWER = ModelRef("py_sp_api.generated.messaging.models", "GetAttributesResponse")
+
+
+class Note(SpApiModel):
+    """A body item whose model keeps unknown fields (as models that also arrive in answers do)."""
+
+    text: Optional[str] = None
+
+
+class NoteList(RootModel[List[Note]]):
+    """A body that is a JSON array, as some SP-APIs' are."""
+
+
+def _operation(
+    path: str = "/things",
+    path_params: Tuple[PathParam, ...] = (),
+    query_params: Tuple[QueryParam, ...] = (),
+    **fields: Any,
+) -> Operation[Any]:
+    return Operation(
+        name="do_thing",
+        operation_id="doThing",
+        method=fields.pop("method", "GET"),
+        path=path,
+        path_params=path_params,
+        query_params=query_params,
+        response=ANSWER,
+        rate_limit=RateLimit(1.0, 5),
+        **fields,
+    )
+
+
+def test_path_parameters_fill_their_own_places_in_the_template() -> None:
+    operation = _operation(
+        "/orders/{orderId}/items/{itemId}/notes",
+        (PathParam("orderId", "order_id"), PathParam("itemId", "item_id")),
+    )
+    _, path, _, _ = operation.prepare(["O-1", "item 2"])
+    assert path == "/orders/O-1/items/item%202/notes"
+    # The pattern HAL action links and the sandbox route by: one segment per parameter, as sent.
+    match = operation.path_pattern.fullmatch(path)
+    assert match is not None
+    assert match.groups() == ("O-1", "item%202")
+    assert operation.path_pattern.fullmatch("/orders/O-1/x/items/item/notes") is None
+    assert operation.path_pattern.fullmatch("/orders/O-1/items/item") is None
+
+
+@pytest.mark.parametrize(
+    ("resource", "sent"),
+    [
+        ("/messaging/v1/orders/123-4/messages", "messaging/v1/orders/123-4/messages"),
+        ("messaging/v1/orders/123 4/messages", "messaging/v1/orders/123%204/messages"),
+        ("/a b/c?d#e/\u00e4", "a%20b/c%3Fd%23e/%C3%A4"),
+    ],
+)
+def test_a_greedy_path_parameter_keeps_its_slashes_and_encodes_each_segment(
+    resource: str, sent: str
+) -> None:
+    # Uploads' {resource}: a path of its own, written by Amazon with or without a leading "/".
+    operation = _operation(
+        "/uploads/2020-11-01/uploadDestinations/{resource}",
+        (PathParam("resource", "resource", greedy=True),),
+        method="POST",
+    )
+    _, path, _, _ = operation.prepare([resource])
+    assert path == "/uploads/2020-11-01/uploadDestinations/" + sent
+    match = operation.path_pattern.fullmatch(path)
+    assert match is not None
+    assert match.groups() == (sent,)
+
+
+@pytest.mark.parametrize(("segment", "sent"), [(".", "%2E"), ("..", "%2E%2E")])
+def test_a_dot_segment_is_percent_encoded_as_on_the_wire(segment: str, sent: str) -> None:
+    # Upper-case hex, as every other escape and as urllib3 sends it: the path that logs and
+    # traces show is the one that went out.
+    operation = _operation("/orders/{orderId}", (PathParam("orderId", "order_id"),))
+    assert operation.prepare([segment])[1] == "/orders/" + sent
+
+
+def test_typed_and_repeated_query_parameters_go_out_in_their_wire_forms() -> None:
+    operation = _operation(
+        query_params=(
+            QueryParam("pageSize", "page_size", kind="integer"),
+            QueryParam("ids", "ids", is_array=True, kind="integer"),
+            QueryParam("tags", "tags", is_array=True, collection="multi"),
+            QueryParam("keywords", "keywords"),
+        )
+    )
+    _, path, _, _ = operation.prepare([20, [1, 2], ["red", "a,b"], "x,y"])
+    # "multi" repeats the parameter once per item, so an item may hold a comma; a plain
+    # string parameter is one value, so its comma is just a character.
+    assert path == "/things?pageSize=20&ids=1,2&tags=red&tags=a%2Cb&keywords=x%2Cy"
+
+
+def test_an_optional_query_parameter_left_out_or_empty_is_not_sent() -> None:
+    operation = _operation(
+        query_params=(
+            QueryParam("ids", "ids", required=False, is_array=True),
+            QueryParam("pageSize", "page_size", required=False, kind="integer"),
+            QueryParam("tags", "tags", required=False, is_array=True),
+        )
+    )
+    assert operation.prepare([[], None, None])[1] == "/things"
+    assert operation.prepare([["A"], None, []])[1] == "/things?ids=A"
+
+
+def test_one_marketplace_id_goes_out_as_given() -> None:
+    operation = _operation(
+        query_params=(QueryParam("marketplaceIds", "marketplace_ids", is_array=True),)
+    )
+    assert operation.prepare([["ATVPDKIKX0DER"]])[1] == "/things?marketplaceIds=ATVPDKIKX0DER"
+
+
+@pytest.mark.parametrize(
+    ("order_param", "query_params", "args", "subject"),
+    [
+        # No path parameter: no order, and the marketplace still found.
+        (False, [("marketplaceIds", True)], [[MARKETPLACE]], (MARKETPLACE, "")),
+        # No marketplace parameter.
+        (True, [], [ORDER_ID], ("", ORDER_ID)),
+        # The singular form, one string, after another parameter.
+        (
+            True,
+            [("other", False), ("marketplaceId", False)],
+            [ORDER_ID, "x", MARKETPLACE],
+            (MARKETPLACE, ORDER_ID),
+        ),
+        # An optional marketplace left out, or given as an empty list.
+        (True, [("marketplaceId", False)], [ORDER_ID, None], ("", ORDER_ID)),
+        (True, [("marketplaceIds", True)], [ORDER_ID, []], ("", ORDER_ID)),
+    ],
+    ids=["no-order", "no-marketplace", "singular", "marketplace-none", "marketplaces-empty"],
+)
+def test_the_subject_a_journal_keys_a_message_by(
+    order_param: bool,
+    query_params: List[Tuple[str, bool]],
+    args: List[Any],
+    subject: Tuple[str, str],
+) -> None:
+    # Built here, not at collection: building the Operation is part of what is tested.
+    operation = _operation(
+        "/orders/{orderId}" if order_param else "/things",
+        (PathParam("orderId", "order_id"),) if order_param else (),
+        tuple(
+            QueryParam(name, name, required=False, is_array=is_array)
+            for name, is_array in query_params
+        ),
+    )
+    assert operation.subject(args) == subject
+
+
+def test_a_removed_operation_warns_once_per_operation_naming_what_was_removed() -> None:
+    removal = Removal(removed_on="2025-08-04", model_commit="7c93eb1")
+    # Fresh paths: the warning is once per process for each (method, path).
+    first = _operation(f"/removed/{uuid.uuid4()}", removed=removal)
+    second = _operation(f"/removed/{uuid.uuid4()}", removed=removal)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            first.prepare([])
+            second.prepare([])
+    assert [w.category for w in caught] == [DeprecationWarning, DeprecationWarning]
+    message = str(caught[0].message)
+    for expected in ("do_thing", "doThing", "2025-08-04", "7c93eb1"):
+        assert expected in message
+
+
+def test_a_model_ref_imports_the_named_class_when_first_asked() -> None:
+    from py_sp_api.generated.messaging.models import GetAttributesResponse
+
+    ref = ModelRef("py_sp_api.generated.messaging.models", "GetAttributesResponse")
+    assert ref.get() is GetAttributesResponse
+    assert ref.get() is GetAttributesResponse
+    assert "py_sp_api.generated.messaging.models" in repr(ref)
+    assert "GetAttributesResponse" in repr(ref)
+
+
+def test_a_body_that_is_a_list_is_built_into_its_root_model_and_sent() -> None:
+    operation = _operation(method="POST", body=ModelRef(__name__, "NoteList"), body_required=True)
+    method, _, payload, content_type = operation.prepare([], [{"text": "a"}, {"text": "b"}])
+    assert (method, content_type) == ("POST", "application/json")
+    assert payload is not None
+    assert json.loads(payload) == [{"text": "a"}, {"text": "b"}]
+
+
+def test_an_optional_body_left_out_sends_no_body_and_no_content_type() -> None:
+    # A Content-Type without a body would claim a JSON document that is not there.
+    operation = _operation(method="POST", body=ModelRef(__name__, "NoteList"), body_required=False)
+    assert operation.prepare([], None) == ("POST", "/things", None, None)
