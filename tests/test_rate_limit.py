@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
 import threading
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 import pytest
 
@@ -672,3 +673,30 @@ def test_a_rate_header_longer_than_the_length_guard_is_not_parsed() -> None:
     assert parse_rate_header("2".rjust(_MAX_HEADER_LENGTH)) == 2.0
     assert parse_rate_header("2".rjust(_MAX_HEADER_LENGTH + 1)) is None
     assert parse_rate_header(None) is None  # type: ignore[arg-type]  # headers may be missing
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "told"),
+    [
+        ({"max_wait": -1.0}, ApiValueError, ["max_wait", ">= 0", "-1.0"]),
+        ({"max_wait": "5"}, ApiTypeError, ["max_wait", "str"]),
+        ({"wait_ceiling": -2.0}, ApiValueError, ["wait_ceiling", "> 0", "-2.0"]),
+        ({"wait_ceiling": "600"}, ApiTypeError, ["wait_ceiling", "str"]),
+    ],
+)
+def test_a_nonsense_wait_setting_is_refused_naming_the_setting_and_what_it_accepts(
+    settings: Dict[str, Any], error: Type[Exception], told: List[str]
+) -> None:
+    with pytest.raises(error) as caught:
+        RateLimiting(**settings)
+    for part in told:
+        assert part in str(caught.value)
+
+
+@pytest.mark.parametrize("ceiling", [0, 0.0, math.inf])
+def test_a_wait_ceiling_of_zero_or_infinity_is_refused(ceiling: float) -> None:
+    # Zero would refuse every wait; infinity would let a bucket in absurd debt block forever.
+    with pytest.raises(ApiValueError) as caught:
+        RateLimiting(wait_ceiling=ceiling)
+    assert "wait_ceiling" in str(caught.value)
+    assert ">= 0" not in str(caught.value), "zero is not accepted, the message must not say so"
