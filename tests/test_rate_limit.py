@@ -8,9 +8,11 @@ matters the limiter's store runs on a fake clock that the recording sleep advanc
 from __future__ import annotations
 
 import functools
+import logging
+import math
 import sys
 import threading
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 import pytest
 
@@ -27,8 +29,9 @@ from py_sp_api.generated.messaging import (
     MessagingApi,
     TooManyRequestsException,
 )
-from py_sp_api.runtime.exceptions import ApiValueError
-from py_sp_api.runtime.ratelimit import parse_rate_header
+from py_sp_api.generated.messaging.operations import GET_ATTRIBUTES
+from py_sp_api.runtime.exceptions import ApiTypeError, ApiValueError
+from py_sp_api.runtime.ratelimit import _MAX_HEADER_LENGTH, bucket_key, parse_rate_header
 from tests.support.threads import run_threads
 from tests.support.throttling import FakeClock, RecordingSleep, ThrottlingServer
 
@@ -504,3 +507,196 @@ def test_two_token_callables_without_an_identity_do_not_share_a_bucket(
 def test_a_burst_that_is_not_a_whole_number_is_refused(burst: Any) -> None:
     with pytest.raises(ApiValueError, match="burst"):
         RateLimit(rate=1.0, burst=burst)
+
+
+# -- what the second mutation run found untested (issue 16, item 4) ----------------------------
+
+
+class _RecordingRateStore(LocalBucketStore):
+    """A local store that also records every rate written to it, as a shared store would see."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(clock=clock)
+        self.rates_written: List[Tuple[str, float]] = []
+
+    def set_rate(self, key: str, rate: float) -> None:
+        self.rates_written.append((key, rate))
+        super().set_rate(key, rate)
+
+
+class _StoreFailingToRecordRates(LocalBucketStore):
+    def set_rate(self, key: str, rate: float) -> None:
+        raise RuntimeError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+
+def _limiter_on_a_fake_clock(**settings: Any) -> Tuple[RateLimiting, RecordingSleep]:
+    clock = FakeClock()
+    sleep = RecordingSleep(clock)
+    store = settings.pop("store", None) or LocalBucketStore(clock=clock)
+    return RateLimiting(store=store, sleep=sleep, **settings), sleep
+
+
+def _rate_limit_warnings(caplog: pytest.LogCaptureFixture) -> List[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "py_sp_api.ratelimit" and record.levelno == logging.WARNING
+    ]
+
+
+def test_a_wait_for_a_token_is_logged_at_debug_level_with_the_operation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="py_sp_api.ratelimit")
+    limiter, sleep = _limiter_on_a_fake_clock(
+        overrides={"get_attributes": RateLimit(rate=2.0, burst=1)}
+    )
+    limiter.acquire(GET_ATTRIBUTES, "seller")
+    limiter.acquire(GET_ATTRIBUTES, "seller")
+
+    assert sleep.calls == [pytest.approx(0.5)]
+    waits = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(waits) == 1, waits
+    assert "GetAttributes" in waits[0], waits
+    assert "0.500" in waits[0], waits
+
+
+def test_a_rate_stated_before_any_pacing_is_stored_under_the_sellers_key() -> None:
+    # A shared store (Redis) may hold the bucket already; the stated rate must go to the
+    # seller's own bucket, and observe() must not raise (it runs after Amazon answered).
+    clock = FakeClock()
+    store = _RecordingRateStore(clock)
+    limiter = RateLimiting(store=store, sleep=RecordingSleep(clock))
+
+    limiter.observe(GET_ATTRIBUTES, "seller-A", "2.0")
+
+    assert store.rates_written == [(bucket_key("seller-A", GET_ATTRIBUTES), 2.0)]
+
+
+def test_the_same_rate_header_on_every_answer_is_written_to_the_store_once() -> None:
+    # With a shared store each write is a round trip; the header repeats on every answer.
+    clock = FakeClock()
+    store = _RecordingRateStore(clock)
+    limiter = RateLimiting(store=store, sleep=RecordingSleep(clock))
+    limiter.acquire(GET_ATTRIBUTES, "seller")
+
+    for _ in range(3):
+        limiter.observe(GET_ATTRIBUTES, "seller", "2.0")
+    limiter.observe(GET_ATTRIBUTES, "seller", "3.0")  # a new value is written at once
+
+    key = bucket_key("seller", GET_ATTRIBUTES)
+    assert store.rates_written == [(key, 2.0), (key, 3.0)]
+
+
+def test_an_out_of_band_header_is_warned_about_once_even_when_in_band_ones_come_between(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="py_sp_api.ratelimit")
+    limiter, _ = _limiter_on_a_fake_clock()
+    limiter.acquire(GET_ATTRIBUTES, "seller")
+
+    for header in ("1e9", "2.0", "1e9", "2.0", "1e9"):
+        limiter.observe(GET_ATTRIBUTES, "seller", header)
+
+    assert len(_rate_limit_warnings(caplog)) == 1, _rate_limit_warnings(caplog)
+
+
+def test_an_out_of_band_header_is_warned_about_for_each_seller_and_states_the_band(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="py_sp_api.ratelimit")
+    limiter, _ = _limiter_on_a_fake_clock()
+    assert GET_ATTRIBUTES.rate_limit.rate == 1.0  # so the band is 0.01 to 100 requests/s
+
+    for seller in ("seller-A", "seller-B"):
+        limiter.acquire(GET_ATTRIBUTES, seller)
+        limiter.observe(GET_ATTRIBUTES, seller, "1e9")
+
+    warnings = _rate_limit_warnings(caplog)
+    assert len(warnings) == 2, warnings
+    assert all("outside 0.01 to 100 requests/s" in warning for warning in warnings), warnings
+
+
+def test_a_store_failing_to_record_a_rate_is_logged_with_operation_bucket_and_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="py_sp_api.ratelimit")
+    limiter, _ = _limiter_on_a_fake_clock(store=_StoreFailingToRecordRates())
+    limiter.acquire(GET_ATTRIBUTES, "seller")
+
+    limiter.observe(GET_ATTRIBUTES, "seller", "2.0")
+
+    (warning,) = _rate_limit_warnings(caplog)
+    key = bucket_key("seller", GET_ATTRIBUTES)
+    assert key in warning
+    assert "GetAttributes" in warning.replace(key, ""), "the operation is named on its own"
+    assert "RuntimeError" in warning
+    assert "WRONGTYPE" in warning
+
+
+@pytest.mark.parametrize(("headroom", "immediate_calls"), [(0, 2), (1, 1)])
+def test_a_burst_of_two_keeps_one_token_of_headroom_only_when_asked(
+    headroom: int, immediate_calls: int
+) -> None:
+    limiter, sleep = _limiter_on_a_fake_clock(
+        headroom=headroom, overrides={"get_attributes": RateLimit(rate=1.0, burst=2)}
+    )
+    for _ in range(4):
+        limiter.acquire(GET_ATTRIBUTES, "seller")
+
+    assert sleep.calls == [pytest.approx(1.0)] * (4 - immediate_calls)
+
+
+def test_a_rate_learned_for_a_bucket_the_store_does_not_hold_is_ignored() -> None:
+    # A store forgets idle buckets; a rate stated for one afterwards must not fail.
+    clock = FakeClock()
+    store = LocalBucketStore(clock=clock)
+    store.set_rate("seller|messaging|GetAttributes", 2.0)
+    assert store.reserve("seller|messaging|GetAttributes", 1.0, 1, None) == (True, 0.0)
+    assert store.reserve("seller|messaging|GetAttributes", 1.0, 1, None) == (True, 1.0)
+
+
+def test_a_nonsense_learned_rate_is_refused_saying_what_was_wrong() -> None:
+    store = LocalBucketStore()
+    with pytest.raises(ApiTypeError) as not_a_number:
+        # A rate from an untyped caller: the refusal is the point.
+        store.set_rate("seller|messaging|GetAttributes", "fast")  # type: ignore[arg-type]
+    assert "learned rate" in str(not_a_number.value).lower()
+    assert "str" in str(not_a_number.value)
+    with pytest.raises(ApiValueError) as not_positive:
+        store.set_rate("seller|messaging|GetAttributes", -3.0)
+    assert "learned rate" in str(not_positive.value).lower()
+    assert "-3.0" in str(not_positive.value)
+
+
+def test_a_rate_header_longer_than_the_length_guard_is_not_parsed() -> None:
+    assert parse_rate_header("2".rjust(_MAX_HEADER_LENGTH)) == 2.0
+    assert parse_rate_header("2".rjust(_MAX_HEADER_LENGTH + 1)) is None
+    assert parse_rate_header(None) is None  # type: ignore[arg-type]  # headers may be missing
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "told"),
+    [
+        ({"max_wait": -1.0}, ApiValueError, ["max_wait", ">= 0", "-1.0"]),
+        ({"max_wait": "5"}, ApiTypeError, ["max_wait", "str"]),
+        ({"wait_ceiling": -2.0}, ApiValueError, ["wait_ceiling", "> 0", "-2.0"]),
+        ({"wait_ceiling": "600"}, ApiTypeError, ["wait_ceiling", "str"]),
+    ],
+)
+def test_a_nonsense_wait_setting_is_refused_naming_the_setting_and_what_it_accepts(
+    settings: Dict[str, Any], error: Type[Exception], told: List[str]
+) -> None:
+    with pytest.raises(error) as caught:
+        RateLimiting(**settings)
+    for part in told:
+        assert part in str(caught.value)
+
+
+@pytest.mark.parametrize("ceiling", [0, 0.0, math.inf])
+def test_a_wait_ceiling_of_zero_or_infinity_is_refused(ceiling: float) -> None:
+    # Zero would refuse every wait; infinity would let a bucket in absurd debt block forever.
+    with pytest.raises(ApiValueError) as caught:
+        RateLimiting(wait_ceiling=ceiling)
+    assert "wait_ceiling" in str(caught.value)
+    assert ">= 0" not in str(caught.value), "zero is not accepted, the message must not say so"
