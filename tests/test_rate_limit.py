@@ -700,3 +700,25 @@ def test_a_wait_ceiling_of_zero_or_infinity_is_refused(ceiling: float) -> None:
         RateLimiting(wait_ceiling=ceiling)
     assert "wait_ceiling" in str(caught.value)
     assert ">= 0" not in str(caught.value), "zero is not accepted, the message must not say so"
+
+
+@pytest.mark.parametrize(
+    ("headroom", "error"),
+    [(-1, ApiValueError), (-4, ApiValueError), (0.5, ApiTypeError), ("1", ApiTypeError)],
+)
+def test_a_nonsense_headroom_is_refused_naming_it(headroom: Any, error: Type[Exception]) -> None:
+    # A negative headroom would raise the burst above Amazon's plan (5 - (-1) = 6 tokens at
+    # once): the sixth request of a burst would be a 429.
+    with pytest.raises(error) as caught:
+        RateLimiting(headroom=headroom)
+    assert "headroom" in str(caught.value)
+
+
+def test_a_negative_headroom_never_lets_a_burst_past_the_plan() -> None:
+    # What the refusal above prevents: the burst is the plan's, whatever headroom is asked for.
+    sleeps = RecordingSleep()
+    plan = RateLimit(rate=1.0, burst=5)
+    for headroom in (0, 1, 2):
+        pacing = RateLimiting(headroom=headroom, default=plan, sleep=sleeps)
+        client_pacing = [pacing.acquire(GET_ATTRIBUTES, f"seller-{headroom}") for _ in range(6)]
+        assert sum(1 for waited in client_pacing if waited == 0) == 5 - headroom

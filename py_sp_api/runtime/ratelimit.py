@@ -159,7 +159,8 @@ class RateLimiting:
             within ``RATE_BAND`` (100) times the operation's plan either way; another value is
             ignored, with one warning per bucket and value.
         headroom: tokens kept in reserve so that jitter between our clock and Amazon's never
-            turns a paced request into a 429; 1 by default when the burst allows it.
+            turns a paced request into a 429; 1 by default when the burst allows it (a whole
+            number, 0 or more).
         store: where bucket state lives; share one store to share buckets between clients.
 
     Each bucket's plan is resolved on its first use; change settings before making calls.
@@ -190,6 +191,7 @@ class RateLimiting:
         if self.max_wait is not None:
             checked_seconds(self.max_wait, "max_wait", zero_allowed=True)
         checked_seconds(self.wait_ceiling, "wait_ceiling", zero_allowed=False)
+        _checked_headroom(self.headroom)
 
     def plan_for(self, operation: Operation[Any]) -> RateLimit:
         return self._override(operation) or self.default or operation.rate_limit
@@ -309,6 +311,16 @@ def checked_rate(rate: float, what: str) -> float:
             f"{what} must be a positive, finite number of requests/second: {rate!r}"
         )
     return rate
+
+
+def _checked_headroom(headroom: int) -> None:
+    """A headroom below zero would let a burst go past Amazon's plan, straight into a 429."""
+    if isinstance(headroom, bool) or not isinstance(headroom, int):
+        raise ApiTypeError(
+            f"headroom must be a whole number of tokens, not {type(headroom).__name__}"
+        )
+    if headroom < 0:
+        raise ApiValueError(f"headroom must be a whole number of tokens >= 0: {headroom!r}")
 
 
 def checked_seconds(seconds: float, what: str, *, zero_allowed: bool) -> float:
