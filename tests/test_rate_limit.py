@@ -703,15 +703,23 @@ def test_a_wait_ceiling_of_zero_or_infinity_is_refused(ceiling: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("headroom", "error"),
-    [(-1, ApiValueError), (-4, ApiValueError), (0.5, ApiTypeError), ("1", ApiTypeError)],
+    ("headroom", "error", "told"),
+    [
+        (-1, ApiValueError, ">= 0: -1"),
+        (-4, ApiValueError, ">= 0: -4"),
+        (0.5, ApiTypeError, "not float"),
+        ("1", ApiTypeError, "not str"),
+    ],
 )
-def test_a_nonsense_headroom_is_refused_naming_it(headroom: Any, error: Type[Exception]) -> None:
+def test_a_nonsense_headroom_is_refused_naming_it(
+    headroom: Any, error: Type[Exception], told: str
+) -> None:
     # A negative headroom would raise the burst above Amazon's plan (5 - (-1) = 6 tokens at
     # once): the sixth request of a burst would be a 429.
     with pytest.raises(error) as caught:
         RateLimiting(headroom=headroom)
     assert "headroom" in str(caught.value)
+    assert told in str(caught.value)
 
 
 def test_a_negative_headroom_never_lets_a_burst_past_the_plan() -> None:
