@@ -7,6 +7,7 @@ without holding the body in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import json
@@ -22,6 +23,8 @@ import pytest
 from py_sp_api import NO_RETRIES, LwaAuthError, LwaCredentials
 from py_sp_api.generated.messaging import (
     ApiClient,
+    ApiConnectionError,
+    ApiException,
     ApiResponseError,
     ApiTypeError,
     ApiValueError,
@@ -31,7 +34,13 @@ from py_sp_api.generated.messaging import (
     MessagingApi,
     ServiceException,
 )
+from py_sp_api.generated.messaging.operations import (
+    CREATE_CONFIRM_ORDER_DETAILS,
+    GET_ATTRIBUTES,
+)
+from py_sp_api.runtime.api_client import _final_transport_error, _too_large_outcome
 from py_sp_api.runtime.exceptions import ApiResponseTooLargeError
+from py_sp_api.runtime.operation import Operation
 from tests.support import RecordingServer
 from tests.support.background import BackgroundServer, LocalHTTPServer
 from tests.support.messaging import SAMPLE_BODIES
@@ -378,3 +387,174 @@ def test_a_chunked_answer_under_the_limit_leaves_its_connection_reusable(
 
     assert source.requests == 3
     assert source.connections == 1
+
+
+# -- what an answer the client could not read still tells the caller --------------------------
+
+BIG_OPERATIONS: Dict[str, Operation[Any]] = {
+    "GET": GET_ATTRIBUTES,
+    "POST": CREATE_CONFIRM_ORDER_DETAILS,
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "method", "expected"),
+    [
+        (201, "POST", ApiResponseTooLargeError),
+        (200, "GET", ApiResponseTooLargeError),
+        (299, "GET", ApiResponseTooLargeError),  # still a success
+        (300, "GET", ApiException),  # not a success: the status's error
+        (400, "GET", BadRequestException),
+        (503, "POST", ServiceException),
+    ],
+)
+def test_a_body_over_the_limit_keeps_the_answers_reason_request_id_and_attempts(
+    status: int, method: str, expected: type
+) -> None:
+    # A success over the limit is ApiResponseTooLargeError, anything else the status's own
+    # error; either way the caller still gets the reason, request id and tries of the answer.
+    answer = ApiResponseTooLargeError(
+        "over the limit",
+        status=status,
+        reason="Custom Reason",
+        headers={"x-amzn-RequestId": "rid-large-7"},
+        limit=LIMIT,
+        content_length=4 * LIMIT,
+    )
+
+    error = _too_large_outcome(answer, BIG_OPERATIONS[method], 3)
+
+    assert type(error) is expected
+    assert isinstance(error, (ApiException, ApiResponseTooLargeError))
+    assert (error.status, error.reason, error.attempts) == (status, "Custom Reason", 3)
+    assert error.request_id == "rid-large-7"
+    assert error.headers["x-amzn-RequestId"] == "rid-large-7"
+    assert "rid-large-7" in str(error)
+    assert str(LIMIT) in str(error)
+    if isinstance(error, ApiException):
+        assert error.note is not None
+        assert "None" not in error.note  # no placeholder for a status without an outcome note
+
+
+def test_a_read_over_the_limit_does_not_claim_a_message_was_sent() -> None:
+    # A GET that succeeded sent nothing; a POST that succeeded did send its message.
+    def too_large(status: int) -> ApiResponseTooLargeError:
+        return ApiResponseTooLargeError("x", status=status, headers={}, limit=LIMIT)
+
+    read = str(_too_large_outcome(too_large(200), GET_ATTRIBUTES, 1))
+    sent = str(_too_large_outcome(too_large(201), CREATE_CONFIRM_ORDER_DETAILS, 1))
+
+    assert "message was sent" not in read
+    assert "send it again" not in read
+    assert "message was sent" in sent
+    assert "unknown" in sent.lower()  # Amazon gave no request id: said so, not left blank
+
+
+def test_call_raw_turns_a_retryable_5xx_over_the_limit_into_the_status_error(
+    server: RecordingServer,
+) -> None:
+    # The client reads a retryable refusal before pausing: that read is bounded, and a body
+    # over the limit ends the call with the 503's own error (not a crash).
+    server.enqueue(503, b"x" * (4 * LIMIT), {"x-amzn-RequestId": "rid-503"})
+    api = make_api(server.url, max_response_bytes=LIMIT, rate_limiting=False)
+
+    with api.api_client, pytest.raises(ServiceException) as caught:
+        api.get_attributes_without_preload_content(ORDER_ID, MARKETPLACE)
+
+    assert caught.value.status == 503
+    assert caught.value.request_id == "rid-503"
+    assert "max_response_bytes" in str(caught.value)
+    assert isinstance(caught.value.__cause__, ApiResponseTooLargeError)
+    assert server.request_count == 1
+
+
+def test_call_raw_hands_back_a_refusal_it_read_as_it_came(server: RecordingServer) -> None:
+    # The client reads a 403 to see whether the token expired; the response the caller gets
+    # still has the status line, headers and the body as sent (never inflated).
+    compressed = gzip.compress(b'{"errors": [{"code": "Unauthorized", "message": "no"}]}')
+    headers = {"Content-Encoding": "gzip", "x-amzn-RequestId": "rid-403"}
+    server.enqueue(403, compressed, headers, reason="Go Away")
+    api = make_api(server.url, access_token="Atza|token", rate_limiting=False)
+
+    with api.api_client:
+        response = api.get_attributes_without_preload_content(ORDER_ID, MARKETPLACE)
+        raw = response.read()
+        response.release_conn()
+
+    assert (response.status, response.reason) == (403, "Go Away")
+    assert response.headers["x-amzn-RequestId"] == "rid-403"
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert raw == compressed
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize("encoding", ["identity", "IDENTITY", " identity ", ""])
+def test_an_identity_encoded_error_answer_is_read(server: RecordingServer, encoding: str) -> None:
+    # identity (or an empty value) means "not encoded": the error body is read and parsed.
+    document = {"errors": [{"code": "InvalidInput", "message": "bad marketplace"}]}
+    server.enqueue(400, document, {"Content-Encoding": encoding})
+    api = make_api(server.url, retry=NO_RETRIES)
+
+    with api.api_client, pytest.raises(BadRequestException) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert [error.code for error in caught.value.errors] == ["InvalidInput"]
+    assert "bad marketplace" in str(caught.value)
+    assert caught.value.note is None or "None" not in caught.value.note
+
+
+def test_an_identity_encoded_success_that_does_not_parse_names_the_invalid_field(
+    server: RecordingServer,
+) -> None:
+    server.enqueue(200, {"buyer": {"locale": 7}}, {"Content-Encoding": "identity"})
+    api = make_api(server.url, retry=NO_RETRIES)
+
+    with api.api_client, pytest.raises(ApiResponseError) as caught:
+        api.get_attributes(ORDER_ID, MARKETPLACE)
+
+    message = str(caught.value)
+    assert "locale" in message
+    assert "encoded" not in message
+    assert "errors.pydantic.dev" not in message  # the problem, without pydantic's doc links
+
+
+# -- answers the spec declares without a body ---------------------------------------------------
+
+
+def test_a_bodiless_success_status_returns_none(server: RecordingServer) -> None:
+    # An operation whose spec declares a 204 without a body (as some of Amazon's APIs do).
+    operation = dataclasses.replace(GET_ATTRIBUTES, bodiless_statuses=(204,))
+    server.enqueue(204)
+
+    with ApiClient(Configuration(host=server.url, retry=NO_RETRIES)) as client:
+        answer = client.call(operation, (ORDER_ID, MARKETPLACE))
+
+    assert answer.status_code == 204
+    assert answer.data is None
+
+
+def test_an_operation_without_a_response_model_returns_none_whatever_came(
+    server: RecordingServer,
+) -> None:
+    operation = dataclasses.replace(GET_ATTRIBUTES, response=None)
+    server.enqueue(200, b"not json at all")
+
+    with ApiClient(Configuration(host=server.url, retry=NO_RETRIES)) as client:
+        answer = client.call(operation, (ORDER_ID, MARKETPLACE))
+
+    assert answer.data is None
+    assert answer.raw_data == b"not json at all"
+
+
+# -- a failure with no answer: the tries it took ------------------------------------------------
+
+
+def test_a_final_transport_error_after_retries_says_how_many_tries() -> None:
+    # The count of tries is part of the final message, not only of the ``attempts`` attribute.
+    failure = ApiConnectionError("connection refused", request_sent=False)
+
+    error = _final_transport_error(failure, GET_ATTRIBUTES, 2)
+
+    assert "2 attempts" in str(error)
+    assert error.attempts == 2
+    assert error.request_sent is False

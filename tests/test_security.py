@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import json
 import logging
 import pickle
+import re
 import ssl
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable, List
@@ -42,9 +45,16 @@ from py_sp_api.generated.messaging import (
     ApiConnectionError,
     ApiValueError,
     Configuration,
+    CreateConfirmOrderDetailsRequest,
     ForbiddenException,
     MessagingApi,
 )
+from py_sp_api.generated.messaging.exceptions import DuplicateSendError
+from py_sp_api.generated.messaging.operations import GET_ATTRIBUTES
+from py_sp_api.runtime.api_client import _report_answer
+from py_sp_api.runtime.header_params import HeaderParam
+from py_sp_api.runtime.journal import SendJournal
+from py_sp_api.runtime.operation import Operation
 from tests.support import RecordingServer, unused_port
 from tests.support.fake_lwa import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH, FakeLwa
 from tests.support.messaging import warranty_body
@@ -631,3 +641,93 @@ def test_a_localhost_subdomain_is_not_trusted_with_credentials(host: str, lwa: F
     # Loopback names and addresses still are.
     for loopback in ("http://localhost:1", "http://127.0.0.1:1", "http://[::1]:1"):
         assert Configuration(host=loopback, access_token=SECRET_TOKEN).host == loopback
+
+
+# -- call_raw sends what call sends: header parameters, the journal's send key ----------------
+
+IDEMPOTENCY_HEADER = "x-amzn-idempotency-token"
+CONFIRM_BODY = CreateConfirmOrderDetailsRequest(text="Could you confirm the engraving?")
+
+
+def with_idempotency_header() -> Operation[Any]:
+    """GetAttributes as if its spec declared a header parameter (some of Amazon's APIs do)."""
+    return dataclasses.replace(
+        GET_ATTRIBUTES, header_params=(HeaderParam(IDEMPOTENCY_HEADER, "idempotency_token"),)
+    )
+
+
+def test_call_raw_sends_the_header_parameters_and_the_extra_headers(
+    server: RecordingServer,
+) -> None:
+    server.enqueue(200, {})
+    args = (ORDER_ID, MARKETPLACE, "token-41")
+
+    with ApiClient(Configuration(host=server.url, retry=FAST_RETRY)) as client:
+        response = client.call_raw(with_idempotency_header(), args, headers={"X-Note": "n-1"})
+        response.read()
+        response.release_conn()
+
+    sent = server.only_request().headers
+    assert sent[IDEMPOTENCY_HEADER] == "token-41"
+    assert sent["X-Note"] == "n-1"
+
+
+def test_call_raw_refuses_a_header_parameter_with_a_line_break_before_sending(
+    server: RecordingServer,
+) -> None:
+    args = (ORDER_ID, MARKETPLACE, "token\r\nX-Injected: yes")
+
+    client = ApiClient(Configuration(host=server.url, retry=FAST_RETRY))
+    with client, pytest.raises(ApiValueError) as caught:
+        client.call_raw(with_idempotency_header(), args)
+
+    assert IDEMPOTENCY_HEADER in str(caught.value)
+    assert server.request_count == 0
+
+
+def test_call_raw_journals_a_message_under_the_callers_send_key(server: RecordingServer) -> None:
+    # Two sends with different send keys are two deliberate messages; the same key again is
+    # refused before anything is sent.
+    server.enqueue(201, {})
+    server.enqueue(201, {})
+    journal = SendJournal.memory()
+    config = Configuration(host=server.url, journal=journal, retry=NO_RETRIES, rate_limiting=False)
+    api = MessagingApi(ApiClient(config))
+
+    def send(send_key: str) -> int:
+        response = api.create_confirm_order_details_without_preload_content(
+            ORDER_ID, MARKETPLACE, CONFIRM_BODY, _send_key=send_key
+        )
+        response.read()
+        response.release_conn()
+        return response.status
+
+    with api.api_client:
+        assert [send("first"), send("second")] == [201, 201]
+        with pytest.raises(DuplicateSendError):
+            send("second")
+
+    assert [entry.caller_key for entry in journal.entries()] == ["first", "second"]
+    assert server.request_count == 2
+
+
+# -- the DEBUG line of an answer: its request id and how long it took ---------------------------
+
+
+def test_the_debug_line_of_an_answer_has_its_request_id_and_duration_in_ms(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="py_sp_api")
+    answer = urllib3.HTTPResponse(
+        body=b"{}", headers={"x-amzn-RequestId": "rid-debug-9"}, status=200
+    )
+    request = GET_ATTRIBUTES.prepare((ORDER_ID, MARKETPLACE), None)
+    started = time.monotonic() - 1000.0  # the answer came 1000 s after the try began
+
+    _report_answer(answer, GET_ATTRIBUTES, request, 1, 0.0, started, None)
+
+    [line] = [r.getMessage() for r in caplog.records if r.name == "py_sp_api.http"]
+    assert "rid-debug-9" in line
+    took = re.search(r" in ([0-9.]+) ms", line)
+    assert took is not None, line
+    assert 1_000_000.0 <= float(took.group(1)) < 1_000_500.0, line
