@@ -3,7 +3,9 @@ token a call sends (authorise, and the one renewal after an expired token), paci
 after a refused answer, and the injectable backoff sleep.
 
 The whole loop is tested against real servers elsewhere (test_retries, test_auth,
-test_journal); here each step gets exactly the inputs that decide it.
+test_journal); here each step gets exactly the inputs that decide it. The last section checks,
+against a local server where a step's effect only shows in a whole call, what each step hands
+on: header parameters, the 2xx bounds, the tries counted, the debug log and the hooks' reports.
 """
 
 from __future__ import annotations
