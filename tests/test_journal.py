@@ -11,7 +11,14 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from py_sp_api import NO_RETRIES, RateLimit, RateLimiting, StaticTokenProvider
+from py_sp_api import (
+    NO_RETRIES,
+    Hooks,
+    RateLimit,
+    RateLimiting,
+    RetryPolicy,
+    StaticTokenProvider,
+)
 from py_sp_api.generated.messaging import (
     ApiClient,
     Configuration,
@@ -29,6 +36,7 @@ from py_sp_api.generated.messaging.exceptions import (
     TooManyRequestsException,
 )
 from py_sp_api.runtime.configuration import canonical_origin
+from py_sp_api.runtime.events import JournalTransition, RateLimitWaited
 from py_sp_api.runtime.exceptions import ApiTypeError, SendJournalError
 from py_sp_api.runtime.journal import MemoryJournalBackend, SendJournal, SendKey
 from tests.support import RecordingServer
@@ -496,3 +504,81 @@ def test_a_late_answer_for_a_key_settled_by_hand_is_logged(caplog: Any) -> None:
         journal.settle(claim, "sent", request_id="rid-1", status=201)
     assert "rid-1" in caplog.text
     assert "settled by hand or claimed again" in caplog.text
+
+
+# -- journaled sends: interrupted retries, the call's own timeout, what hooks see ---------------
+
+
+def interrupted_sleep(seconds: float) -> None:
+    raise KeyboardInterrupt
+
+
+def test_an_interrupt_in_the_pause_after_a_429_releases_the_key(
+    server: RecordingServer, journal: SendJournal
+) -> None:
+    # A 429 processed nothing: Ctrl-C while waiting to send again leaves no message behind.
+    server.enqueue(429, {"errors": [{"code": "QuotaExceeded", "message": "Slow down"}]})
+    api = make_api(server, journal, retry=RetryPolicy(jitter=False, sleep=interrupted_sleep))
+    with pytest.raises(KeyboardInterrupt):
+        send(api)
+    assert journal.entries() == []
+    assert len(server.requests) == 1
+
+
+def test_an_interrupt_in_the_pause_after_a_refused_connection_releases_the_key(
+    journal: SendJournal,
+) -> None:
+    # Nothing left the process: Ctrl-C while waiting to connect again leaves no message behind.
+    retry = RetryPolicy(jitter=False, sleep=interrupted_sleep)
+    config = Configuration(host="http://127.0.0.1:9", journal=journal, retry=retry)
+    with ApiClient(config) as client, pytest.raises(KeyboardInterrupt):
+        MessagingApi(client).create_confirm_order_details(ORDER, MARKETPLACE, BODY)
+    assert journal.entries() == []
+
+
+def test_a_journaled_send_keeps_its_own_timeout(
+    server: RecordingServer, journal: SendJournal
+) -> None:
+    # The server answers after 0.2 s: the client's default timeout (0.05 s) would give up (and
+    # leave the message unknown), the call's own (5 s) does not.
+    server.enqueue(201, {}, SENT_HEADERS, delay=0.2)
+    api = make_api(server, journal, timeout=0.05)
+    send(api, _request_timeout=5)
+    assert states(journal) == ["sent"]
+
+
+def test_hooks_see_the_rate_limit_wait_taken_before_the_claim(
+    server: RecordingServer, journal: SendJournal
+) -> None:
+    waits: List[RateLimitWaited] = []
+    pacing = RateLimiting(
+        overrides={"create_confirm_order_details": RateLimit(2.0, 1)},
+        headroom=0,
+        follow_rate_header=False,
+        sleep=lambda seconds: None,
+    )
+    api = make_api(
+        server, journal, rate_limiting=pacing, hooks=Hooks(on_rate_limit_wait=waits.append)
+    )
+    server.enqueue(201, {})
+    server.enqueue(201, {})
+    send(api, _send_key="first")
+    send(api, _send_key="second")  # waits (about half a second) for the next token
+    (wait,) = waits
+    assert (wait.attempt, wait.operation) == (1, OPERATION)
+    assert 0.0 < wait.seconds <= 0.5
+
+
+def test_hooks_see_a_sent_message_whose_body_was_cut_off_with_its_key_and_request_id(
+    server: RecordingServer, journal: SendJournal
+) -> None:
+    transitions: List[JournalTransition] = []
+    api = make_api(server, journal, hooks=Hooks(on_journal=transitions.append))
+    server.enqueue(201, b'{"err', {"x-amzn-RequestId": "rid-cut"}, content_length=100)
+    with pytest.raises(ApiConnectionError):
+        send(api)
+    (entry,) = journal.entries()
+    assert [(t.state, t.key, t.status, t.request_id) for t in transitions] == [
+        ("claimed", entry.key, None, None),
+        ("sent", entry.key, 201, "rid-cut"),
+    ]

@@ -3,7 +3,9 @@ token a call sends (authorise, and the one renewal after an expired token), paci
 after a refused answer, and the injectable backoff sleep.
 
 The whole loop is tested against real servers elsewhere (test_retries, test_auth,
-test_journal); here each step gets exactly the inputs that decide it.
+test_journal); here each step gets exactly the inputs that decide it. The last section checks,
+against a local server where a step's effect only shows in a whole call, what each step hands
+on: header parameters, the 2xx bounds, the tries counted, the debug log and the hooks' reports.
 """
 
 from __future__ import annotations
@@ -11,23 +13,48 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from typing import Dict, Iterator, Optional
+import logging
+import time
+from typing import Dict, Iterator, List, Optional, Type
 
 import pytest
 import urllib3
 
-from py_sp_api import CallableTokenProvider, RateLimit, RateLimiting, RetryPolicy
-from py_sp_api.generated.messaging import ApiClient, ApiConnectionError, Configuration, MessagingApi
+from py_sp_api import (
+    NO_RETRIES,
+    CallableTokenProvider,
+    Hooks,
+    LwaCredentials,
+    RateLimit,
+    RateLimiting,
+    RetryPolicy,
+)
+from py_sp_api.generated.messaging import (
+    ApiClient,
+    ApiConnectionError,
+    Configuration,
+    CreateConfirmOrderDetailsRequest,
+    MessagingApi,
+)
+from py_sp_api.generated.messaging.exceptions import (
+    ApiException,
+    ApiResponseTooLargeError,
+    ServiceException,
+)
 from py_sp_api.generated.messaging.operations import OPERATIONS
 from py_sp_api.runtime.api_client import _CallToken, _SendProgress, _Sent
 from py_sp_api.runtime.auth import StaticTokenProvider
+from py_sp_api.runtime.events import AttemptStarted, ResponseReceived, RetryScheduled
+from py_sp_api.runtime.header_params import HeaderParam
 from py_sp_api.runtime.headers import ACCESS_TOKEN_HEADER
+from tests.support import RecordingServer
 from tests.support.throttling import RecordingSleep, ThrottlingServer
 
 GET = OPERATIONS["get_attributes"]
 POST = OPERATIONS["create_warranty"]
 ORDER_ID = "123-1234567-1234567"
 MARKETPLACE = ["ATVPDKIKX0DER"]
+MESSAGE = CreateConfirmOrderDetailsRequest(text="Could you confirm the engraving?")
 NO_JITTER = RetryPolicy(max_attempts=3, initial_backoff=0.5, max_backoff=4.0, jitter=False)
 EXPIRED = json.dumps(
     {
@@ -360,3 +387,239 @@ def test_a_per_call_token_replaces_the_configured_one_for_the_whole_call() -> No
     assert no_token is None  # a Restricted Data Token is sent as given, never refreshed
     assert given["X-Amz-Access-Token"] == "Atza|restricted"
     assert "Content-Type" not in given
+
+
+# -- what each step hands on: headers, statuses, counts, reports (mutation testing) --------------
+
+
+def paced_unread_sent() -> _Sent:
+    """What every try of a ``call_raw`` uses with rate limiting on: a rate-limit identity."""
+    return (("POST", "/", None, None), "http://127.0.0.1/", {}, None, False, "host|anonymous")
+
+
+def test_an_operations_header_parameters_go_out_with_the_per_call_headers(
+    server: RecordingServer,
+) -> None:
+    # Messaging declares no header parameter; other APIs do (an idempotency token, say).
+    with_token = dataclasses.replace(
+        GET, header_params=(HeaderParam("x-amzn-idempotency-token", "idempotency_token"),)
+    )
+    server.enqueue(200, {"buyer": {"locale": "en-US"}})
+    configuration = Configuration(host=server.url, rate_limiting=False, retry=NO_RETRIES)
+    with ApiClient(configuration) as api_client:
+        result = api_client.call(
+            with_token, (ORDER_ID, MARKETPLACE, "token-1"), headers={"X-Trace": "trace-1"}
+        )
+
+    assert result.status_code == 200
+    (request,) = server.requests
+    assert request.headers["x-amzn-idempotency-token"] == "token-1"
+    assert request.headers["X-Trace"] == "trace-1"
+
+
+@pytest.mark.parametrize("status", [200, 299])
+def test_every_2xx_is_a_result(server: RecordingServer, status: int) -> None:
+    server.enqueue(status, {"buyer": {"locale": "en-US"}})
+    configuration = Configuration(host=server.url, rate_limiting=False, retry=NO_RETRIES)
+    with ApiClient(configuration) as api_client:
+        result = MessagingApi(api_client).get_attributes_with_http_info(ORDER_ID, MARKETPLACE)
+
+    assert result.status_code == status
+    assert result.data.buyer is not None
+    assert result.data.buyer.locale == "en-US"
+
+
+def test_a_300_is_an_error_not_a_result(server: RecordingServer) -> None:
+    server.enqueue(300, {"buyer": {"locale": "en-US"}})
+    configuration = Configuration(host=server.url, rate_limiting=False, retry=NO_RETRIES)
+    with ApiClient(configuration) as api_client, pytest.raises(ApiException) as raised:
+        MessagingApi(api_client).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert raised.value.status == 300
+    assert len(server.requests) == 1  # a 300 is not retried either
+
+
+def test_the_repr_says_whether_calls_are_paced_and_never_shows_a_secret() -> None:
+    credentials = LwaCredentials("client-id", "the-client-secret", "Atzr|the-refresh-token")
+    paced = Configuration(credentials=credentials)
+    unpaced = Configuration(access_token="Atza|the-access-token", rate_limiting=False)
+    shown = []
+    for configuration in (paced, unpaced):
+        with ApiClient(configuration) as api_client:
+            shown.append(repr(api_client))
+
+    assert "off" not in shown[0].lower()
+    assert "off" in shown[1].lower()
+    assert shown[0] != shown[1]
+    for secret in ("the-client-secret", "Atzr|the-refresh-token", "Atza|the-access-token"):
+        assert all(secret not in text for text in shown)
+
+
+def test_a_retried_answer_too_large_to_read_is_its_status_error_with_the_tries_made(
+    slept: RecordingSleep,
+) -> None:
+    configuration = Configuration(
+        retry=dataclasses.replace(NO_JITTER, sleep=slept), rate_limiting=False, max_response_bytes=8
+    )
+    with ApiClient(configuration) as api_client, pytest.raises(ServiceException) as raised:
+        api_client._after_refusal(answer(503, b"x" * 100), GET, unread_sent(), 2, None, None)
+
+    assert raised.value.status == 503
+    assert raised.value.attempts == 2
+    assert "max_response_bytes" in str(raised.value)
+    assert slept.calls == []  # not waited for: the answer is reported
+
+
+def test_after_a_refused_token_an_unread_answer_stays_readable_with_pacing_on(
+    client: ApiClient,
+) -> None:
+    token = call_token(Tokens("Atza|only"))
+    token.authorise({})
+
+    kept = client._after_auth_failure(
+        answer(403, DENIED), token, POST, paced_unread_sent(), 1, None, None
+    )
+
+    assert kept is not None
+    assert kept.status == 403
+    assert kept.read() == DENIED  # the client read it; the caller still can
+
+
+def http_log(caplog: pytest.LogCaptureFixture) -> List[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "py_sp_api.http"]
+
+
+def test_the_debug_log_names_the_operation_resent_after_an_expired_token(
+    client: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = call_token(Tokens("Atza|old", "Atza|new"))
+    token.authorise({})
+
+    with caplog.at_level(logging.DEBUG, logger="py_sp_api.http"):
+        resend = client._after_auth_failure(
+            answer(403, EXPIRED), token, POST, unread_sent(), 1, None, None
+        )
+
+    assert resend is None
+    (message,) = http_log(caplog)
+    assert POST.operation_id in message
+    assert "expired" in message
+
+
+def test_the_debug_log_of_a_pause_names_the_operation_the_try_the_reason_and_the_delay(
+    client: ApiClient, slept: RecordingSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="py_sp_api.http"):
+        client._pause(0.25, GET, 2, "HTTP 503")
+
+    (message,) = http_log(caplog)
+    assert GET.operation_id in message
+    assert "attempt 2" in message
+    assert "HTTP 503" in message
+    assert "0.25" in message
+    assert slept.calls == [0.25]
+
+
+def test_a_refusal_whose_retry_would_wait_too_long_counts_only_the_tries_sent(
+    server: RecordingServer, slept: RecordingSleep
+) -> None:
+    server.enqueue(429, {"errors": [{"code": "QuotaExceeded", "message": "Slow down"}]})
+    limiting = RateLimiting(
+        overrides={"get_attributes": RateLimit(0.01, 1)}, max_wait=0, sleep=slept
+    )
+    retry = dataclasses.replace(NO_JITTER, sleep=slept)
+    configuration = Configuration(host=server.url, rate_limiting=limiting, retry=retry)
+    with ApiClient(configuration) as api_client, pytest.raises(ApiException) as raised:
+        MessagingApi(api_client).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert raised.value.status == 429
+    assert raised.value.attempts == 1
+    assert len(server.requests) == 1
+
+
+def test_an_encoded_refusal_of_a_post_still_says_it_may_have_been_delivered(
+    server: RecordingServer,
+) -> None:
+    server.enqueue(503, b"\x1f\x8b\x08\x00not-really-gzip", {"Content-Encoding": "gzip"})
+    configuration = Configuration(host=server.url, rate_limiting=False, retry=NO_RETRIES)
+    with ApiClient(configuration) as api_client, pytest.raises(ServiceException) as raised:
+        MessagingApi(api_client).create_confirm_order_details(ORDER_ID, MARKETPLACE, MESSAGE)
+
+    text = str(raised.value)
+    assert "may have been delivered" in text
+    assert "gzip" in text
+
+
+def test_with_hooks_a_call_still_sends_its_own_headers_and_timeout(
+    server: RecordingServer,
+) -> None:
+    # The server answers after 0.2 s: the client's default timeout (0.05 s) would give up,
+    # the call's own (5 s) does not.
+    attempts: List[AttemptStarted] = []
+    server.enqueue(200, {"buyer": {"locale": "en-US"}}, delay=0.2)
+    configuration = Configuration(
+        host=server.url,
+        timeout=0.05,
+        rate_limiting=False,
+        retry=NO_RETRIES,
+        hooks=Hooks(on_attempt=attempts.append),
+    )
+    with ApiClient(configuration) as api_client:
+        result = MessagingApi(api_client).get_attributes(
+            ORDER_ID, MARKETPLACE, _request_timeout=5, _headers={"X-Trace": "trace-1"}
+        )
+
+    assert result.buyer is not None
+    assert [event.attempt for event in attempts] == [1]
+    (request,) = server.requests
+    assert request.headers["X-Trace"] == "trace-1"
+
+
+def test_hooks_see_the_resend_after_an_expired_token_as_a_retry_of_attempt_one(
+    sp: ThrottlingServer,
+) -> None:
+    retries: List[RetryScheduled] = []
+    sp.expire_token("Atza|old")
+    configuration = Configuration(
+        host=sp.url,
+        token_provider=CallableTokenProvider(Tokens("Atza|old", "Atza|new")),
+        rate_limiting=False,
+        hooks=Hooks(on_retry=retries.append),
+    )
+    with ApiClient(configuration) as api_client:
+        MessagingApi(api_client).get_attributes(ORDER_ID, MARKETPLACE)
+
+    assert [(e.attempt, e.reason, e.status) for e in retries] == [(1, "access token expired", 403)]
+    assert sp.tokens_seen == ["Atza|old", "Atza|new"]
+
+
+@pytest.mark.parametrize(
+    ("answer_kind", "error"),
+    [("cut off", ApiConnectionError), ("too large", ApiResponseTooLargeError)],
+)
+def test_a_2xx_whose_body_was_not_read_is_reported_as_answering_that_attempt(
+    server: RecordingServer, answer_kind: str, error: Type[Exception]
+) -> None:
+    # Amazon accepted the message: whoever counts answers must see this 201, on attempt 1,
+    # with how long the answer took (within the call's own duration).
+    if answer_kind == "cut off":
+        server.enqueue(201, b'{"err', {"x-amzn-RequestId": "rid-1"}, content_length=100)
+    else:
+        server.enqueue(201, b"x" * 20_000, {"x-amzn-RequestId": "rid-1"})
+    answers: List[ResponseReceived] = []
+    configuration = Configuration(
+        host=server.url,
+        rate_limiting=False,
+        retry=NO_RETRIES,
+        max_response_bytes=10_000,
+        hooks=Hooks(on_response=answers.append),
+    )
+    with ApiClient(configuration) as api_client:
+        started = time.monotonic()
+        with pytest.raises(error):
+            MessagingApi(api_client).create_confirm_order_details(ORDER_ID, MARKETPLACE, MESSAGE)
+        took = time.monotonic() - started
+
+    (received,) = answers
+    assert (received.attempt, received.status, received.request_id) == (1, 201, "rid-1")
+    assert 0.0 <= received.duration <= took
