@@ -709,6 +709,7 @@ def test_a_wait_ceiling_of_zero_or_infinity_is_refused(ceiling: float) -> None:
         (-4, ApiValueError, ">= 0: -4"),
         (0.5, ApiTypeError, "not float"),
         ("1", ApiTypeError, "not str"),
+        (True, ApiTypeError, "not bool"),
     ],
 )
 def test_a_nonsense_headroom_is_refused_naming_it(
@@ -722,11 +723,21 @@ def test_a_nonsense_headroom_is_refused_naming_it(
     assert told in str(caught.value)
 
 
-def test_a_negative_headroom_never_lets_a_burst_past_the_plan() -> None:
-    # What the refusal above prevents: the burst is the plan's, whatever headroom is asked for.
-    sleeps = RecordingSleep()
+def test_headroom_is_taken_off_the_plans_burst() -> None:
     plan = RateLimit(rate=1.0, burst=5)
     for headroom in (0, 1, 2):
-        pacing = RateLimiting(headroom=headroom, default=plan, sleep=sleeps)
-        client_pacing = [pacing.acquire(GET_ATTRIBUTES, f"seller-{headroom}") for _ in range(6)]
-        assert sum(1 for waited in client_pacing if waited == 0) == 5 - headroom
+        pacing, _ = _limiter_on_a_fake_clock(headroom=headroom, default=plan)
+        waits = [pacing.acquire(GET_ATTRIBUTES, "seller") for _ in range(6)]
+        assert sum(1 for waited in waits if waited == 0) == 5 - headroom
+
+
+def test_a_negative_headroom_set_after_building_is_refused_before_any_call() -> None:
+    # Refusing it only when built would let `pacing.headroom = -1` lift a burst of 5 to 6,
+    # the sixth request a 429.
+    pacing, _ = _limiter_on_a_fake_clock(default=RateLimit(rate=1.0, burst=5))
+    pacing.headroom = -1
+    with pytest.raises(ApiValueError) as caught:
+        pacing.acquire(GET_ATTRIBUTES, "seller")
+    assert "headroom" in str(caught.value)
+    with pytest.raises(ApiValueError):
+        pacing.burst_for(RateLimit(rate=1.0, burst=5))

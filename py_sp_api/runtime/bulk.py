@@ -349,8 +349,7 @@ class Bucket:
         if not limiting.enabled:
             return None, 0
         plan = limiting.plan_for(self.operation)
-        burst = max(1, plan.burst - limiting.headroom) if plan.burst > 1 else 1
-        return plan.rate, burst
+        return plan.rate, limiting.burst_for(plan)
 
 
 class _Pending:

@@ -196,6 +196,13 @@ class RateLimiting:
     def plan_for(self, operation: Operation[Any]) -> RateLimit:
         return self._override(operation) or self.default or operation.rate_limit
 
+    def burst_for(self, plan: RateLimit) -> int:
+        """The burst the client allows itself under ``plan``: the plan's, less ``headroom``."""
+        # Checked again here, not only when built: a headroom set later must not lift a burst
+        # above Amazon's plan either.
+        _checked_headroom(self.headroom)
+        return max(1, plan.burst - self.headroom) if plan.burst > 1 else 1
+
     def _override(self, operation: Operation[Any]) -> Optional[RateLimit]:
         overrides = self.overrides
         if not overrides:
@@ -261,8 +268,7 @@ class RateLimiting:
             self._stated.clear()
             self._refused.clear()
         plan = self.plan_for(operation)
-        burst = max(1, plan.burst - self.headroom) if plan.burst > 1 else 1
-        bucket = (bucket_key(identity, operation), plan.rate, burst)
+        bucket = (bucket_key(identity, operation), plan.rate, self.burst_for(plan))
         self._buckets[(identity, operation.bucket_name)] = bucket
         return bucket
 
