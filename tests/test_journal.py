@@ -39,7 +39,9 @@ from py_sp_api.runtime.configuration import canonical_origin
 from py_sp_api.runtime.events import JournalTransition, RateLimitWaited
 from py_sp_api.runtime.exceptions import ApiTypeError, SendJournalError
 from py_sp_api.runtime.journal import MemoryJournalBackend, SendJournal, SendKey
-from tests.support import RecordingServer
+from py_sp_api.runtime.ratelimit import LocalBucketStore
+from tests.support import RecordingServer, unused_port
+from tests.support.throttling import FakeClock
 
 ORDER = "113-1234567-1234567"
 MARKETPLACE = ["ATVPDKIKX0DER"]
@@ -301,7 +303,9 @@ def test_a_dropped_connection_after_sending_is_unknown(
 
 
 def test_a_connection_refused_sends_nothing_and_releases_the_key(journal: SendJournal) -> None:
-    config = Configuration(host="http://127.0.0.1:9", journal=journal, retry=NO_RETRIES)
+    config = Configuration(
+        host=f"http://127.0.0.1:{unused_port()}", journal=journal, retry=NO_RETRIES
+    )
     with ApiClient(config) as client, pytest.raises(ApiConnectionError):
         MessagingApi(client).create_confirm_order_details(ORDER, MARKETPLACE, BODY)
     assert journal.entries() == []
@@ -530,7 +534,7 @@ def test_an_interrupt_in_the_pause_after_a_refused_connection_releases_the_key(
 ) -> None:
     # Nothing left the process: Ctrl-C while waiting to connect again leaves no message behind.
     retry = RetryPolicy(jitter=False, sleep=interrupted_sleep)
-    config = Configuration(host="http://127.0.0.1:9", journal=journal, retry=retry)
+    config = Configuration(host=f"http://127.0.0.1:{unused_port()}", journal=journal, retry=retry)
     with ApiClient(config) as client, pytest.raises(KeyboardInterrupt):
         MessagingApi(client).create_confirm_order_details(ORDER, MARKETPLACE, BODY)
     assert journal.entries() == []
@@ -550,23 +554,27 @@ def test_a_journaled_send_keeps_its_own_timeout(
 def test_hooks_see_the_rate_limit_wait_taken_before_the_claim(
     server: RecordingServer, journal: SendJournal
 ) -> None:
-    waits: List[RateLimitWaited] = []
+    seen: List[object] = []
+    # A clock that stands still: however slow the machine, the second send finds no token.
     pacing = RateLimiting(
         overrides={"create_confirm_order_details": RateLimit(2.0, 1)},
         headroom=0,
         follow_rate_header=False,
+        store=LocalBucketStore(clock=FakeClock()),
         sleep=lambda seconds: None,
     )
-    api = make_api(
-        server, journal, rate_limiting=pacing, hooks=Hooks(on_rate_limit_wait=waits.append)
-    )
+    hooks = Hooks(on_rate_limit_wait=seen.append, on_journal=seen.append)
+    api = make_api(server, journal, rate_limiting=pacing, hooks=hooks)
     server.enqueue(201, {})
     server.enqueue(201, {})
     send(api, _send_key="first")
-    send(api, _send_key="second")  # waits (about half a second) for the next token
-    (wait,) = waits
-    assert (wait.attempt, wait.operation) == (1, OPERATION)
-    assert 0.0 < wait.seconds <= 0.5
+    del seen[:]
+    send(api, _send_key="second")  # waits half a second (on the fake clock) for the next token
+    wait, claimed = seen[0], seen[1]
+    assert isinstance(wait, RateLimitWaited)
+    assert (wait.attempt, wait.operation, wait.seconds) == (1, OPERATION, 0.5)
+    assert isinstance(claimed, JournalTransition)
+    assert claimed.state == "claimed"
 
 
 def test_hooks_see_a_sent_message_whose_body_was_cut_off_with_its_key_and_request_id(

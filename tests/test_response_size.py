@@ -425,7 +425,7 @@ def test_a_body_over_the_limit_keeps_the_answers_reason_request_id_and_attempts(
     error = _too_large_outcome(answer, BIG_OPERATIONS[method], 3)
 
     assert type(error) is expected
-    assert isinstance(error, (ApiException, ApiResponseTooLargeError))
+    assert isinstance(error, (ApiException, ApiResponseTooLargeError))  # narrows for mypy
     assert (error.status, error.reason, error.attempts) == (status, "Custom Reason", 3)
     assert error.request_id == "rid-large-7"
     assert error.headers["x-amzn-RequestId"] == "rid-large-7"
