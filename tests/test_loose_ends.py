@@ -1,4 +1,4 @@
-"""Jupyter reprs and packaging loose ends (issue 10, item 9)."""
+"""Jupyter reprs, packaging and tooling loose ends (issue 10, item 9; issue 16)."""
 
 from __future__ import annotations
 
@@ -98,3 +98,41 @@ def test_project_urls_point_where_errors_point() -> None:
     urls = re.search(r"\[project\.urls\](.*?)\n\[", _pyproject(), re.S)
     assert urls
     assert f'Documentation = "{DOCS_URL}"' in urls.group(1)
+
+
+def test_the_mutation_score_script_counts_timeouts_as_killed_and_lists_the_rest() -> None:
+    results = "\n".join(
+        [
+            "    py_sp_api.runtime.retry.x_delay__mutmut_1: killed",
+            "    py_sp_api.runtime.retry.x_delay__mutmut_2: timeout",
+            "    py_sp_api.runtime.retry.x_delay__mutmut_3: survived",
+            "    py_sp_api.runtime.retry.x_delay__mutmut_4: killed",
+            "    py_sp_api.runtime.auth.x\u01c1SecretStr\u01c1__repr____mutmut_1: no tests",
+            "mutmut's own chatter is not a result",
+        ]
+    )
+    scored = subprocess.run(
+        [sys.executable, str(REPO / ".ci" / "mutation_scores.py")],
+        input=results,
+        capture_output=True,
+        text=True,
+        check=True,
+        encoding="utf-8",
+    )
+    rows = {line.split()[0]: line.split() for line in scored.stdout.splitlines()[1:]}
+    assert rows["py_sp_api.runtime.retry"][1:4] == ["4", "3", "75.0%"]
+    assert "1 survived" in scored.stdout
+    assert rows["py_sp_api.runtime.auth"][1:4] == ["1", "0", "0.0%"]
+    assert rows["all"][1:4] == ["5", "3", "60.0%"]
+
+
+def test_the_mutation_score_script_says_when_it_was_given_nothing() -> None:
+    scored = subprocess.run(
+        [sys.executable, str(REPO / ".ci" / "mutation_scores.py")],
+        input="",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert scored.returncode == 1
+    assert "mutmut results" in scored.stderr
